@@ -1,0 +1,521 @@
+// Package dhtdiscovery finds the peers of a murmur network through the
+// Kademlia DHT (go-libp2p-kad-dht) and keeps the node's peer table.
+//
+// A node joins by connecting to one or more bootstrap multiaddrs; from then on
+// it finds the rest of the network through the DHT alone: every node
+// advertises itself under the network's rendezvous key and looks the key up
+// whenever its table is below Config.TargetPeers. The DHT runs under a
+// protocol prefix derived from the network name, so networks sharing an
+// address space (or even a connection) never mix: a peer enters the table
+// only once identify shows it serves the network's MemberProtocol.
+//
+// The table is the set of connected members; the pool is every member ever
+// learnt of (from the DHT or from a connection) with its addresses. Layers
+// above read Peers and subscribe to PeerEvent changes.
+package dhtdiscovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	logging "github.com/ipfs/go-log/v2"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+)
+
+var log = logging.Logger("murmur/discovery")
+
+// ErrNoBootstrapPeer is returned by Start when bootstrap peers are configured
+// and none of them answered within Config.BootstrapTimeout.
+var ErrNoBootstrapPeer = errors.New("no bootstrap peer answered")
+
+// PeerEventKind tells whether a peer joined or left the table.
+type PeerEventKind int
+
+const (
+	// PeerJoined: a member connected and entered the table.
+	PeerJoined PeerEventKind = iota + 1
+	// PeerLeft: a member's last connection closed and it left the table.
+	PeerLeft
+)
+
+func (k PeerEventKind) String() string {
+	switch k {
+	case PeerJoined:
+		return "joined"
+	case PeerLeft:
+		return "left"
+	}
+	return fmt.Sprintf("PeerEventKind(%d)", int(k))
+}
+
+// PeerEvent is a change of the peer table.
+type PeerEvent struct {
+	Kind PeerEventKind
+	Peer peer.ID
+}
+
+// Discovery runs the DHT, the bootstrap, the rendezvous and the peer table of
+// one host. Create it with New, then Start; Close stops it. All methods are
+// safe for concurrent use.
+type Discovery struct {
+	cfg       Config
+	host      host.Host
+	bootstrap []peer.AddrInfo
+	member    protocol.ID
+	dht       *dht.IpfsDHT
+	rd        *drouting.RoutingDiscovery
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{} // wakes the discovery loop early
+
+	mu     sync.Mutex
+	table  map[peer.ID]time.Time // member -> when it joined
+	pool   map[peer.ID]struct{}  // members learnt of, connected or not
+	subs   map[int]chan PeerEvent
+	nextID int
+	closed bool
+}
+
+// New validates cfg and prepares discovery for h. It registers the network's
+// member protocol on h; nothing touches the network until Start.
+func New(h host.Host, cfg Config) (*Discovery, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	boot, err := ParseBootstrap(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
+	d := &Discovery{
+		cfg:       cfg,
+		host:      h,
+		bootstrap: boot,
+		member:    protocol.ID(MemberProtocol(cfg.Network)),
+		kick:      make(chan struct{}, 1),
+		table:     make(map[peer.ID]time.Time),
+		pool:      make(map[peer.ID]struct{}),
+		subs:      make(map[int]chan PeerEvent),
+	}
+	h.SetStreamHandler(d.member, d.handleMember)
+	return d, nil
+}
+
+// handleMember answers a member probe with the network name. The protocol
+// exists to be listed by identify; the reply lets tools check a peer by hand.
+func (d *Discovery) handleMember(s network.Stream) {
+	_ = s.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = s.Write([]byte(d.cfg.Network + "\n"))
+	_ = s.Close()
+}
+
+// Start creates the DHT, connects to the bootstrap peers and starts the
+// rendezvous loops. With bootstrap peers configured it returns once one of
+// them is connected, or fails with ErrNoBootstrapPeer after
+// Config.BootstrapTimeout; peers that are down are retried in the background
+// with backoff. The context bounds only Start itself.
+func (d *Discovery) Start(ctx context.Context) error {
+	mode := map[string]dht.ModeOpt{"server": dht.ModeServer, "client": dht.ModeClient, "auto": dht.ModeAuto}[d.cfg.DHTMode]
+	kad, err := dht.New(d.host,
+		dht.Mode(mode),
+		dht.ProtocolPrefix(protocol.ID(ProtocolPrefix(d.cfg.Network))),
+		dht.DisableValues(),
+		dht.BootstrapPeers(d.bootstrap...),
+	)
+	if err != nil {
+		return fmt.Errorf("start DHT for network %q: %w", d.cfg.Network, err)
+	}
+	d.dht = kad
+	d.rd = drouting.NewRoutingDiscovery(kad)
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+
+	sub, err := d.host.EventBus().Subscribe([]any{
+		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtPeerProtocolsUpdated),
+		new(event.EvtPeerConnectednessChanged),
+	})
+	if err != nil {
+		d.cancel()
+		_ = kad.Close()
+		return fmt.Errorf("subscribe to host events: %w", err)
+	}
+	d.wg.Add(1)
+	go d.watchHost(sub)
+	for _, p := range d.host.Network().Peers() { // connections made before Start
+		d.checkMember(p)
+	}
+
+	if err := d.connectBootstrap(ctx); err != nil {
+		d.Close()
+		return err
+	}
+	if err := kad.Bootstrap(d.ctx); err != nil {
+		d.Close()
+		return fmt.Errorf("bootstrap DHT: %w", err)
+	}
+	d.wg.Add(2)
+	go d.advertiseLoop()
+	go d.discoverLoop()
+	return nil
+}
+
+// connectBootstrap dials every bootstrap peer concurrently, retrying with
+// backoff, and waits until one is connected.
+func (d *Discovery) connectBootstrap(ctx context.Context) error {
+	if len(d.bootstrap) == 0 {
+		log.Infow("no bootstrap peers configured; starting as the first node of the network", "network", d.cfg.Network)
+		return nil
+	}
+	connected := make(chan peer.ID, len(d.bootstrap))
+	var mu sync.Mutex
+	lastErr := make(map[peer.ID]error)
+	for _, ai := range d.bootstrap {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			backoff := 250 * time.Millisecond
+			for attempt := 1; ; attempt++ {
+				cctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+				err := d.host.Connect(cctx, ai)
+				cancel()
+				if err == nil && !d.isMember(ai.ID) {
+					// Connect returns after identify, so the protocol list is known.
+					err = fmt.Errorf("peer is not a member of network %q (it does not serve %s)", d.cfg.Network, d.member)
+					log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
+					mu.Lock()
+					lastErr[ai.ID] = err
+					mu.Unlock()
+					_ = d.host.Network().ClosePeer(ai.ID)
+					return
+				}
+				if err == nil {
+					log.Infow("connected to bootstrap peer", "peer", ai.ID, "attempt", attempt)
+					connected <- ai.ID
+					return
+				}
+				mu.Lock()
+				lastErr[ai.ID] = err
+				mu.Unlock()
+				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff, "error", err)
+				select {
+				case <-d.ctx.Done():
+					return
+				case <-time.After(jitter(backoff)):
+				}
+				backoff = min(2*backoff, 30*time.Second)
+			}
+		}()
+	}
+	timer := time.NewTimer(d.cfg.BootstrapTimeout)
+	defer timer.Stop()
+	select {
+	case <-connected:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
+	case <-timer.C:
+		mu.Lock()
+		defer mu.Unlock()
+		var parts []string
+		for _, ai := range d.bootstrap {
+			parts = append(parts, fmt.Sprintf("%s: %v", ai.ID, lastErr[ai.ID]))
+		}
+		return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, strings.Join(parts, "; "))
+	}
+}
+
+// advertiseLoop keeps this node advertised under the rendezvous key. An
+// advertisement needs DHT peers, so failures are retried with backoff and
+// retried at once when the table grows.
+func (d *Discovery) advertiseLoop() {
+	defer d.wg.Done()
+	key := RendezvousKey(d.cfg.Network)
+	backoff := 200 * time.Millisecond
+	for {
+		wait := backoff
+		if d.dht.RoutingTable().Size() > 0 {
+			ttl, err := d.rd.Advertise(d.ctx, key)
+			if err == nil {
+				log.Debugw("advertised", "key", key, "ttl", ttl)
+				wait, backoff = 7*ttl/8, 200*time.Millisecond
+			} else {
+				if d.ctx.Err() != nil {
+					return
+				}
+				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff, "error", err)
+				backoff = min(2*backoff, 30*time.Second)
+			}
+		}
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-time.After(jitter(wait)):
+		}
+	}
+}
+
+// discoverLoop looks up the rendezvous key while the table is short of
+// TargetPeers and connects to the members found.
+func (d *Discovery) discoverLoop() {
+	defer d.wg.Done()
+	key := RendezvousKey(d.cfg.Network)
+	interval := min(d.cfg.DiscoveryInterval, time.Second) // quick first rounds while joining
+	for {
+		if d.dht.RoutingTable().Size() > 0 {
+			if n := d.tableSize(); n < d.cfg.TargetPeers {
+				d.findAndConnect(key, d.cfg.TargetPeers-n)
+			}
+		}
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.kick:
+		case <-time.After(jitter(interval)):
+		}
+		interval = min(2*interval, d.cfg.DiscoveryInterval)
+	}
+}
+
+func (d *Discovery) findAndConnect(key string, want int) {
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	defer cancel()
+	found, err := d.rd.FindPeers(ctx, key)
+	if err != nil {
+		log.Debugw("rendezvous lookup failed", "key", key, "error", err)
+		return
+	}
+	var candidates []peer.AddrInfo
+	for ai := range found {
+		if ai.ID == d.host.ID() || len(ai.Addrs) == 0 {
+			continue
+		}
+		d.addToPool(ai.ID)
+		if d.host.Network().Connectedness(ai.ID) != network.Connected {
+			candidates = append(candidates, ai)
+		}
+	}
+	rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	for _, ai := range candidates {
+		if want <= 0 || d.ctx.Err() != nil {
+			return
+		}
+		cctx, ccancel := context.WithTimeout(d.ctx, 10*time.Second)
+		err := d.host.Connect(cctx, ai)
+		ccancel()
+		if err != nil {
+			log.Debugw("could not connect to discovered peer", "peer", ai.ID, "error", err)
+			continue
+		}
+		want--
+	}
+}
+
+// watchHost keeps the table in step with identify and connection events.
+func (d *Discovery) watchHost(sub event.Subscription) {
+	defer d.wg.Done()
+	defer sub.Close()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case e, ok := <-sub.Out():
+			if !ok {
+				return
+			}
+			switch ev := e.(type) {
+			case event.EvtPeerIdentificationCompleted:
+				d.checkMember(ev.Peer)
+			case event.EvtPeerProtocolsUpdated:
+				d.checkMember(ev.Peer)
+			case event.EvtPeerConnectednessChanged:
+				if ev.Connectedness != network.Connected {
+					d.leave(ev.Peer)
+				} else {
+					d.checkMember(ev.Peer)
+				}
+			}
+		}
+	}
+}
+
+// checkMember adds p to the table if it is connected and serves the
+// network's member protocol.
+func (d *Discovery) checkMember(p peer.ID) {
+	if p == d.host.ID() || d.host.Network().Connectedness(p) != network.Connected {
+		return
+	}
+	if !d.isMember(p) {
+		return
+	}
+	d.host.ConnManager().Protect(p, "murmur-table")
+	d.mu.Lock()
+	d.pool[p] = struct{}{}
+	if _, ok := d.table[p]; ok || d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.table[p] = time.Now()
+	d.publishLocked(PeerEvent{Kind: PeerJoined, Peer: p})
+	d.mu.Unlock()
+	log.Debugw("peer joined", "peer", p)
+	// A new member means a better-filled routing table: advertise and look
+	// again if still short.
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// isMember reports whether identify has shown p to serve the network's member
+// protocol.
+func (d *Discovery) isMember(p peer.ID) bool {
+	protos, err := d.host.Peerstore().SupportsProtocols(p, d.member)
+	return err == nil && len(protos) > 0
+}
+
+func (d *Discovery) leave(p peer.ID) {
+	d.host.ConnManager().Unprotect(p, "murmur-table")
+	d.mu.Lock()
+	if _, ok := d.table[p]; !ok {
+		d.mu.Unlock()
+		return
+	}
+	delete(d.table, p)
+	if !d.closed {
+		d.publishLocked(PeerEvent{Kind: PeerLeft, Peer: p})
+	}
+	d.mu.Unlock()
+	log.Debugw("peer left", "peer", p)
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Discovery) addToPool(p peer.ID) {
+	d.mu.Lock()
+	d.pool[p] = struct{}{}
+	d.mu.Unlock()
+}
+
+// publishLocked delivers ev to every subscriber. A subscriber that does not
+// keep up loses events rather than stalling discovery; Peers is the truth.
+func (d *Discovery) publishLocked(ev PeerEvent) {
+	for _, ch := range d.subs {
+		select {
+		case ch <- ev:
+		default:
+			log.Warnw("peer event subscriber is not keeping up; dropping event", "event", ev.Kind, "peer", ev.Peer)
+		}
+	}
+}
+
+func (d *Discovery) tableSize() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.table)
+}
+
+// Peers returns the connected members of the network, sorted by peer ID.
+func (d *Discovery) Peers() []peer.ID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]peer.ID, 0, len(d.table))
+	for p := range d.table {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Known returns every member learnt of, connected or not, sorted by peer ID.
+func (d *Discovery) Known() []peer.ID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]peer.ID, 0, len(d.pool))
+	for p := range d.pool {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Subscribe returns a channel of table changes, buffered with room for
+// buffer events, and a function that ends the subscription. Events that do
+// not fit are dropped (and logged); the subscriber can always re-read Peers.
+func (d *Discovery) Subscribe(buffer int) (<-chan PeerEvent, func()) {
+	ch := make(chan PeerEvent, max(buffer, 1))
+	d.mu.Lock()
+	id := d.nextID
+	d.nextID++
+	d.subs[id] = ch
+	d.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			d.mu.Lock()
+			delete(d.subs, id)
+			d.mu.Unlock()
+		})
+	}
+}
+
+// FindPeer resolves the addresses of a peer through the DHT.
+func (d *Discovery) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
+	if d.dht == nil {
+		return peer.AddrInfo{}, errors.New("find peer: discovery not started")
+	}
+	ai, err := d.dht.FindPeer(ctx, id)
+	if err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("find peer %s: %w", id, err)
+	}
+	return ai, nil
+}
+
+// DHT returns the underlying DHT (nil before Start), for routing-level use.
+func (d *Discovery) DHT() *dht.IpfsDHT { return d.dht }
+
+// Close stops discovery and the DHT. It is idempotent. It does not close the
+// host.
+func (d *Discovery) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	d.host.RemoveStreamHandler(d.member)
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	if d.dht != nil {
+		if err := d.dht.Close(); err != nil {
+			return fmt.Errorf("close DHT: %w", err)
+		}
+	}
+	return nil
+}
+
+// jitter spreads periodic work of many nodes apart: d plus up to 20%.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d + rand.N(d/5+1)
+}

@@ -1,0 +1,139 @@
+package p2pnode
+
+import (
+	"fmt"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/murmur-p2p/murmur/dhtdiscovery"
+)
+
+// Config is the configuration of a node. Its yaml tags are the keys of the
+// daemon's config file (see docs/config.md); DefaultConfig documents the
+// defaults. Discovery's keys (network, bootstrap, target_peers, ...) sit at
+// the top level of the file.
+type Config struct {
+	// DataDir holds the identity key and, later, the store. Required.
+	DataDir string `yaml:"data_dir"`
+	// Listen lists the multiaddrs to listen on; port 0 picks a free port.
+	Listen []string `yaml:"listen"`
+	// Discovery configures the DHT, bootstrap and the peer table.
+	Discovery dhtdiscovery.Config `yaml:",inline"`
+	// ConnLowWater and ConnHighWater bound the connection manager: above
+	// high water it trims connections down to low water (table peers are
+	// protected from trimming).
+	ConnLowWater  int `yaml:"conn_low_water"`
+	ConnHighWater int `yaml:"conn_high_water"`
+	// NAT configures NAT traversal; all off by default.
+	NAT NATConfig `yaml:"nat"`
+	// Resources sets the libp2p resource manager's system-wide limits.
+	Resources ResourceConfig `yaml:"resources"`
+	// ShutdownTimeout bounds a graceful Close.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// NATConfig switches NAT traversal features on. They need a reachable
+// network and are off by default, and in tests.
+type NATConfig struct {
+	// PortMap asks the router for a port mapping (UPnP / NAT-PMP).
+	PortMap bool `yaml:"port_map"`
+	// AutoNAT runs AutoNAT v2 to learn whether this node is reachable.
+	AutoNAT bool `yaml:"autonat"`
+	// HolePunching enables DCUtR hole punching through relayed connections.
+	HolePunching bool `yaml:"hole_punching"`
+	// Relay lets the node reach and be reached through circuit relays.
+	Relay bool `yaml:"relay"`
+}
+
+// ResourceConfig holds the resource manager's explicit limits.
+type ResourceConfig struct {
+	// MaxMemoryMB caps the memory libp2p may reserve for connections and
+	// streams, in MiB.
+	MaxMemoryMB int `yaml:"max_memory_mb"`
+	// MaxFileDescriptors caps the file descriptors libp2p may use.
+	MaxFileDescriptors int `yaml:"max_file_descriptors"`
+	// MaxConnections caps open connections, inbound and outbound together.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxStreams caps open streams across all connections.
+	MaxStreams int `yaml:"max_streams"`
+	// MaxStreamsPerPeer caps open streams to any one peer.
+	MaxStreamsPerPeer int `yaml:"max_streams_per_peer"`
+}
+
+// DefaultConfig returns the defaults: TCP and QUIC on all IPv4 interfaces at
+// port 4100, discovery's defaults, and modest resource limits.
+func DefaultConfig() Config {
+	return Config{
+		Listen: []string{
+			"/ip4/0.0.0.0/tcp/4100",
+			"/ip4/0.0.0.0/udp/4100/quic-v1",
+		},
+		Discovery:       dhtdiscovery.DefaultConfig(),
+		ConnLowWater:    32, // well above target_peers: DHT queries need connections too
+		ConnHighWater:   96,
+		Resources:       DefaultResourceConfig(),
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// DefaultResourceConfig returns limits that let a node hold a few hundred
+// peers while bounding what a flood of connections can take.
+func DefaultResourceConfig() ResourceConfig {
+	return ResourceConfig{
+		MaxMemoryMB:        512,
+		MaxFileDescriptors: 1024, // half of a common 'ulimit -n' of 2048 or more
+		MaxConnections:     400,
+		MaxStreams:         4096,
+		MaxStreamsPerPeer:  256,
+	}
+}
+
+// Validate checks every field and names the key and value at fault.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data_dir: required (the directory that holds the node's identity and store)")
+	}
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("listen: at least one multiaddr is required")
+	}
+	for i, s := range c.Listen {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return fmt.Errorf("listen[%d]: invalid multiaddr %q: %w", i, s, err)
+		}
+	}
+	if err := c.Discovery.Validate(); err != nil {
+		return err
+	}
+	if c.ConnLowWater < 1 {
+		return fmt.Errorf("conn_low_water: invalid value %d: must be at least 1", c.ConnLowWater)
+	}
+	if c.ConnHighWater <= c.ConnLowWater {
+		return fmt.Errorf("conn_high_water: invalid value %d: must be above conn_low_water (%d)", c.ConnHighWater, c.ConnLowWater)
+	}
+	if c.ConnLowWater < c.Discovery.TargetPeers {
+		return fmt.Errorf("conn_low_water: invalid value %d: must be at least target_peers (%d)", c.ConnLowWater, c.Discovery.TargetPeers)
+	}
+	r := c.Resources
+	for _, f := range []struct {
+		key string
+		val int
+	}{
+		{"resources.max_memory_mb", r.MaxMemoryMB},
+		{"resources.max_file_descriptors", r.MaxFileDescriptors},
+		{"resources.max_connections", r.MaxConnections},
+		{"resources.max_streams", r.MaxStreams},
+		{"resources.max_streams_per_peer", r.MaxStreamsPerPeer},
+	} {
+		if f.val < 1 {
+			return fmt.Errorf("%s: invalid value %d: must be at least 1", f.key, f.val)
+		}
+	}
+	if r.MaxConnections < c.ConnHighWater {
+		return fmt.Errorf("resources.max_connections: invalid value %d: must be at least conn_high_water (%d)", r.MaxConnections, c.ConnHighWater)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+// Package p2pnode is the embeddable murmur node: it assembles a go-libp2p
+// host (TCP and QUIC, Noise, yamux, identify, ping, resource and connection
+// managers) with DHT discovery, and is what the daemon and other Go programs
+// run.
+//
+// Typical use:
+//
+//	cfg := p2pnode.DefaultConfig()
+//	cfg.DataDir = "/var/lib/murmur"
+//	cfg.Discovery.Bootstrap = []string{"/ip4/192.0.2.7/tcp/4100/p2p/12D3KooW..."}
+//	n, err := p2pnode.New(cfg)
+//	if err != nil { ... }
+//	if err := n.Start(ctx); err != nil { ... }
+//	defer n.Close()
+//	fmt.Println(n.ID(), n.Addrs())
+package p2pnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	logging "github.com/ipfs/go-log/v2"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	cmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/security"
+)
+
+var log = logging.Logger("murmur/node")
+
+// ErrClosed is returned by operations on a node that has been closed.
+var ErrClosed = errors.New("node is closed")
+
+// Option adjusts a node beyond its Config, in the manner of libp2p.New's
+// options: things a config file cannot hold, such as keys and callbacks.
+type Option func(*options) error
+
+type options struct {
+	identity crypto.PrivKey
+	gater    connmgr.ConnectionGater
+	registry prometheus.Registerer
+	extra    []libp2p.Option
+}
+
+// WithIdentity uses key as the node's identity instead of the key file in
+// the data directory.
+func WithIdentity(key crypto.PrivKey) Option {
+	return func(o *options) error {
+		if key == nil {
+			return errors.New("WithIdentity: nil key")
+		}
+		o.identity = key
+		return nil
+	}
+}
+
+// WithConnectionGater installs a libp2p connection gater (allow-lists,
+// partitions in tests).
+func WithConnectionGater(g connmgr.ConnectionGater) Option {
+	return func(o *options) error { o.gater = g; return nil }
+}
+
+// WithPrometheusRegisterer registers go-libp2p's metrics with reg. Without
+// it, libp2p's metrics are off.
+func WithPrometheusRegisterer(reg prometheus.Registerer) Option {
+	return func(o *options) error { o.registry = reg; return nil }
+}
+
+// WithLibp2pOptions appends raw go-libp2p options, applied after murmur's
+// own (so they win).
+func WithLibp2pOptions(opts ...libp2p.Option) Option {
+	return func(o *options) error { o.extra = append(o.extra, opts...); return nil }
+}
+
+// Node is a running murmur node. Create it with New, then Start it; Close
+// stops it. Methods are safe for concurrent use.
+type Node struct {
+	cfg  Config
+	opts options
+	key  crypto.PrivKey
+	id   peer.ID
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	host    host.Host
+	disc    *dhtdiscovery.Discovery
+}
+
+// New validates cfg, loads (or, on first use, creates) the identity in
+// cfg.DataDir and prepares the node. Nothing listens until Start.
+func New(cfg Config, opts ...Option) (*Node, error) {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	key := o.identity
+	if key == nil {
+		var created bool
+		var err error
+		key, created, err = security.LoadOrCreateIdentity(security.IdentityPath(cfg.DataDir))
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Infow("created a new identity", "file", security.IdentityPath(cfg.DataDir))
+		}
+	}
+	id, err := security.PeerIDFromKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, opts: o, key: key, id: id}, nil
+}
+
+// ID returns the node's peer ID.
+func (n *Node) ID() peer.ID { return n.id }
+
+// Config returns the configuration the node was created with.
+func (n *Node) Config() Config { return n.cfg }
+
+// Start opens the listeners and joins the network: it returns once the node
+// listens and, with bootstrap peers configured, one of them is connected
+// (see dhtdiscovery.Discovery.Start).
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.started {
+		return errors.New("start node: already started")
+	}
+	h, err := n.newHost()
+	if err != nil {
+		return err
+	}
+	disc, err := dhtdiscovery.New(h, n.cfg.Discovery)
+	if err != nil {
+		h.Close()
+		return err
+	}
+	if err := disc.Start(ctx); err != nil {
+		disc.Close()
+		h.Close()
+		return fmt.Errorf("join network %q: %w", n.cfg.Discovery.Network, err)
+	}
+	n.host, n.disc, n.started = h, disc, true
+	log.Infow("node started", "peer", n.id, "network", n.cfg.Discovery.Network, "addrs", h.Addrs())
+	return nil
+}
+
+func (n *Node) newHost() (host.Host, error) {
+	limits, err := n.resourceLimits()
+	if err != nil {
+		return nil, err
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	if err != nil {
+		return nil, fmt.Errorf("create resource manager: %w", err)
+	}
+	cm, err := cmgr.NewConnManager(n.cfg.ConnLowWater, n.cfg.ConnHighWater)
+	if err != nil {
+		return nil, fmt.Errorf("create connection manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(n.key),
+		libp2p.ListenAddrStrings(n.cfg.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.Ping(true),
+	}
+	nat := n.cfg.NAT
+	if nat.PortMap {
+		opts = append(opts, libp2p.NATPortMap())
+	}
+	if nat.AutoNAT {
+		opts = append(opts, libp2p.EnableAutoNATv2())
+	}
+	if nat.HolePunching {
+		opts = append(opts, libp2p.EnableHolePunching())
+	}
+	if nat.Relay {
+		opts = append(opts, libp2p.EnableRelay())
+	} else {
+		opts = append(opts, libp2p.DisableRelay())
+	}
+	if n.opts.gater != nil {
+		opts = append(opts, libp2p.ConnectionGater(n.opts.gater))
+	}
+	if n.opts.registry != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(n.opts.registry))
+	} else {
+		opts = append(opts, libp2p.DisableMetrics())
+	}
+	opts = append(opts, n.opts.extra...)
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		rm.Close()
+		cm.Close()
+		return nil, fmt.Errorf("create libp2p host (listen %v): %w", n.cfg.Listen, err)
+	}
+	return h, nil
+}
+
+// resourceLimits scales libp2p's default limits to the configured memory and
+// file descriptors, then caps connections and streams explicitly.
+func (n *Node) resourceLimits() (rcmgr.ConcreteLimitConfig, error) {
+	r := n.cfg.Resources
+	scaling := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&scaling)
+	base := scaling.Scale(int64(r.MaxMemoryMB)<<20, r.MaxFileDescriptors)
+	partial := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns:   rcmgr.LimitVal(r.MaxConnections),
+			Streams: rcmgr.LimitVal(r.MaxStreams),
+		},
+		PeerDefault: rcmgr.ResourceLimits{
+			Streams: rcmgr.LimitVal(r.MaxStreamsPerPeer),
+		},
+	}
+	return partial.Build(base), nil
+}
+
+// Host returns the libp2p host, or nil before Start.
+func (n *Node) Host() host.Host {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.host
+}
+
+// Discovery returns the node's discovery service, or nil before Start.
+func (n *Node) Discovery() *dhtdiscovery.Discovery {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.disc
+}
+
+// Addrs returns the node's full multiaddrs, each ending in /p2p/<peer ID>,
+// ready to give to other nodes as bootstrap addresses. Empty before Start.
+func (n *Node) Addrs() []ma.Multiaddr {
+	h := n.Host()
+	if h == nil {
+		return nil
+	}
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.id, Addrs: h.Addrs()})
+	if err != nil {
+		return nil
+	}
+	return addrs
+}
+
+// Peers returns the connected members of the network (the peer table).
+func (n *Node) Peers() []peer.ID {
+	d := n.Discovery()
+	if d == nil {
+		return nil
+	}
+	return d.Peers()
+}
+
+// Close stops discovery and closes the host, ending every connection. It is
+// idempotent and safe to call on a node that never started.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	h, d := n.host, n.disc
+	n.mu.Unlock()
+	var errs []error
+	if d != nil {
+		if err := d.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close discovery: %w", err))
+		}
+	}
+	if h != nil {
+		if err := h.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close host: %w", err))
+		}
+		log.Infow("node stopped", "peer", n.id)
+	}
+	return errors.Join(errs...)
+}
