@@ -23,9 +23,9 @@ type blockGater struct {
 
 func (g *blockGater) deny(p peer.ID) bool { return g.blocked.Load() && p == g.peer }
 
-func (g *blockGater) InterceptPeerDial(p peer.ID) bool                { return !g.deny(p) }
+func (g *blockGater) InterceptPeerDial(p peer.ID) bool                 { return !g.deny(p) }
 func (g *blockGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.deny(p) }
-func (g *blockGater) InterceptAccept(network.ConnMultiaddrs) bool     { return true }
+func (g *blockGater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
 func (g *blockGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	return !g.deny(p)
 }
