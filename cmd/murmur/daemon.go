@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	logging "github.com/ipfs/go-log/v2"
+
+	"github.com/murmur-p2p/murmur/p2pnode"
+)
+
+// runtimeFileName is the file in the data dir where a running daemon records
+// its PID, peer ID, addresses and peer count, refreshed every second and
+// removed on a clean exit. Scripts (testnet/status.sh) read it.
+const runtimeFileName = "daemon.json"
+
+// runtimeInfo is the content of the runtime file.
+type runtimeInfo struct {
+	PID     int       `json:"pid"`
+	PeerID  string    `json:"peer_id"`
+	Network string    `json:"network"`
+	Addrs   []string  `json:"addrs"`
+	Peers   int       `json:"peers"`
+	Updated time.Time `json:"updated"`
+}
+
+func runDaemon(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("daemon", stderr)
+	var nf nodeFlags
+	nf.register(fs, true)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if nf.dataDir == "" {
+		fmt.Fprintln(stderr, "murmur daemon: --data DIR is required (create one with: murmur init --data DIR)")
+		fs.Usage()
+		return errUsage
+	}
+	if os.Getenv("GOLOG_LOG_LEVEL") == "" {
+		_ = logging.SetLogLevelRegex("murmur/.*", "info")
+	}
+	cfg, err := nf.load(os.Environ())
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	node, err := p2pnode.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	if err := node.Start(ctx); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "peer_id: %s\n", node.ID())
+	fmt.Fprintf(stdout, "network: %s\n", cfg.Discovery.Network)
+	for _, a := range node.Addrs() {
+		fmt.Fprintf(stdout, "addr: %s\n", a)
+	}
+	fmt.Fprintln(stdout, "ready")
+
+	runtimePath := filepath.Join(cfg.DataDir, runtimeFileName)
+	defer os.Remove(runtimePath)
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		if err := writeRuntime(runtimePath, node); err != nil {
+			fmt.Fprintf(stderr, "murmur daemon: %v\n", err)
+		}
+		select {
+		case <-ctx.Done():
+			stop() // a second signal now kills the process the default way
+			fmt.Fprintln(stdout, "shutting down")
+			done := make(chan error, 1)
+			go func() { done <- node.Close() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					return fmt.Errorf("shut down: %w", err)
+				}
+				fmt.Fprintln(stdout, "stopped")
+				return nil
+			case <-time.After(cfg.ShutdownTimeout):
+				return fmt.Errorf("shut down: not finished after %s (shutdown_timeout)", cfg.ShutdownTimeout)
+			}
+		case <-ticker.C:
+		}
+	}
+}
+
+// writeRuntime records the daemon's state atomically (temp file + rename).
+func writeRuntime(path string, node *p2pnode.Node) error {
+	info := runtimeInfo{
+		PID:     os.Getpid(),
+		PeerID:  node.ID().String(),
+		Network: node.Config().Discovery.Network,
+		Peers:   len(node.Peers()),
+		Updated: time.Now().UTC(),
+	}
+	for _, a := range node.Addrs() {
+		info.Addrs = append(info.Addrs, a.String())
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode runtime info: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write runtime info %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write runtime info %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package p2pnode
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfigYAML(t *testing.T) {
+	var fromFile Config
+	if err := ParseConfig([]byte(DefaultConfigYAML), &fromFile); err != nil {
+		t.Fatalf("default config template does not parse: %v", err)
+	}
+	want := DefaultConfig()
+	if want.Discovery.Bootstrap == nil {
+		want.Discovery.Bootstrap = []string{}
+	}
+	if !reflect.DeepEqual(fromFile, want) {
+		t.Fatalf("template differs from DefaultConfig:\n got %+v\nwant %+v", fromFile, want)
+	}
+	for _, key := range ConfigKeys() {
+		if key == "data_dir" {
+			continue // given by --data, not written into the file
+		}
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(DefaultConfigYAML, leaf+":") {
+			t.Errorf("key %s is missing from DefaultConfigYAML", key)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml, env, want string
+	}{
+		{"unknown key", "target_peer: 3\n", "", `target_peer: unknown key (line 1); did you mean "target_peers"?`},
+		{"unknown nested key", "nat:\n  autonatt: true\n", "", `nat.autonatt: unknown key (line 2)`},
+		{"bad int", "target_peers: lots\n", "", `target_peers: invalid value "lots": want an integer`},
+		{"bad bool", "nat:\n  relay: maybe\n", "", `nat.relay: invalid value "maybe": want true or false`},
+		{"bad duration", "bootstrap_timeout: 5 minutes\n", "", `bootstrap_timeout: invalid value "5 minutes": want a duration`},
+		{"list expected", "listen: /ip4/1.2.3.4/tcp/1\n", "", `listen: want a list (line 1)`},
+		{"bad bootstrap multiaddr", "bootstrap:\n  - /ip4/127.0.0.1/tcp/1/p2p/12D3KooWGNNU5Lvm13RrTnBdxrHy7yJ4gLzjKLtiu53kEi6GLGTQ\n  - /ip4/1.2.3/tcp\n", "",
+			`bootstrap[1]: invalid multiaddr "/ip4/1.2.3/tcp": `},
+		{"bootstrap without peer ID", "bootstrap: [/ip4/127.0.0.1/tcp/4100]\n", "", `bootstrap[0]: multiaddr "/ip4/127.0.0.1/tcp/4100" must end in /p2p/<peer ID>`},
+		{"bad listen", "listen: [/ip4/0.0.0.0/tcp/notaport]\n", "", `listen[0]: invalid multiaddr "/ip4/0.0.0.0/tcp/notaport"`},
+		{"zero target", "target_peers: 0\n", "", `target_peers: invalid value 0: must be at least 1`},
+		{"bad network", "network: Has Spaces\n", "", `network: invalid value "Has Spaces"`},
+		{"bad dht mode", "dht_mode: peer\n", "", `dht_mode: invalid value "peer": want server, client or auto`},
+		{"water order", "conn_low_water: 50\nconn_high_water: 40\n", "", `conn_high_water: invalid value 40: must be above conn_low_water (50)`},
+		{"env bad int", "", "MURMUR_TARGET_PEERS=many", `target_peers (environment MURMUR_TARGET_PEERS): invalid value "many": want an integer`},
+		{"env bad bootstrap", "", "MURMUR_BOOTSTRAP=/ip4/1.2.3/tcp", `bootstrap[0]: invalid multiaddr "/ip4/1.2.3/tcp"`},
+		{"not a mapping", "- a\n- b\n", "", `want a mapping of keys to values`},
+		{"two documents", "network: a\n---\nnetwork: b\n", "", `more than one YAML document`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.DataDir = t.TempDir()
+			err := ParseConfig([]byte(tc.yaml), &cfg)
+			if err == nil && tc.env != "" {
+				err = ApplyEnv(&cfg, []string{tc.env})
+			}
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil {
+				t.Fatalf("expected an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigOverrides(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	file := "target_peers: 5\nnat:\n  autonat: true\nbootstrap_timeout: 3s\n"
+	if err := ParseConfig([]byte(file), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Discovery.TargetPeers != 5 || !cfg.NAT.AutoNAT || cfg.Discovery.BootstrapTimeout != 3*time.Second {
+		t.Fatalf("file not applied: %+v", cfg)
+	}
+	if cfg.ConnHighWater != DefaultConfig().ConnHighWater {
+		t.Fatal("a key absent from the file lost its default")
+	}
+	env := []string{
+		"MURMUR_TARGET_PEERS=7",
+		"MURMUR_LISTEN=/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/udp/0/quic-v1",
+		"MURMUR_NAT_RELAY=true",
+		"MURMUR_API=127.0.0.1:1", // not a config key: left for the CLI
+		"HOME=/root",
+	}
+	if err := ApplyEnv(&cfg, env); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Discovery.TargetPeers != 7 || !cfg.NAT.Relay || len(cfg.Listen) != 2 || cfg.Listen[1] != "/ip4/127.0.0.1/udp/0/quic-v1" {
+		t.Fatalf("environment not applied: %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
