@@ -253,4 +253,3 @@ func TestDaemonConfigErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Show each testnet node's PID, state, peer ID and peer count.
+. "$(dirname "$0")/lib.sh"
+printf '%-6s %-8s %-8s %-54s %s\n' NODE PID STATE PEER_ID PEERS
+i=0
+for dir in $(node_dirs); do
+  pid=$(sed -n "$((i + 1))p" "$PIDS_FILE" 2>/dev/null)
+  state=stopped
+  [ -n "$pid" ] && alive "$pid" && state=running
+  peer_id=$("$MURMUR_BIN" id --data "$dir" 2>/dev/null || echo "-")
+  peers=-
+  if [ "$state" = running ] && [ -f "$dir/daemon.json" ]; then
+    peers=$(json_field "$dir/daemon.json" peers)
+  fi
+  printf '%-6s %-8s %-8s %-54s %s\n' "node$i" "${pid:--}" "$state" "$peer_id" "$peers"
+  i=$((i + 1))
+done
