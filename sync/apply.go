@@ -1,0 +1,230 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// known reports whether the event is held (stored, pending or buffered),
+// consulting the dedup LRU before the store.
+func (e *Engine) known(id EventID) (bool, error) {
+	if e.seen.Contains(id) {
+		return true, nil
+	}
+	if _, ok := e.pend.ids[id]; ok {
+		return true, nil
+	}
+	if _, ok := e.heldIDs[id]; ok {
+		return true, nil
+	}
+	ok, err := e.store.HasEvent(id)
+	if err != nil {
+		return false, fmt.Errorf("look up event %s: %w", id, err)
+	}
+	if ok {
+		e.seen.Add(id, struct{}{})
+	}
+	return ok, nil
+}
+
+// eventByID returns a stored or pending event.
+func (e *Engine) eventByID(id EventID) (*Event, error) {
+	if ev, ok := e.pend.ids[id]; ok {
+		return ev, nil
+	}
+	return e.store.Event(id)
+}
+
+// keyState returns the current state of key (pending or stored). The result
+// must not be modified; use keyForWrite.
+func (e *Engine) keyState(key string) (*KeyState, error) {
+	if ks, ok := e.pend.key(key); ok {
+		return ks, nil
+	}
+	return e.store.KeyState(key)
+}
+
+// keyForWrite returns a pending, modifiable state of key.
+func (e *Engine) keyForWrite(key string) (*KeyState, error) {
+	if ks, ok := e.pend.key(key); ok {
+		return ks, nil
+	}
+	ks, err := e.store.KeyState(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		ks = &KeyState{Key: key}
+	case err != nil:
+		return nil, fmt.Errorf("load key %q: %w", key, err)
+	}
+	e.pend.setKey(ks)
+	return ks, nil
+}
+
+// accept takes an event received from a peer. It reports whether the event
+// was new to this node. Events that arrive ahead of a missing predecessor
+// are held and the gap is requested from the sender.
+func (e *Engine) accept(from PeerID, ev *Event, via source, hops uint32) (bool, error) {
+	if ev == nil {
+		e.stats.Rejected++
+		return false, fmt.Errorf("%w: nil event from %s", ErrInvalidEvent, from)
+	}
+	id := ev.ID()
+	known, err := e.known(id)
+	if err != nil {
+		return false, err
+	}
+	if known {
+		e.stats.Duplicates++
+		return false, nil
+	}
+	if err := ev.Verify(e.cfg.Verifier); err != nil {
+		e.stats.Rejected++
+		return false, fmt.Errorf("from %s: %w", from, err)
+	}
+	have := e.vv[ev.Origin]
+	switch {
+	case ev.Seq <= have:
+		e.stats.Rejected++
+		return false, fmt.Errorf("%w: %s/%d from %s differs from the stored event", ErrEquivocation, ev.Origin, ev.Seq, from)
+	case ev.Seq > have+1:
+		return e.hold(from, ev, id, via, hops)
+	}
+	if err := e.apply(ev, id, via, hops, from); err != nil {
+		return false, err
+	}
+	e.stats.Accepted++
+	return true, e.release(ev.Origin)
+}
+
+// hold buffers an event whose predecessor is missing and asks the sender
+// (which stores its origin's events without gaps) for the gap.
+func (e *Engine) hold(from PeerID, ev *Event, id EventID, via source, hops uint32) (bool, error) {
+	byseq := e.held[ev.Origin]
+	if prev, ok := byseq[ev.Seq]; ok {
+		if prev.id != id {
+			e.stats.Rejected++
+			return false, fmt.Errorf("%w: %s/%d from %s differs from a held event", ErrEquivocation, ev.Origin, ev.Seq, from)
+		}
+		return false, nil
+	}
+	if len(e.heldIDs) >= e.cfg.MaxPendingEvents {
+		e.stats.Dropped++
+		return false, nil
+	}
+	if e.held == nil {
+		e.held = map[PeerID]map[uint64]heldEvent{}
+		e.heldIDs = map[EventID]struct{}{}
+	}
+	if byseq == nil {
+		byseq = map[uint64]heldEvent{}
+		e.held[ev.Origin] = byseq
+	}
+	byseq[ev.Seq] = heldEvent{ev: ev, id: id, via: via, hops: hops, from: from}
+	e.heldIDs[id] = struct{}{}
+	e.stats.Buffered++
+	if e.gapAsked == nil {
+		e.gapAsked = map[PeerID]time.Time{}
+	}
+	if last, ok := e.gapAsked[ev.Origin]; !ok || e.now.Sub(last) >= e.cfg.PullTimeout {
+		e.gapAsked[ev.Origin] = e.now
+		e.out.send(from, &SyncExchange{Request: []SeqRange{{Origin: ev.Origin, From: e.vv[ev.Origin] + 1, To: ev.Seq - 1}}})
+	}
+	return true, nil
+}
+
+// release applies held events of origin that have become contiguous.
+func (e *Engine) release(origin PeerID) error {
+	byseq := e.held[origin]
+	for len(byseq) > 0 {
+		h, ok := byseq[e.vv[origin]+1]
+		if !ok {
+			return nil
+		}
+		delete(byseq, h.ev.Seq)
+		delete(e.heldIDs, h.id)
+		if err := e.apply(h.ev, h.id, h.via, h.hops, h.from); err != nil {
+			return err
+		}
+		e.stats.Accepted++
+	}
+	delete(e.held, origin)
+	delete(e.gapAsked, origin)
+	return nil
+}
+
+// apply adds the next event of its origin to the pending writes, updates
+// the key state, reports changes and schedules dissemination.
+func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from PeerID) error {
+	var ks *KeyState
+	if ev.Op != OpApp {
+		var err error
+		if ks, err = e.keyForWrite(ev.Key); err != nil {
+			return err
+		}
+	}
+	e.pend.addEvent(ev, id)
+	old := e.vv[ev.Origin]
+	e.vv[ev.Origin] = ev.Seq
+	e.digest.update(ev.Origin, old, ev.Seq)
+	e.seen.Add(id, struct{}{})
+	if via != viaLocal {
+		e.clock.Update(ev.Time, e.nowNanos())
+	}
+	kind := ChangeReceived
+	if via == viaLocal {
+		kind = ChangeCreated
+	}
+	e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key})
+	if ks != nil && ks.Apply(ev, id) && ks.Conflict() {
+		e.changes = append(e.changes, Change{Kind: ChangeConflict, Event: ev, Key: ev.Key, State: ks.Clone()})
+	}
+	e.disseminate(ev, id, via, hops, from)
+	return nil
+}
+
+// collectEvents gathers the events of the ranges within the message limits.
+// more reports that some were left out.
+func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, err error) {
+	budget := e.cfg.MaxMessageSize - messageOverhead - 16*len(ranges)
+	size := 0
+	full := func(ev *Event) bool {
+		s := bytesSize(ev.Size())
+		if len(evs) >= e.cfg.MaxEventsPerMessage || size+s > budget {
+			more = true
+			return true
+		}
+		evs = append(evs, ev)
+		size += s
+		return false
+	}
+	for _, r := range ranges {
+		top := min(r.To, e.vv[r.Origin])
+		if r.From == 0 || r.From > top {
+			continue
+		}
+		next := r.From
+		err = e.store.ScanEvents(r.Origin, r.From, top, func(ev *Event) bool {
+			if full(ev) {
+				return false
+			}
+			next = ev.Seq + 1
+			return true
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("scan events of %s: %w", r.Origin, err)
+		}
+		// The rest of the range is in the pending writes.
+		for ; !more && next <= top; next++ {
+			ev, ok := e.pend.dots[Dot{r.Origin, next}]
+			if !ok {
+				break
+			}
+			full(ev)
+		}
+		if more {
+			return evs, true, nil
+		}
+	}
+	return evs, false, nil
+}

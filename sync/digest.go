@@ -1,0 +1,159 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// This file holds digest sync, the periodic exchange that repairs what
+// dissemination missed. The initiator A sends its root digest (SyncRoot);
+// B answers Match, or with its version vector (SyncDigest). A then sends the
+// events B lacks with a request for the ranges A lacks (SyncExchange), and B
+// answers with those events (SyncEvents): the Dart seed's
+// digest -> events + request -> events, behind a one-hash short cut.
+
+// syncState is a digest sync this engine started.
+type syncState struct {
+	peer     PeerID
+	sent     int
+	deadline time.Time
+}
+
+// startSync opens a digest sync with peer, or with a peer chosen by the
+// selection strategy (occasionally a failed one, to notice recoveries).
+func (e *Engine) startSync(peer PeerID) {
+	if peer == "" {
+		if e.cfg.ProbeFailed > 0 && e.rnd.Float64() < e.cfg.ProbeFailed {
+			peer, _ = e.peers.pickFailed(e)
+		}
+		if peer == "" {
+			if p := e.peers.pick(e, 1, nil); len(p) > 0 {
+				peer = p[0]
+			} else if p, ok := e.peers.pickFailed(e); ok {
+				peer = p
+			}
+		}
+		if peer == "" {
+			return
+		}
+	}
+	n := e.nextNonce()
+	e.syncs[n] = &syncState{peer: peer, deadline: e.now.Add(e.cfg.SuspectTimeout)}
+	e.out.send(peer, &SyncRoot{Nonce: n, Root: e.digest})
+	e.stats.SyncRounds++
+}
+
+// expireSyncs forgets syncs that were not answered in time.
+func (e *Engine) expireSyncs() {
+	for n, s := range e.syncs {
+		if !e.now.Before(s.deadline) {
+			delete(e.syncs, n)
+		}
+	}
+}
+
+// onSyncRoot answers a root digest: Match, or our version vector.
+func (e *Engine) onSyncRoot(from PeerID, m *SyncRoot) {
+	if m.Root == e.digest {
+		e.out.send(from, &SyncDigest{Nonce: m.Nonce, Match: true})
+		return
+	}
+	e.out.send(from, &SyncDigest{Nonce: m.Nonce, VersionVector: e.vv.Clone()})
+}
+
+// onSyncDigest compares the peer's version vector with ours and sends the
+// events it lacks plus a request for what we lack.
+func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
+	st := e.syncs[m.Nonce]
+	if st == nil || st.peer != from {
+		return nil // not ours, or expired
+	}
+	if m.Match {
+		delete(e.syncs, m.Nonce)
+		e.stats.SyncMatches++
+		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Match: true}})
+		return nil
+	}
+	theirs := m.VersionVector
+	for o := range theirs {
+		if len(o) == 0 || len(o) > MaxPeerIDSize {
+			delete(e.syncs, m.Nonce)
+			return fmt.Errorf("%w: sync digest from %s has an origin of %d bytes", ErrInvalidMessage, from, len(o))
+		}
+	}
+	var give, want []SeqRange
+	for _, o := range e.vv.Origins() {
+		if mine, t := e.vv[o], theirs[o]; mine > t {
+			give = append(give, SeqRange{Origin: o, From: t + 1, To: mine})
+		}
+	}
+	for _, o := range theirs.Origins() {
+		if t, mine := theirs[o], e.vv[o]; t > mine && len(want) < e.maxIDs() {
+			want = append(want, SeqRange{Origin: o, From: mine + 1, To: t})
+		}
+	}
+	evs, more, err := e.collectEvents(give)
+	if err != nil {
+		return err
+	}
+	st.sent = len(evs)
+	e.out.send(from, &SyncExchange{Nonce: m.Nonce, Events: evs, Request: want, More: more})
+	if len(want) == 0 {
+		delete(e.syncs, m.Nonce)
+		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: len(evs)}})
+	}
+	return nil
+}
+
+// onSyncExchange accepts the events and answers the request. It also serves
+// gap requests (Nonce 0, no events) from peers that hold out-of-order events.
+func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
+	var errs []error
+	for _, ev := range m.Events {
+		if _, err := e.accept(from, ev, viaSync, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(m.Request) > 0 {
+		for _, r := range m.Request {
+			if len(r.Origin) == 0 || len(r.Origin) > MaxPeerIDSize || r.From > r.To {
+				errs = append(errs, fmt.Errorf("%w: sync request from %s has a bad range %s/%d-%d", ErrInvalidMessage, from, r.Origin, r.From, r.To))
+				return errors.Join(errs...)
+			}
+		}
+		evs, more, err := e.collectEvents(m.Request)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			e.out.send(from, &SyncEvents{Nonce: m.Nonce, Events: evs, More: more})
+		}
+	}
+	if m.More {
+		e.startSync(from)
+	}
+	return errors.Join(errs...)
+}
+
+// onSyncEvents accepts the events answering our request.
+func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
+	var errs []error
+	received := 0
+	for _, ev := range m.Events {
+		isNew, err := e.accept(from, ev, viaSync, 0)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if isNew {
+			received++
+		}
+	}
+	if st := e.syncs[m.Nonce]; st != nil && st.peer == from && m.Nonce != 0 {
+		delete(e.syncs, m.Nonce)
+		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: st.sent, Received: received}})
+	}
+	if m.More {
+		e.startSync(from)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,371 @@
+package simtest
+
+import (
+	"container/heap"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/murmur-p2p/murmur/security"
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// Config describes a simulated network.
+type Config struct {
+	// Nodes is the number of engines.
+	Nodes int
+	// Seed makes the run reproducible: keys, views, latencies, losses and
+	// every engine's randomness derive from it.
+	Seed uint64
+	// View is the size of each node's initial random partial view
+	// (0: everyone knows everyone). Views are made symmetric.
+	View int
+	// LatencyMin and LatencyMax bound the uniform one-way latency.
+	LatencyMin, LatencyMax time.Duration
+	// Loss is the probability that a message is dropped.
+	Loss float64
+	// TickInterval is how often every engine gets a Tick.
+	TickInterval time.Duration
+	// Engine adjusts each engine's configuration (Signer, Verifier, Store and
+	// Rand are set by the simulator). Nil keeps sync.DefaultConfig.
+	Engine func(*msync.Config)
+	// OnChange, if set, sees every change every node delivers.
+	OnChange func(node int, c msync.Change)
+}
+
+// Node is one simulated node.
+type Node struct {
+	// ID is the node's peer ID.
+	ID msync.PeerID
+	// Store survives crashes.
+	Store  *msync.MemStore
+	signer *security.Signer
+	eng    *msync.Engine
+	view   []int
+	// depth is the largest message depth this node has processed.
+	depth int
+}
+
+// Engine returns the node's engine, nil while it is down.
+func (n *Node) Engine() *msync.Engine { return n.eng }
+
+// Up reports whether the node is running.
+func (n *Node) Up() bool { return n.eng != nil }
+
+// Sim is a simulated network of engines.
+type Sim struct {
+	cfg      Config
+	rnd      *rand.Rand
+	start    time.Time
+	now      time.Time
+	nextTick time.Time
+	nodes    []*Node
+	index    map[msync.PeerID]int
+	queue    flight
+	sendSeq  uint64
+	group    []int
+	// Errors counts Step errors (they must stay zero in honest networks).
+	Errors int
+	// LastError is the last Step error, for reports.
+	LastError error
+	// Delivered counts messages handed to engines; Dropped those lost.
+	Delivered, Dropped uint64
+	// rcvDepth records, per event ID, the message depth at which each node
+	// received it (for rounds-to-delivery); only for tracked events.
+	tracked map[msync.EventID]*Tracking
+}
+
+// Tracking records the spread of one event.
+type Tracking struct {
+	// Created is when the event was written.
+	Created time.Time
+	// At is when each node got it (zero: not yet); Depth the message depth.
+	At    []time.Time
+	Depth []int
+	// Count is how many nodes hold it.
+	Count int
+}
+
+// New builds a network of cfg.Nodes engines with deterministic keys.
+func New(cfg Config) (*Sim, error) {
+	if cfg.Nodes < 2 {
+		return nil, fmt.Errorf("simtest: need at least 2 nodes, got %d", cfg.Nodes)
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 20 * time.Millisecond
+	}
+	if cfg.LatencyMax == 0 && cfg.LatencyMin == 0 {
+		cfg.LatencyMin, cfg.LatencyMax = 10*time.Millisecond, 50*time.Millisecond
+	}
+	s := &Sim{
+		cfg:     cfg,
+		rnd:     rand.New(rand.NewPCG(cfg.Seed, 0x6d75726d7572)),
+		start:   time.Unix(1_700_000_000, 0).UTC(),
+		index:   make(map[msync.PeerID]int, cfg.Nodes),
+		tracked: map[msync.EventID]*Tracking{},
+	}
+	s.now = s.start
+	s.nextTick = s.start
+	keys := rand.NewChaCha8(seedBytes(cfg.Seed))
+	for i := 0; i < cfg.Nodes; i++ {
+		key, _, err := crypto.GenerateEd25519Key(keys)
+		if err != nil {
+			return nil, fmt.Errorf("simtest: key %d: %w", i, err)
+		}
+		signer, err := security.NewSigner(key)
+		if err != nil {
+			return nil, err
+		}
+		n := &Node{ID: signer.ID(), Store: msync.NewMemStore(), signer: signer}
+		s.index[n.ID] = i
+		s.nodes = append(s.nodes, n)
+	}
+	s.buildViews()
+	for i := range s.nodes {
+		if err := s.boot(i); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// seedBytes expands a seed for ChaCha8.
+func seedBytes(seed uint64) [32]byte {
+	var b [32]byte
+	for i := 0; i < 8; i++ {
+		b[i] = byte(seed >> (8 * i))
+	}
+	copy(b[8:], "murmur simtest keys")
+	return b
+}
+
+// buildViews gives every node a random partial view, made symmetric (a
+// connection is known to both ends).
+func (s *Sim) buildViews() {
+	n := len(s.nodes)
+	v := s.cfg.View
+	if v <= 0 || v >= n-1 {
+		for i := range s.nodes {
+			for j := range s.nodes {
+				if i != j {
+					s.nodes[i].view = append(s.nodes[i].view, j)
+				}
+			}
+		}
+		return
+	}
+	seen := make([]map[int]bool, n)
+	for i := range seen {
+		seen[i] = map[int]bool{}
+	}
+	link := func(a, b int) {
+		if a == b || seen[a][b] {
+			return
+		}
+		seen[a][b], seen[b][a] = true, true
+		s.nodes[a].view = append(s.nodes[a].view, b)
+		s.nodes[b].view = append(s.nodes[b].view, a)
+	}
+	// A ring keeps the graph connected; random links make it an expander.
+	for i := 0; i < n; i++ {
+		link(i, (i+1)%n)
+	}
+	for i := 0; i < n; i++ {
+		for len(s.nodes[i].view) < v {
+			link(i, s.rnd.IntN(n))
+		}
+	}
+}
+
+// boot starts (or restarts) node i's engine from its store.
+func (s *Sim) boot(i int) error {
+	n := s.nodes[i]
+	cfg := msync.DefaultConfig()
+	if s.cfg.Engine != nil {
+		s.cfg.Engine(&cfg)
+	}
+	cfg.Signer = n.signer
+	cfg.Verifier = security.Verifier{}
+	cfg.Store = n.Store
+	cfg.Rand = rand.New(rand.NewPCG(s.rnd.Uint64(), uint64(i)))
+	eng, err := msync.New(cfg)
+	if err != nil {
+		return fmt.Errorf("simtest: boot node %d: %w", i, err)
+	}
+	n.eng = eng
+	for _, j := range n.view {
+		eng.PeerUp(s.nodes[j].ID)
+	}
+	eng.Tick(s.now)
+	return s.drain(i, n.depth)
+}
+
+// Node returns node i.
+func (s *Sim) Node(i int) *Node { return s.nodes[i] }
+
+// Len returns the number of nodes.
+func (s *Sim) Len() int { return len(s.nodes) }
+
+// Now returns the virtual time.
+func (s *Sim) Now() time.Time { return s.now }
+
+// Elapsed returns the virtual time since the start.
+func (s *Sim) Elapsed() time.Duration { return s.now.Sub(s.start) }
+
+// Crash stops node i; its store survives, messages to it are lost.
+func (s *Sim) Crash(i int) { s.nodes[i].eng = nil }
+
+// Restart boots a crashed node from its store.
+func (s *Sim) Restart(i int) error {
+	if s.nodes[i].eng != nil {
+		return nil
+	}
+	return s.boot(i)
+}
+
+// Partition splits the network: group[i] is node i's side; messages only
+// pass between nodes of the same side. Nil heals.
+func (s *Sim) Partition(group []int) { s.group = group }
+
+// Track records the spread of an event to every node.
+func (s *Sim) Track(ev *msync.Event, origin int) {
+	t := &Tracking{Created: s.now, At: make([]time.Time, len(s.nodes)), Depth: make([]int, len(s.nodes))}
+	t.At[origin] = s.now
+	t.Count = 1
+	s.tracked[ev.ID()] = t
+}
+
+// Tracking returns what Track recorded for id.
+func (s *Sim) Tracking(id msync.EventID) *Tracking { return s.tracked[id] }
+
+// Do runs fn against node i's engine (a local write, say) and acts on the
+// Ready it produces. It fails if the node is down.
+func (s *Sim) Do(i int, fn func(*msync.Engine) error) error {
+	n := s.nodes[i]
+	if n.eng == nil {
+		return fmt.Errorf("simtest: node %d is down", i)
+	}
+	if err := fn(n.eng); err != nil {
+		return err
+	}
+	return s.drain(i, n.depth)
+}
+
+// drain acts on node i's Ready: store first, then messages, then changes.
+func (s *Sim) drain(i, depth int) error {
+	n := s.nodes[i]
+	if n.eng == nil || !n.eng.HasReady() {
+		return nil
+	}
+	rd := n.eng.Ready()
+	if rd.Batch != nil {
+		if err := n.Store.Apply(rd.Batch); err != nil {
+			return fmt.Errorf("simtest: node %d apply: %w", i, err)
+		}
+	}
+	for _, m := range rd.Messages {
+		j, ok := s.index[m.To]
+		if !ok {
+			continue
+		}
+		if !s.reachable(i, j) || (s.cfg.Loss > 0 && s.rnd.Float64() < s.cfg.Loss) {
+			s.Dropped++
+			continue
+		}
+		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: m, depth: depth + 1})
+	}
+	for _, c := range rd.Changes {
+		if c.Kind == msync.ChangeReceived {
+			if t := s.tracked[c.Event.ID()]; t != nil && t.At[i].IsZero() {
+				t.At[i] = s.now
+				t.Depth[i] = depth
+				t.Count++
+			}
+		}
+		if s.cfg.OnChange != nil {
+			s.cfg.OnChange(i, c)
+		}
+	}
+	n.eng.Advance()
+	return nil
+}
+
+// Step advances virtual time to the next delivery or tick and processes it.
+func (s *Sim) Step() error {
+	if len(s.queue) > 0 && s.queue[0].at.Before(s.nextTick) {
+		d := heap.Pop(&s.queue).(*delivery)
+		s.now = d.at
+		n := s.nodes[d.to]
+		if n.eng == nil || !s.reachable(s.index[d.msg.From], d.to) {
+			s.Dropped++
+			return nil
+		}
+		s.Delivered++
+		if d.depth > n.depth {
+			n.depth = d.depth
+		}
+		if err := n.eng.Step(d.msg); err != nil {
+			s.Errors++
+			s.LastError = fmt.Errorf("node %d step %s from %s: %w", d.to, d.msg.Body.Type(), d.msg.From, err)
+		}
+		return s.drain(d.to, d.depth)
+	}
+	s.now = s.nextTick
+	s.nextTick = s.nextTick.Add(s.cfg.TickInterval)
+	for i, n := range s.nodes {
+		if n.eng == nil {
+			continue
+		}
+		n.eng.Tick(s.now)
+		if err := s.drain(i, n.depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunFor runs for d of virtual time.
+func (s *Sim) RunFor(d time.Duration) error {
+	end := s.now.Add(d)
+	for s.now.Before(end) {
+		if err := s.Step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunUntil runs until cond holds (checked after every tick) or max virtual
+// time passes; it reports whether cond held.
+func (s *Sim) RunUntil(cond func() bool, max time.Duration) (bool, error) {
+	end := s.now.Add(max)
+	for s.now.Before(end) {
+		tick := s.nextTick
+		if err := s.Step(); err != nil {
+			return false, err
+		}
+		if s.now.Equal(tick) && cond() {
+			return true, nil
+		}
+	}
+	return cond(), nil
+}
+
+// Converged reports whether every live node has the same digest.
+func (s *Sim) Converged() bool {
+	var ref msync.Digest
+	first := true
+	for _, n := range s.nodes {
+		if n.eng == nil {
+			continue
+		}
+		if first {
+			ref, first = n.eng.Digest(), false
+		} else if n.eng.Digest() != ref {
+			return false
+		}
+	}
+	return true
+}
