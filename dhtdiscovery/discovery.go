@@ -190,6 +190,9 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 			backoff := 250 * time.Millisecond
 			for attempt := 1; ; attempt++ {
 				cctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+				// Our own backoff paces retries; the swarm's dial backoff
+				// (seconds, growing) would otherwise hide a peer that is back.
+				cctx = network.WithForceDirectDial(cctx, "murmur bootstrap retry")
 				err := d.host.Connect(cctx, ai)
 				cancel()
 				if err == nil && !d.isMember(ai.ID) {
