@@ -178,4 +178,3 @@ func TestNewRejectsBadConfigAndIdentity(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
-
