@@ -184,6 +184,9 @@ func (e *Engine) write(op Op, key string, value []byte) (*Event, error) {
 	if err := ev.Sign(e.cfg.Signer); err != nil {
 		return nil, err
 	}
+	if size := ev.Size(); size > e.cfg.MaxMessageSize-messageOverhead {
+		return nil, fmt.Errorf("%w: %s %q: event of %d bytes cannot fit a message of max_message_size %d", ErrMessageTooLarge, op, key, size, e.cfg.MaxMessageSize)
+	}
 	if err := e.apply(ev, ev.ID(), viaLocal, 0, ""); err != nil {
 		return nil, err
 	}
@@ -244,8 +247,7 @@ func (e *Engine) PeerUp(id PeerID) {
 		return
 	}
 	if !e.peers.add(id) {
-		if prev, changed := e.peers.heard(id); changed {
-			_ = prev
+		if _, changed := e.peers.heard(id); changed {
 			e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerAlive})
 		}
 		return
