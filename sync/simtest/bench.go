@@ -23,6 +23,9 @@ type BenchConfig struct {
 	PayloadSize int
 	// Deadline bounds each run in virtual time.
 	Deadline time.Duration
+	// PushHops overrides the engines' eager push hops when >= 0 (a large
+	// value makes dissemination plain push gossip, for comparison).
+	PushHops int
 }
 
 // DefaultBench is what `make bench-sim` runs.
@@ -35,6 +38,7 @@ func DefaultBench() BenchConfig {
 		Fanout:      3,
 		PayloadSize: 1024,
 		Deadline:    60 * time.Second,
+		PushHops:    -1,
 	}
 }
 
@@ -65,6 +69,10 @@ func RunOne(nodes int, loss float64, seed uint64, bc BenchConfig) (RunResult, er
 		Engine: func(c *msync.Config) {
 			c.Fanout = bc.Fanout
 			c.DedupCacheSize = 256
+			if bc.PushHops >= 0 {
+				c.PushHops = bc.PushHops
+				c.MaxHops = max(c.MaxHops, bc.PushHops)
+			}
 		},
 	})
 	if err != nil {
@@ -134,8 +142,12 @@ func (s *Sim) totals() msync.Stats {
 
 // RunBench runs the benchmark and writes the table to w.
 func RunBench(w io.Writer, bc BenchConfig) error {
-	fmt.Fprintf(w, "one write of %d bytes, fanout %d, partial view %d, latency 10-50 ms uniform, tick 20 ms, sync_interval 1 s, %d seeds per row\n\n",
-		bc.PayloadSize, bc.Fanout, bc.View, bc.Seeds)
+	hops := "default"
+	if bc.PushHops >= 0 {
+		hops = fmt.Sprint(bc.PushHops)
+	}
+	fmt.Fprintf(w, "one write of %d bytes, fanout %d, push hops %s, partial view %d, latency 10-50 ms uniform, tick 20 ms, sync_interval 1 s, %d seeds per row\n\n",
+		bc.PayloadSize, bc.Fanout, hops, bc.View, bc.Seeds)
 	fmt.Fprintln(w, "| N | loss | delivered | time p50 | time p99 | rounds p50 | rounds p99 | payload copies/node | (push/pull/sync) | msgs/node | bytes/node | wall/run |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
 	for _, nodes := range bc.Nodes {

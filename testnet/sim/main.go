@@ -25,6 +25,7 @@ func main() {
 	flag.IntVar(&bc.View, "view", bc.View, "partial view size of each node")
 	flag.IntVar(&bc.Fanout, "fanout", bc.Fanout, "push fanout")
 	flag.IntVar(&bc.PayloadSize, "payload", bc.PayloadSize, "payload size in bytes")
+	flag.IntVar(&bc.PushHops, "push-hops", bc.PushHops, "eager push hops (-1: engine default 2; 32: plain push gossip for comparison)")
 	flag.DurationVar(&bc.Deadline, "deadline", bc.Deadline, "virtual time limit per run")
 	flag.Parse()
 	var err error
