@@ -36,6 +36,19 @@ func (p PeerSelection) String() string {
 	return fmt.Sprintf("selection(%d)", int(p))
 }
 
+// MarshalText encodes the strategy as its name, for config files.
+func (p PeerSelection) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText decodes a strategy name, for config files.
+func (p *PeerSelection) UnmarshalText(b []byte) error {
+	v, err := ParsePeerSelection(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
 // ParsePeerSelection parses a strategy name as printed by String.
 func ParsePeerSelection(s string) (PeerSelection, error) {
 	for p := SelectRandom; p <= SelectMostReliable; p++ {
@@ -52,57 +65,57 @@ func ParsePeerSelection(s string) (PeerSelection, error) {
 // ProbeFailed and PeerSelection keep their zero values, which are meaningful.
 type Config struct {
 	// Signer signs local events; its ID is the engine's ID.
-	Signer Signer
+	Signer Signer `yaml:"-"`
 	// Verifier checks received events.
-	Verifier Verifier
+	Verifier Verifier `yaml:"-"`
 	// Store holds the durable state; the engine resumes from it.
-	Store Store
+	Store Store `yaml:"-"`
 	// Rand is the engine's only source of randomness (peer choice, jitter).
-	Rand *rand.Rand
+	Rand *rand.Rand `yaml:"-"`
 
 	// Fanout is the number of peers each new event is pushed to.
-	Fanout int
+	Fanout int `yaml:"fanout"`
 	// PullExtra (k) is added to Fanout for ID-only announcements (PullSync):
 	// they cost 32 bytes per event, so reaching more peers is cheap.
-	PullExtra int
+	PullExtra int `yaml:"pull_extra"`
 	// PushHops is how many hops events travel by eager payload push before
 	// the ID-only announce/pull tier takes over. Small values keep payload
 	// copies near one per node; 0 disables eager push.
-	PushHops int
+	PushHops int `yaml:"push_hops"`
 	// MaxHops is the stop rule of announcements: an event announced with
 	// this many hops is not announced further.
-	MaxHops int
+	MaxHops int `yaml:"max_hops"`
 	// MaxEventsPerMessage caps the events (and ID lists) in one message.
-	MaxEventsPerMessage int
+	MaxEventsPerMessage int `yaml:"max_events_per_message"`
 	// MaxMessageSize caps a message's encoded size in bytes, sent or received.
-	MaxMessageSize int
+	MaxMessageSize int `yaml:"max_message_size"`
 	// DedupCacheSize is the number of recently seen event IDs kept in the
 	// LRU in front of the store.
-	DedupCacheSize int
+	DedupCacheSize int `yaml:"dedup_cache_size"`
 	// MaxPendingEvents caps events buffered while an earlier event of the
 	// same origin is missing.
-	MaxPendingEvents int
+	MaxPendingEvents int `yaml:"max_pending_events"`
 
 	// SyncInterval is the period of digest sync with one chosen peer.
-	SyncInterval time.Duration
+	SyncInterval time.Duration `yaml:"sync_interval"`
 	// AckTimeout is how long a pusher waits for acks before judging the push.
-	AckTimeout time.Duration
+	AckTimeout time.Duration `yaml:"ack_timeout"`
 	// PullTimeout is how long a pull may take before asking another announcer.
-	PullTimeout time.Duration
+	PullTimeout time.Duration `yaml:"pull_timeout"`
 	// SuspectTimeout: a peer that leaves a request unanswered this long is
 	// suspected (still used, after alive peers).
-	SuspectTimeout time.Duration
+	SuspectTimeout time.Duration `yaml:"suspect_timeout"`
 	// FailTimeout: a peer that leaves a request unanswered this long is
 	// failed (only probed). Any message from it makes it alive again.
-	FailTimeout time.Duration
+	FailTimeout time.Duration `yaml:"fail_timeout"`
 	// ProbeFailed is the probability that a digest sync goes to a failed
 	// peer, so that healed partitions are noticed.
-	ProbeFailed float64
+	ProbeFailed float64 `yaml:"probe_failed"`
 	// MaxClockSkew bounds how far ahead of local time a remote HLC reading
 	// may be to be adopted by the local clock.
-	MaxClockSkew time.Duration
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 	// PeerSelection is the target selection strategy.
-	PeerSelection PeerSelection
+	PeerSelection PeerSelection `yaml:"peer_selection"`
 }
 
 // DefaultConfig returns the tuning defaults; callers set Signer, Verifier,
@@ -188,29 +201,67 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.SuspectTimeout, d.SuspectTimeout)
 	setDur(&c.FailTimeout, d.FailTimeout)
 	setDur(&c.MaxClockSkew, d.MaxClockSkew)
-	switch {
-	case c.Fanout < 0:
-		return c, fmt.Errorf("%w: fanout %d is negative", ErrInvalidConfig, c.Fanout)
-	case c.PullExtra < 0:
-		return c, fmt.Errorf("%w: pull extra %d is negative", ErrInvalidConfig, c.PullExtra)
-	case c.PushHops < 0:
-		return c, fmt.Errorf("%w: push hops %d is negative", ErrInvalidConfig, c.PushHops)
-	case c.MaxHops < c.PushHops:
-		return c, fmt.Errorf("%w: max hops %d below push hops %d", ErrInvalidConfig, c.MaxHops, c.PushHops)
-	case c.MaxEventsPerMessage < 1:
-		return c, fmt.Errorf("%w: max_events_per_message %d must be positive", ErrInvalidConfig, c.MaxEventsPerMessage)
-	case c.MaxMessageSize < 4096:
-		return c, fmt.Errorf("%w: max_message_size %d is below 4096 bytes", ErrInvalidConfig, c.MaxMessageSize)
-	case c.DedupCacheSize < 1 || c.MaxPendingEvents < 1:
-		return c, fmt.Errorf("%w: cache sizes must be positive", ErrInvalidConfig)
-	case c.SyncInterval < 0 || c.AckTimeout < 0 || c.PullTimeout < 0 || c.SuspectTimeout < 0 || c.FailTimeout < 0:
-		return c, fmt.Errorf("%w: intervals and timeouts must be positive", ErrInvalidConfig)
-	case c.FailTimeout < c.SuspectTimeout:
-		return c, fmt.Errorf("%w: fail timeout %v below suspect timeout %v", ErrInvalidConfig, c.FailTimeout, c.SuspectTimeout)
-	case c.ProbeFailed < 0 || c.ProbeFailed > 1:
-		return c, fmt.Errorf("%w: probe_failed %v outside [0,1]", ErrInvalidConfig, c.ProbeFailed)
-	case c.PeerSelection < SelectRandom || c.PeerSelection > SelectMostReliable:
-		return c, fmt.Errorf("%w: unknown peer selection %d", ErrInvalidConfig, c.PeerSelection)
+	if err := c.Validate(); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// Validate checks the tuning fields (not Signer, Verifier, Store or Rand) as
+// they would be used, zero values meaning defaults; errors name the config
+// key and value and wrap ErrInvalidConfig.
+func (c Config) Validate() error {
+	bad := func(key string, val any, why string) error {
+		return fmt.Errorf("%w: %s: invalid value %v: %s", ErrInvalidConfig, key, val, why)
+	}
+	d := DefaultConfig()
+	or := func(v, def int) int {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	ord := func(v, def time.Duration) time.Duration {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	switch {
+	case c.Fanout < 0:
+		return bad("fanout", c.Fanout, "must not be negative")
+	case c.PullExtra < 0:
+		return bad("pull_extra", c.PullExtra, "must not be negative")
+	case c.PushHops < 0:
+		return bad("push_hops", c.PushHops, "must not be negative")
+	case or(c.MaxHops, d.MaxHops) < c.PushHops:
+		return bad("max_hops", or(c.MaxHops, d.MaxHops), fmt.Sprintf("must be at least push_hops (%d)", c.PushHops))
+	case c.MaxEventsPerMessage < 0:
+		return bad("max_events_per_message", c.MaxEventsPerMessage, "must be positive")
+	case c.MaxMessageSize != 0 && c.MaxMessageSize < 4096:
+		return bad("max_message_size", c.MaxMessageSize, "must be at least 4096 bytes")
+	case c.DedupCacheSize < 0:
+		return bad("dedup_cache_size", c.DedupCacheSize, "must be positive")
+	case c.MaxPendingEvents < 0:
+		return bad("max_pending_events", c.MaxPendingEvents, "must be positive")
+	case c.SyncInterval < 0:
+		return bad("sync_interval", c.SyncInterval, "must be positive")
+	case c.AckTimeout < 0:
+		return bad("ack_timeout", c.AckTimeout, "must be positive")
+	case c.PullTimeout < 0:
+		return bad("pull_timeout", c.PullTimeout, "must be positive")
+	case c.SuspectTimeout < 0:
+		return bad("suspect_timeout", c.SuspectTimeout, "must be positive")
+	case c.FailTimeout < 0:
+		return bad("fail_timeout", c.FailTimeout, "must be positive")
+	case ord(c.FailTimeout, d.FailTimeout) < ord(c.SuspectTimeout, d.SuspectTimeout):
+		return bad("fail_timeout", ord(c.FailTimeout, d.FailTimeout), fmt.Sprintf("must be at least suspect_timeout (%v)", ord(c.SuspectTimeout, d.SuspectTimeout)))
+	case c.MaxClockSkew < 0:
+		return bad("max_clock_skew", c.MaxClockSkew, "must be positive")
+	case c.ProbeFailed < 0 || c.ProbeFailed > 1:
+		return bad("probe_failed", c.ProbeFailed, "must be between 0 and 1")
+	case c.PeerSelection < SelectRandom || c.PeerSelection > SelectMostReliable:
+		return bad("peer_selection", int(c.PeerSelection), "unknown strategy")
+	}
+	return nil
 }

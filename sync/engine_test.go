@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -502,5 +503,36 @@ func TestConfigValidation(t *testing.T) {
 	cfg.PushHops = 2
 	if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("max hops below push hops: %v", err)
+	}
+}
+
+func TestConfigValidateNamesKey(t *testing.T) {
+	cases := []struct {
+		mut  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Fanout = -1 }, "fanout: invalid value -1: must not be negative"},
+		{func(c *Config) { c.MaxMessageSize = 100 }, "max_message_size: invalid value 100: must be at least 4096 bytes"},
+		{func(c *Config) { c.SuspectTimeout = 5 * time.Second; c.FailTimeout = time.Second }, "fail_timeout: invalid value 1s: must be at least suspect_timeout (5s)"},
+		{func(c *Config) { c.ProbeFailed = 2 }, "probe_failed: invalid value 2: must be between 0 and 1"},
+		{func(c *Config) { c.PushHops = 40 }, "max_hops: invalid value 32: must be at least push_hops (40)"},
+	}
+	for _, tc := range cases {
+		c := DefaultConfig()
+		tc.mut(&c)
+		err := c.Validate()
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var ps PeerSelection
+	if err := ps.UnmarshalText([]byte("most-reliable")); err != nil || ps != SelectMostReliable {
+		t.Fatalf("UnmarshalText: %v %v", ps, err)
+	}
+	if b, _ := SelectLeastRecent.MarshalText(); string(b) != "least-recently-contacted" {
+		t.Fatalf("MarshalText: %s", b)
 	}
 }
