@@ -11,11 +11,13 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +106,14 @@ func setScalar(f reflect.Value, text, key string) error {
 	bad := func(want string) error {
 		return fmt.Errorf("%s: invalid value %q: want %s", key, text, want)
 	}
+	if f.CanAddr() {
+		if tu, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
+			if err := tu.UnmarshalText([]byte(text)); err != nil {
+				return fmt.Errorf("%s: invalid value %q: %w", key, text, err)
+			}
+			return nil
+		}
+	}
 	if f.Type() == reflect.TypeFor[time.Duration]() {
 		d, err := time.ParseDuration(strings.TrimSpace(text))
 		if err != nil {
@@ -112,34 +122,34 @@ func setScalar(f reflect.Value, text, key string) error {
 		f.SetInt(int64(d))
 		return nil
 	}
-	var tmp yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &tmp); err != nil && f.Kind() != reflect.String {
-		return bad(typeWord(f))
-	}
+	text = strings.TrimSpace(text)
 	switch f.Kind() {
 	case reflect.String:
 		f.SetString(text)
 	case reflect.Bool:
-		var b bool
-		if err := yaml.Unmarshal([]byte(text), &b); err != nil {
+		switch strings.ToLower(text) {
+		case "true":
+			f.SetBool(true)
+		case "false":
+			f.SetBool(false)
+		default:
 			return bad("true or false")
 		}
-		f.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		var i int64
-		if err := yaml.Unmarshal([]byte(text), &i); err != nil || f.OverflowInt(i) {
+		i, err := strconv.ParseInt(text, 0, 64)
+		if err != nil || f.OverflowInt(i) {
 			return bad("an integer")
 		}
 		f.SetInt(i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		var u uint64
-		if err := yaml.Unmarshal([]byte(text), &u); err != nil || f.OverflowUint(u) {
+		u, err := strconv.ParseUint(text, 0, 64)
+		if err != nil || f.OverflowUint(u) {
 			return bad("a non-negative integer")
 		}
 		f.SetUint(u)
 	case reflect.Float32, reflect.Float64:
-		var x float64
-		if err := yaml.Unmarshal([]byte(text), &x); err != nil {
+		x, err := strconv.ParseFloat(text, 64)
+		if err != nil {
 			return bad("a number")
 		}
 		f.SetFloat(x)
@@ -223,17 +233,6 @@ func kindName(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return "something else"
-}
-
-func typeWord(f reflect.Value) string {
-	switch f.Kind() {
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	default:
-		return "an integer"
-	}
 }
 
 // suggest names the closest known key when the unknown one looks like a typo.
