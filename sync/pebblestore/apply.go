@@ -1,0 +1,166 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/merkle"
+)
+
+// treeOp is one Merkle update of an Apply, kept to undo it if the commit
+// fails.
+type treeOp struct {
+	h        merkle.KeyHash
+	old, cur *merkle.Digest
+}
+
+// Apply implements sync.Store: every part of b, the Merkle leaves it
+// changes included, goes into one Pebble batch committed with pebble.Sync.
+// When Apply returns nil the batch is on disk; on error nothing of it is
+// visible, in the database or in the tree.
+func (s *Store) Apply(b *sync.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	for i, e := range b.Events {
+		if e == nil {
+			return fmt.Errorf("pebblestore apply: event %d is nil", i)
+		}
+	}
+	for i, ks := range b.Keys {
+		if ks == nil {
+			return fmt.Errorf("pebblestore apply: key state %d is nil", i)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+	}
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	var ops []treeOp
+	undo := func() {
+		for i := len(ops) - 1; i >= 0; i-- {
+			s.tree.Update(ops[i].h, ops[i].cur, ops[i].old)
+		}
+	}
+	if err := s.build(pb, b, &ops); err != nil {
+		undo()
+		return fmt.Errorf("pebblestore apply in %s: %w", s.dir, err)
+	}
+	if err := pb.Commit(pebble.Sync); err != nil {
+		undo()
+		return s.wrapErr("commit batch", err)
+	}
+	s.vv.Merge(b.VersionVector)
+	if s.clock.Less(b.Clock) {
+		s.clock = b.Clock
+	}
+	return nil
+}
+
+// set adds a sealed record to pb.
+func set(pb *pebble.Batch, key, payload []byte) {
+	_ = pb.Set(key, seal(key, payload), nil) // errors only on a closed batch
+}
+
+// build fills pb with the writes of b and applies its key changes to the
+// tree, recording them in ops.
+func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
+	for _, id := range b.DeleteEvents {
+		e, err := s.event(id)
+		if errors.Is(err, sync.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_ = pb.Delete(eventKey(id), nil)
+		_ = pb.Delete(dotKey(e.Origin, e.Seq), nil)
+	}
+	for _, e := range b.Events {
+		id := e.ID()
+		set(pb, eventKey(id), encodeEvent(e))
+		set(pb, dotKey(e.Origin, e.Seq), id[:])
+	}
+
+	// Key changes: the digest each key has so far in this batch.
+	cur := map[merkle.KeyHash]*merkle.Digest{}
+	digestOf := func(h merkle.KeyHash) (*merkle.Digest, error) {
+		if d, ok := cur[h]; ok {
+			return d, nil
+		}
+		p, err := s.getRecord(hashKey(h))
+		if errors.Is(err, sync.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		d, _, err := decodeHashRecord(h[:], p)
+		return &d, err
+	}
+	change := func(key string, ks *sync.KeyState) error {
+		h := merkle.HashKey(key)
+		old, err := digestOf(h)
+		if err != nil {
+			return err
+		}
+		var nd *merkle.Digest
+		if ks != nil {
+			d := Digest(ks)
+			nd = &d
+			set(pb, keyKey(key), encodeKeyState(ks))
+			set(pb, hashKey(h), hashRecord(d, key))
+		} else {
+			if old == nil {
+				return nil
+			}
+			_ = pb.Delete(keyKey(key), nil)
+			_ = pb.Delete(hashKey(h), nil)
+		}
+		s.tree.Update(h, old, nd)
+		*ops = append(*ops, treeOp{h, old, nd})
+		cur[h] = nd
+		return nil
+	}
+	for _, k := range b.DeleteKeys {
+		if err := change(k, nil); err != nil {
+			return err
+		}
+	}
+	for _, ks := range b.Keys {
+		if err := change(ks.Key, ks); err != nil {
+			return err
+		}
+	}
+	leaves := map[uint64]bool{}
+	for _, op := range *ops {
+		leaves[s.tree.LeafIndex(op.h)] = true
+	}
+	for i := range leaves {
+		set(pb, leafKey(i), s.tree.Leaf(i).AppendBinary(nil))
+	}
+
+	for o, seq := range b.VersionVector {
+		if seq > s.vv[o] {
+			set(pb, vvKey(o), binary.AppendUvarint(nil, seq))
+		}
+	}
+	if s.clock.Less(b.Clock) {
+		set(pb, storeKey(storeClock), appendTime(nil, b.Clock))
+	}
+	for name, v := range b.Meta {
+		if v == nil {
+			_ = pb.Delete(metaKey(name), nil)
+		} else {
+			set(pb, metaKey(name), v)
+		}
+	}
+	return nil
+}

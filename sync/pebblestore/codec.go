@@ -1,0 +1,333 @@
+package pebblestore
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+
+	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/merkle"
+)
+
+// Key layout. Every key starts with one byte naming its table.
+const (
+	tabEvent = 'e' // 'e' EventID -> event record
+	tabDot   = 'd' // 'd' uvarint(len origin) origin seq(8, big-endian) -> EventID
+	tabKey   = 'k' // 'k' key -> key state record
+	tabHash  = 'h' // 'h' KeyHash -> digest(32) key
+	tabLeaf  = 'l' // 'l' leaf index(4, big-endian) -> merkle node (40)
+	tabVV    = 'v' // 'v' origin -> uvarint seq
+	tabMeta  = 'm' // 'm' name -> application metadata
+	tabStore = 's' // 's' name -> the store's own metadata (format, depth, clock)
+)
+
+// Names in tabStore.
+const (
+	storeFormat = "format"
+	storeDepth  = "merkle-depth"
+	storeClock  = "clock"
+)
+
+// formatVersion is written once at creation; Open refuses other versions.
+const formatVersion = 1
+
+// crcTable is CRC-32C, the checksum every record carries.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// seal appends the record checksum: CRC-32C over the key and the payload,
+// so a value moved under another key is caught as well as flipped bits.
+func seal(key, payload []byte) []byte {
+	c := crc32.Update(crc32.Checksum(key, crcTable), crcTable, payload)
+	out := make([]byte, len(payload), len(payload)+4)
+	copy(out, payload)
+	return binary.BigEndian.AppendUint32(out, c)
+}
+
+// unseal checks a sealed record and returns its payload.
+func unseal(key, rec []byte) ([]byte, error) {
+	if len(rec) < 4 {
+		return nil, fmt.Errorf("%w: record %s of %d bytes has no checksum", ErrCorrupt, describeKey(key), len(rec))
+	}
+	payload := rec[:len(rec)-4]
+	want := binary.BigEndian.Uint32(rec[len(rec)-4:])
+	if got := crc32.Update(crc32.Checksum(key, crcTable), crcTable, payload); got != want {
+		return nil, fmt.Errorf("%w: checksum mismatch in record %s (stored %08x, computed %08x)", ErrCorrupt, describeKey(key), want, got)
+	}
+	return payload, nil
+}
+
+// describeKey names a store key for error messages.
+func describeKey(k []byte) string {
+	if len(k) == 0 {
+		return "<empty key>"
+	}
+	rest := k[1:]
+	switch k[0] {
+	case tabEvent:
+		return fmt.Sprintf("event %x", rest)
+	case tabDot:
+		return fmt.Sprintf("event index %x", rest)
+	case tabKey:
+		return fmt.Sprintf("key %q", rest)
+	case tabHash:
+		return fmt.Sprintf("key-hash index %x", rest)
+	case tabLeaf:
+		return fmt.Sprintf("merkle leaf %x", rest)
+	case tabVV:
+		return fmt.Sprintf("version vector entry %x", rest)
+	case tabMeta:
+		return fmt.Sprintf("metadata %q", rest)
+	case tabStore:
+		return fmt.Sprintf("store metadata %q", rest)
+	}
+	return fmt.Sprintf("unknown key %x", k)
+}
+
+func tableKey(tab byte, rest []byte) []byte {
+	return append([]byte{tab}, rest...)
+}
+
+func eventKey(id sync.EventID) []byte { return tableKey(tabEvent, id[:]) }
+
+func dotPrefix(origin sync.PeerID) []byte {
+	b := binary.AppendUvarint([]byte{tabDot}, uint64(len(origin)))
+	return append(b, origin...)
+}
+
+func dotKey(origin sync.PeerID, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(dotPrefix(origin), seq)
+}
+
+func keyKey(key string) []byte { return tableKey(tabKey, []byte(key)) }
+
+func hashKey(h merkle.KeyHash) []byte { return tableKey(tabHash, h[:]) }
+
+func leafKey(i uint64) []byte { return binary.BigEndian.AppendUint32([]byte{tabLeaf}, uint32(i)) }
+
+func vvKey(origin sync.PeerID) []byte { return tableKey(tabVV, []byte(origin)) }
+
+func metaKey(name string) []byte { return tableKey(tabMeta, []byte(name)) }
+
+func storeKey(name string) []byte { return tableKey(tabStore, []byte(name)) }
+
+// reader decodes a payload, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errShort
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) fixed(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) < n {
+		r.err = errShort
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err = errShort
+		return nil
+	}
+	return slices.Clone(r.fixed(int(n)))
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.fixed(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.fixed(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) done(what string) error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: decode %s: %w", ErrCorrupt, what, r.err)
+	}
+	return nil
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func appendTime(b []byte, t sync.Timestamp) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Wall))
+	return binary.BigEndian.AppendUint32(b, t.Logical)
+}
+
+func (r *reader) time() sync.Timestamp {
+	return sync.Timestamp{Wall: int64(r.u64()), Logical: r.u32()}
+}
+
+// appendVV encodes a version vector sorted by origin, so equal vectors
+// encode equally.
+func appendVV(b []byte, v sync.VersionVector) []byte {
+	origins := v.Origins()
+	b = binary.AppendUvarint(b, uint64(len(origins)))
+	for _, o := range origins {
+		b = appendBytes(b, []byte(o))
+		b = binary.AppendUvarint(b, v[o])
+	}
+	return b
+}
+
+func (r *reader) vv() sync.VersionVector {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err = errShort
+		return nil
+	}
+	v := make(sync.VersionVector, n)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		o := sync.PeerID(r.bytes())
+		v[o] = r.uvarint()
+	}
+	return v
+}
+
+// encodeEvent is the event record payload.
+func encodeEvent(e *sync.Event) []byte {
+	b := make([]byte, 0, e.Size()+16)
+	b = appendBytes(b, []byte(e.Origin))
+	b = binary.AppendUvarint(b, e.Seq)
+	b = appendTime(b, e.Time)
+	b = append(b, byte(e.Op))
+	b = appendBytes(b, []byte(e.Key))
+	b = appendBytes(b, e.Value)
+	b = appendVV(b, e.Context)
+	return appendBytes(b, e.Signature)
+}
+
+// decodeEvent decodes an event record payload stored under id and checks
+// that the event's content hash is id.
+func decodeEvent(id sync.EventID, p []byte) (*sync.Event, error) {
+	r := &reader{b: p}
+	e := &sync.Event{}
+	e.Origin = sync.PeerID(r.bytes())
+	e.Seq = r.uvarint()
+	e.Time = r.time()
+	if op := r.fixed(1); op != nil {
+		e.Op = sync.Op(op[0])
+	}
+	e.Key = string(r.bytes())
+	e.Value = r.bytes()
+	e.Context = r.vv()
+	e.Signature = r.bytes()
+	if err := r.done(fmt.Sprintf("event %x", id[:8])); err != nil {
+		return nil, err
+	}
+	if e.ID() != id {
+		return nil, fmt.Errorf("%w: event stored under %x has content hash %s", ErrCorrupt, id[:8], e.ID())
+	}
+	return e, nil
+}
+
+// encodeKeyState is the key state record payload (the key is the record
+// key, not repeated).
+func encodeKeyState(ks *sync.KeyState) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(ks.Versions)))
+	for _, v := range ks.Versions {
+		b = appendBytes(b, []byte(v.Origin))
+		b = binary.AppendUvarint(b, v.Seq)
+		b = appendTime(b, v.Time)
+		b = append(b, byte(v.Op))
+		b = appendBytes(b, v.Value)
+		b = append(b, v.Event[:]...)
+	}
+	return appendVV(b, ks.Context)
+}
+
+func decodeKeyState(key string, p []byte) (*sync.KeyState, error) {
+	r := &reader{b: p}
+	n := r.uvarint()
+	if n > uint64(len(p)) {
+		return nil, fmt.Errorf("%w: key %q claims %d versions in %d bytes", ErrCorrupt, key, n, len(p))
+	}
+	ks := &sync.KeyState{Key: key, Versions: make([]sync.Version, n)}
+	for i := range ks.Versions {
+		v := &ks.Versions[i]
+		v.Origin = sync.PeerID(r.bytes())
+		v.Seq = r.uvarint()
+		v.Time = r.time()
+		if op := r.fixed(1); op != nil {
+			v.Op = sync.Op(op[0])
+		}
+		v.Value = r.bytes()
+		copy(v.Event[:], r.fixed(32))
+	}
+	ks.Context = r.vv()
+	if err := r.done(fmt.Sprintf("key %q", key)); err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
+// digestDomain separates key-state digests from other sha256 uses.
+const digestDomain = "murmur/keystate/v1\x00"
+
+// Digest returns the digest of a key's state that the Merkle tree covers:
+// sha256 over the key, the event IDs of its versions in order and its
+// causal context sorted by origin. Two nodes get equal digests exactly
+// when their states are equal (sync.KeyState.Equal).
+func Digest(ks *sync.KeyState) merkle.Digest {
+	h := sha256.New()
+	b := appendBytes([]byte(digestDomain), []byte(ks.Key))
+	b = binary.AppendUvarint(b, uint64(len(ks.Versions)))
+	for _, v := range ks.Versions {
+		b = append(b, v.Event[:]...)
+	}
+	b = appendVV(b, ks.Context)
+	h.Write(b)
+	var d merkle.Digest
+	h.Sum(d[:0])
+	return d
+}
+
+// hashRecord is the payload of a key-hash index row.
+func hashRecord(d merkle.Digest, key string) []byte {
+	return append(d[:], key...)
+}
+
+func decodeHashRecord(h []byte, p []byte) (merkle.Digest, string, error) {
+	var d merkle.Digest
+	if len(p) < len(d) {
+		return d, "", fmt.Errorf("%w: key-hash index %x: record of %d bytes", ErrCorrupt, h, len(p))
+	}
+	copy(d[:], p)
+	return d, string(p[len(d):]), nil
+}

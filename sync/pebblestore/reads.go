@@ -1,0 +1,233 @@
+package pebblestore
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/merkle"
+)
+
+// errStop ends a scan early without an error.
+var errStop = errors.New("stop")
+
+// Event implements sync.Store.
+func (s *Store) Event(id sync.EventID) (*sync.Event, error) {
+	done, err := s.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.event(id)
+}
+
+func (s *Store) event(id sync.EventID) (*sync.Event, error) {
+	p, err := s.getRecord(eventKey(id))
+	if err != nil {
+		return nil, err
+	}
+	e, err := decodeEvent(id, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, s.dir)
+	}
+	return e, nil
+}
+
+// HasEvent implements sync.Store.
+func (s *Store) HasEvent(id sync.EventID) (bool, error) {
+	done, err := s.begin()
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	_, closer, err := s.db.Get(eventKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.wrapErr("read "+describeKey(eventKey(id)), err)
+	}
+	return true, closer.Close()
+}
+
+// EventAt implements sync.Store.
+func (s *Store) EventAt(origin sync.PeerID, seq uint64) (*sync.Event, error) {
+	done, err := s.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p, err := s.getRecord(dotKey(origin, seq))
+	if err != nil {
+		return nil, err
+	}
+	id, err := eventIDOf(dotKey(origin, seq), p)
+	if err != nil {
+		return nil, err
+	}
+	return s.event(id)
+}
+
+func eventIDOf(k, p []byte) (sync.EventID, error) {
+	var id sync.EventID
+	if len(p) != len(id) {
+		return id, fmt.Errorf("%w: %s: %d-byte event ID", ErrCorrupt, describeKey(k), len(p))
+	}
+	copy(id[:], p)
+	return id, nil
+}
+
+// ScanEvents implements sync.Store.
+func (s *Store) ScanEvents(origin sync.PeerID, from, to uint64, fn func(*sync.Event) bool) error {
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	hi := append(dotPrefix(origin), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	if to != 0 {
+		if to < from {
+			return nil
+		}
+		if to < ^uint64(0) {
+			hi = dotKey(origin, to+1)
+		}
+	}
+	err = s.scan(dotKey(origin, from), hi, func(k, p []byte) error {
+		id, err := eventIDOf(k, p)
+		if err != nil {
+			return err
+		}
+		e, err := s.event(id)
+		if err != nil {
+			return fmt.Errorf("%s points to a missing or bad event: %w", describeKey(k), err)
+		}
+		if !fn(e) {
+			return errStop
+		}
+		return nil
+	})
+	if err == errStop {
+		return nil
+	}
+	return err
+}
+
+// KeyState implements sync.Store.
+func (s *Store) KeyState(key string) (*sync.KeyState, error) {
+	done, err := s.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.keyState(key)
+}
+
+func (s *Store) keyState(key string) (*sync.KeyState, error) {
+	p, err := s.getRecord(keyKey(key))
+	if err != nil {
+		return nil, err
+	}
+	ks, err := decodeKeyState(key, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, s.dir)
+	}
+	return ks, nil
+}
+
+// ScanKeys implements sync.Store.
+func (s *Store) ScanKeys(prefix string, fn func(*sync.KeyState) bool) error {
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	lo := keyKey(prefix)
+	err = s.scan(lo, prefixEnd(lo), func(k, p []byte) error {
+		ks, err := decodeKeyState(string(k[1:]), p)
+		if err != nil {
+			return fmt.Errorf("%w (in %s)", err, s.dir)
+		}
+		if !fn(ks) {
+			return errStop
+		}
+		return nil
+	})
+	if err == errStop {
+		return nil
+	}
+	return err
+}
+
+// prefixEnd returns the smallest key after every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// ScanKeyHashes implements sync.Store.
+func (s *Store) ScanKeyHashes(from sync.KeyHash, fn func(sync.KeyHash, *sync.KeyState) bool) error {
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = s.scan(hashKey(merkle.KeyHash(from)), []byte{tabHash + 1}, func(k, p []byte) error {
+		_, key, err := decodeHashRecord(k[1:], p)
+		if err != nil {
+			return err
+		}
+		ks, err := s.keyState(key)
+		if err != nil {
+			return fmt.Errorf("%s points to a missing or bad key: %w", describeKey(k), err)
+		}
+		var h sync.KeyHash
+		copy(h[:], k[1:])
+		if !fn(h, ks) {
+			return errStop
+		}
+		return nil
+	})
+	if err == errStop {
+		return nil
+	}
+	return err
+}
+
+// VersionVector implements sync.Store.
+func (s *Store) VersionVector() (sync.VersionVector, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+	}
+	return s.vv.Clone(), nil
+}
+
+// Clock implements sync.Store.
+func (s *Store) Clock() (sync.Timestamp, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return sync.Timestamp{}, fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+	}
+	return s.clock, nil
+}
+
+// Meta implements sync.Store.
+func (s *Store) Meta(name string) ([]byte, error) {
+	done, err := s.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.getRecord(metaKey(name))
+}

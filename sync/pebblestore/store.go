@@ -1,0 +1,335 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	gosync "sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	logging "github.com/ipfs/go-log/v2"
+
+	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/merkle"
+)
+
+var log = logging.Logger("murmur/pebblestore")
+
+// Options configures Open. The zero value is valid.
+type Options struct {
+	// MerkleDepth is merkle_tree_depth for the tree the store maintains.
+	// Default 16 (see merkle.Config.Depth). Reopening with another depth
+	// rebuilds the tree from the key-hash index once.
+	MerkleDepth int
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	CacheSize int64
+	// FS is the file system. Default the operating system's; tests use
+	// vfs.NewCrashableMem to simulate power loss.
+	FS vfs.FS
+}
+
+// Store is a sync.Store on Pebble. It is safe for concurrent use: Apply
+// excludes other Applies and the tree; reads run concurrently with each
+// other and see every Apply that returned.
+type Store struct {
+	dir  string
+	db   *pebble.DB
+	lock *pebble.Lock
+
+	mu     gosync.RWMutex // guards closed, vv, clock and tree
+	iters  gosync.WaitGroup
+	closed bool
+	vv     sync.VersionVector
+	clock  sync.Timestamp
+	tree   *merkle.Tree
+}
+
+var _ sync.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir. It fails with
+// ErrLocked if another process has dir open, with ErrCorrupt if Pebble or
+// the store's own records fail their checksums while opening, and with
+// ErrIncompatible for another format version.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.MerkleDepth == 0 {
+		opts.MerkleDepth = merkle.DefaultConfig().Depth
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 64 << 20
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	tree, err := merkle.NewTree(opts.MerkleDepth)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pebblestore: create %s: %w", dir, err)
+	}
+	lock, err := pebble.LockDirectory(dir, opts.FS)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is in use by another process or store (%v)", ErrLocked, dir, err)
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:                 opts.FS,
+		Lock:               lock,
+		Cache:              cache,
+		Logger:             log,
+		FormatMajorVersion: pebble.FormatNewest,
+	})
+	if err != nil {
+		_ = lock.Close()
+		if errors.Is(err, pebble.ErrCorruption) {
+			return nil, fmt.Errorf("%w: open %s: %v", ErrCorrupt, dir, err)
+		}
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	s := &Store{dir: dir, db: db, lock: lock, vv: sync.VersionVector{}, tree: tree}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// load reads the store metadata, version vector, clock and Merkle leaves,
+// initialising a new store.
+func (s *Store) load() error {
+	fv, err := s.getRecord(storeKey(storeFormat))
+	switch {
+	case errors.Is(err, sync.ErrNotFound):
+		// A new store: any other table holding data means lost metadata.
+		if first, err := s.firstKey(); err != nil {
+			return err
+		} else if first != nil {
+			return fmt.Errorf("%w: store format record missing but %s exists", ErrCorrupt, describeKey(first))
+		}
+		b := s.db.NewBatch()
+		_ = b.Set(storeKey(storeFormat), seal(storeKey(storeFormat), binary.AppendUvarint(nil, formatVersion)), nil)
+		_ = b.Set(storeKey(storeDepth), seal(storeKey(storeDepth), binary.AppendUvarint(nil, uint64(s.tree.Depth()))), nil)
+		return b.Commit(pebble.Sync)
+	case err != nil:
+		return err
+	}
+	if v, n := binary.Uvarint(fv); n <= 0 || v != formatVersion {
+		return fmt.Errorf("%w: format version %d, this build reads %d", ErrIncompatible, v, formatVersion)
+	}
+	if err := s.scan([]byte{tabVV}, []byte{tabVV + 1}, func(k, p []byte) error {
+		seq, n := binary.Uvarint(p)
+		if n != len(p) {
+			return fmt.Errorf("%w: %s: bad sequence number", ErrCorrupt, describeKey(k))
+		}
+		s.vv[sync.PeerID(k[1:])] = seq
+		return nil
+	}); err != nil {
+		return err
+	}
+	if p, err := s.getRecord(storeKey(storeClock)); err == nil {
+		r := &reader{b: p}
+		s.clock = r.time()
+		if err := r.done("clock"); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, sync.ErrNotFound) {
+		return err
+	}
+	return s.loadTree()
+}
+
+// loadTree loads the persisted Merkle leaves, or rebuilds them from the
+// key-hash index if the store was written with another depth.
+func (s *Store) loadTree() error {
+	dp, err := s.getRecord(storeKey(storeDepth))
+	if err != nil {
+		return err
+	}
+	depth, n := binary.Uvarint(dp)
+	if n != len(dp) {
+		return fmt.Errorf("%w: merkle depth record", ErrCorrupt)
+	}
+	if int(depth) != s.tree.Depth() {
+		log.Infof("rebuilding merkle tree of %s from depth %d to %d", s.dir, depth, s.tree.Depth())
+		t, err := merkle.Rebuild(s.tree.Depth(), s.MerkleSource())
+		if err != nil {
+			return err
+		}
+		s.tree = t
+		b := s.db.NewBatch()
+		_ = b.DeleteRange([]byte{tabLeaf}, []byte{tabLeaf + 1}, nil)
+		for i := uint64(0); i < t.NumLeaves(); i++ {
+			if l := t.Leaf(i); l.Count > 0 {
+				_ = b.Set(leafKey(i), seal(leafKey(i), l.AppendBinary(nil)), nil)
+			}
+		}
+		_ = b.Set(storeKey(storeDepth), seal(storeKey(storeDepth), binary.AppendUvarint(nil, uint64(t.Depth()))), nil)
+		return b.Commit(pebble.Sync)
+	}
+	leaves := make([]merkle.Node, s.tree.NumLeaves())
+	if err := s.scan([]byte{tabLeaf}, []byte{tabLeaf + 1}, func(k, p []byte) error {
+		if len(k) != 5 {
+			return fmt.Errorf("%w: %s: bad key length", ErrCorrupt, describeKey(k))
+		}
+		i := uint64(binary.BigEndian.Uint32(k[1:]))
+		if i >= uint64(len(leaves)) {
+			return fmt.Errorf("%w: %s beyond %d leaves", ErrCorrupt, describeKey(k), len(leaves))
+		}
+		nd, err := merkle.DecodeNode(p)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, describeKey(k), err)
+		}
+		leaves[i] = nd
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.tree.LoadLeaves(leaves)
+}
+
+// firstKey returns the first key of the database, or nil if it is empty.
+func (s *Store) firstKey() ([]byte, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, s.wrapErr("iterate", err)
+	}
+	defer it.Close()
+	if it.First() {
+		return append([]byte(nil), it.Key()...), nil
+	}
+	return nil, s.wrapErr("iterate", it.Error())
+}
+
+// wrapErr adds the store directory and classifies Pebble corruption.
+func (s *Store) wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pebble.ErrCorruption) {
+		return fmt.Errorf("%w: %s in %s: %v", ErrCorrupt, what, s.dir, err)
+	}
+	return fmt.Errorf("pebblestore %s: %s: %w", s.dir, what, err)
+}
+
+// getRecord reads and checks the record under key. A missing key gives an
+// error wrapping sync.ErrNotFound.
+func (s *Store) getRecord(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", describeKey(key), sync.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrapErr("read "+describeKey(key), err)
+	}
+	defer closer.Close()
+	p, err := unseal(key, v)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, s.dir)
+	}
+	return append([]byte(nil), p...), nil
+}
+
+// scan calls fn with each checked record in [lo, hi) until fn fails. The
+// payload is only valid during the call.
+func (s *Store) scan(lo, hi []byte, fn func(k, p []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return s.wrapErr("iterate", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return s.wrapErr("read "+describeKey(it.Key()), err)
+		}
+		p, err := unseal(it.Key(), v)
+		if err != nil {
+			return fmt.Errorf("%w (in %s)", err, s.dir)
+		}
+		if err := fn(it.Key(), p); err != nil {
+			return err
+		}
+	}
+	return s.wrapErr("iterate", it.Error())
+}
+
+// begin starts a read: it fails once the store is closed, and makes Close
+// wait for the read to end. Call the returned function when done.
+func (s *Store) begin() (func(), error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+	}
+	s.iters.Add(1)
+	return s.iters.Done, nil
+}
+
+// Close implements sync.Store. It waits for running reads and releases the
+// directory lock. Every applied batch is already synced, so Close has
+// nothing to flush for durability.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.iters.Wait()
+	err := s.db.Close()
+	if lerr := s.lock.Close(); err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("pebblestore: close %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// MerkleTree returns the anti-entropy tree over the store's key/value
+// state. Apply updates it; the caller must not read it while an Apply runs
+// (the engine applies its batches and runs sessions on one goroutine).
+func (s *Store) MerkleTree() *merkle.Tree { return s.tree }
+
+// MerkleSource returns the store's entries in KeyHash order, for the
+// nodes below the tree's leaves and for Result.Entries.
+func (s *Store) MerkleSource() merkle.Source { return hashSource{s} }
+
+// hashSource is a merkle.Source over the key-hash index.
+type hashSource struct{ s *Store }
+
+// Scan implements merkle.Source.
+func (h hashSource) Scan(from merkle.KeyHash, fn func(merkle.Entry) bool) error {
+	done, err := h.s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = h.s.scan(hashKey(from), []byte{tabHash + 1}, func(k, p []byte) error {
+		if len(k) != 33 {
+			return fmt.Errorf("%w: %s: bad key length", ErrCorrupt, describeKey(k))
+		}
+		d, _, err := decodeHashRecord(k[1:], p)
+		if err != nil {
+			return err
+		}
+		var e merkle.Entry
+		copy(e.KeyHash[:], k[1:])
+		e.Digest = d
+		if !fn(e) {
+			return errStop
+		}
+		return nil
+	})
+	if err == errStop {
+		return nil
+	}
+	return err
+}
