@@ -53,9 +53,15 @@ func (s *Store) Apply(b *sync.Batch) error {
 		undo()
 		return fmt.Errorf("pebblestore apply in %s: %w", s.dir, err)
 	}
+	set(pb, storeKey(storeApplied), binary.AppendUvarint(nil, s.applied+1))
 	if err := pb.Commit(pebble.Sync); err != nil {
 		undo()
 		return s.wrapErr("commit batch", err)
+	}
+	s.applied++
+	if err := s.wm.set(s.applied); err != nil {
+		// The batch is durable; only the loss check is weakened.
+		log.Warnf("pebblestore %s: write %s: %v", s.dir, watermarkFile, err)
 	}
 	s.vv.Merge(b.VersionVector)
 	if s.clock.Less(b.Clock) {

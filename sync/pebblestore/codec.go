@@ -29,6 +29,8 @@ const (
 	storeFormat = "format"
 	storeDepth  = "merkle-depth"
 	storeClock  = "clock"
+	// storeApplied numbers the applied batches, for the watermark check.
+	storeApplied = "applied"
 )
 
 // formatVersion is written once at creation; Open refuses other versions.

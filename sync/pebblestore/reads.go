@@ -109,9 +109,6 @@ func (s *Store) ScanEvents(origin sync.PeerID, from, to uint64, fn func(*sync.Ev
 		}
 		return nil
 	})
-	if err == errStop {
-		return nil
-	}
 	return err
 }
 
@@ -155,9 +152,6 @@ func (s *Store) ScanKeys(prefix string, fn func(*sync.KeyState) bool) error {
 		}
 		return nil
 	})
-	if err == errStop {
-		return nil
-	}
 	return err
 }
 
@@ -196,9 +190,6 @@ func (s *Store) ScanKeyHashes(from sync.KeyHash, fn func(sync.KeyHash, *sync.Key
 		}
 		return nil
 	})
-	if err == errStop {
-		return nil
-	}
 	return err
 }
 

@@ -43,6 +43,9 @@ type Store struct {
 	vv     sync.VersionVector
 	clock  sync.Timestamp
 	tree   *merkle.Tree
+	// applied numbers the batches: the last one applied.
+	applied uint64
+	wm      *watermark
 }
 
 var _ sync.Store = (*Store)(nil)
@@ -75,21 +78,30 @@ func Open(dir string, opts Options) (*Store, error) {
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{
-		FS:                 opts.FS,
-		Lock:               lock,
-		Cache:              cache,
-		Logger:             log,
+		FS:     opts.FS,
+		Lock:   lock,
+		Cache:  cache,
+		Logger: log,
+		EventListener: &pebble.EventListener{
+			// Pebble's default ends the process; the read that hit the
+			// damage returns an error wrapping ErrCorrupt instead.
+			DataCorruption: func(info pebble.DataCorruptionInfo) { log.Errorf("%s", info) },
+		},
 		FormatMajorVersion: pebble.FormatNewest,
 	})
 	if err != nil {
 		_ = lock.Close()
-		if errors.Is(err, pebble.ErrCorruption) {
+		if pebble.IsCorruptionError(err) {
 			return nil, fmt.Errorf("%w: open %s: %v", ErrCorrupt, dir, err)
 		}
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, db: db, lock: lock, vv: sync.VersionVector{}, tree: tree}
-	if err := s.load(); err != nil {
+	err = s.load()
+	if err == nil {
+		err = s.checkWatermark(opts.FS)
+	}
+	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
@@ -130,6 +142,15 @@ func (s *Store) load() error {
 		s.vv[sync.PeerID(k[1:])] = seq
 		return nil
 	}); err != nil {
+		return err
+	}
+	if p, err := s.getRecord(storeKey(storeApplied)); err == nil {
+		v, n := binary.Uvarint(p)
+		if n != len(p) {
+			return fmt.Errorf("%w: %s: bad batch number", ErrCorrupt, describeKey(storeKey(storeApplied)))
+		}
+		s.applied = v
+	} else if !errors.Is(err, sync.ErrNotFound) {
 		return err
 	}
 	if p, err := s.getRecord(storeKey(storeClock)); err == nil {
@@ -193,6 +214,22 @@ func (s *Store) loadTree() error {
 	return s.tree.LoadLeaves(leaves)
 }
 
+// checkWatermark opens the watermark and fails if it names a batch the
+// database does not hold: acknowledged batches were lost.
+func (s *Store) checkWatermark(fs vfs.FS) error {
+	wm, acked, err := openWatermark(fs, s.dir)
+	if err != nil {
+		return err
+	}
+	if acked > s.applied {
+		_ = wm.close()
+		return fmt.Errorf("%w: the database ends at batch %d but batch %d was acknowledged (%s): "+
+			"its write-ahead log is damaged and lost %d acknowledged batches", ErrCorrupt, s.applied, acked, watermarkFile, acked-s.applied)
+	}
+	s.wm = wm
+	return nil
+}
+
 // firstKey returns the first key of the database, or nil if it is empty.
 func (s *Store) firstKey() ([]byte, error) {
 	it, err := s.db.NewIter(nil)
@@ -211,7 +248,7 @@ func (s *Store) wrapErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, pebble.ErrCorruption) {
+	if pebble.IsCorruptionError(err) {
 		return fmt.Errorf("%w: %s in %s: %v", ErrCorrupt, what, s.dir, err)
 	}
 	return fmt.Errorf("pebblestore %s: %s: %w", s.dir, what, err)
@@ -235,8 +272,9 @@ func (s *Store) getRecord(key []byte) ([]byte, error) {
 	return append([]byte(nil), p...), nil
 }
 
-// scan calls fn with each checked record in [lo, hi) until fn fails. The
-// payload is only valid during the call.
+// scan calls fn with each checked record in [lo, hi) until fn fails (or
+// returns errStop, which ends the scan without error). The payload is only
+// valid during the call.
 func (s *Store) scan(lo, hi []byte, fn func(k, p []byte) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -252,7 +290,9 @@ func (s *Store) scan(lo, hi []byte, fn func(k, p []byte) error) error {
 		if err != nil {
 			return fmt.Errorf("%w (in %s)", err, s.dir)
 		}
-		if err := fn(it.Key(), p); err != nil {
+		if err := fn(it.Key(), p); err == errStop {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
@@ -283,7 +323,10 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.iters.Wait()
-	err := s.db.Close()
+	err := s.wm.close()
+	if derr := s.db.Close(); err == nil {
+		err = derr
+	}
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr
 	}
@@ -328,8 +371,5 @@ func (h hashSource) Scan(from merkle.KeyHash, fn func(merkle.Entry) bool) error 
 		}
 		return nil
 	})
-	if err == errStop {
-		return nil
-	}
 	return err
 }
