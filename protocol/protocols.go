@@ -1,0 +1,41 @@
+package protocol
+
+import (
+	"fmt"
+
+	p2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
+
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// murmur's libp2p stream protocols. Each carries its own set of message
+// types; a type received on the wrong protocol is an unknown message.
+const (
+	// PushProtocol carries dissemination: Push, PushAck, PullSync,
+	// PullRequest and PullResponse.
+	PushProtocol p2pprotocol.ID = "/murmur/push/1.0.0"
+	// SyncProtocol carries digest sync: SyncRoot, SyncDigest, SyncExchange
+	// and SyncEvents.
+	SyncProtocol p2pprotocol.ID = "/murmur/sync/1.0.0"
+	// AntiEntropyProtocol is reserved for Merkle anti-entropy; its messages
+	// are specified when it is implemented, and no handler is registered for
+	// it yet.
+	AntiEntropyProtocol p2pprotocol.ID = "/murmur/ae/1.0.0"
+)
+
+// Protocols returns the protocols the Transport serves, in a fixed order.
+func Protocols() []p2pprotocol.ID {
+	return []p2pprotocol.ID{PushProtocol, SyncProtocol}
+}
+
+// ProtocolFor returns the protocol that carries messages of type t. It
+// returns an error wrapping ErrUnknownMessage for a type without a mapping.
+func ProtocolFor(t msync.MessageType) (p2pprotocol.ID, error) {
+	switch t {
+	case msync.TypePush, msync.TypePushAck, msync.TypePullSync, msync.TypePullRequest, msync.TypePullResponse:
+		return PushProtocol, nil
+	case msync.TypeSyncRoot, msync.TypeSyncDigest, msync.TypeSyncExchange, msync.TypeSyncEvents:
+		return SyncProtocol, nil
+	}
+	return "", fmt.Errorf("%w: no protocol carries message type %s", ErrUnknownMessage, t)
+}
