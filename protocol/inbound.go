@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -39,8 +40,10 @@ func (t *Transport) handleStream(s network.Stream) {
 		_ = s.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout))
 		if err := fr.Wait(); err != nil {
 			// Between frames: a clean end, an idle stream, a reset by the
-			// remote or our own Close. None is the peer's fault.
-			if err == io.EOF {
+			// remote or our own Close. None is the peer's fault; the first
+			// two end the stream cleanly.
+			var ne net.Error
+			if err == io.EOF || (errors.As(err, &ne) && ne.Timeout()) {
 				_ = s.Close()
 			} else {
 				log.Debugw("inbound stream ended", "peer", p, "protocol", proto, "error", err)

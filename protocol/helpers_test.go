@@ -1,0 +1,94 @@
+package protocol
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// newHost starts a libp2p host on loopback TCP only, closed with the test.
+func newHost(tb testing.TB) host.Host {
+	tb.Helper()
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.DisableRelay(),
+	)
+	if err != nil {
+		tb.Fatalf("new host: %v", err)
+	}
+	tb.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// connect connects a to b.
+func connect(tb testing.TB, a, b host.Host) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+}
+
+// inbox collects delivered messages.
+type inbox struct{ ch chan msync.Message }
+
+func newInbox() *inbox { return &inbox{ch: make(chan msync.Message, 4096)} }
+
+func (in *inbox) deliver(_ peer.ID, m msync.Message) { in.ch <- m }
+
+// next returns the next delivered message or fails the test after 10 s.
+func (in *inbox) next(tb testing.TB) msync.Message {
+	tb.Helper()
+	select {
+	case m := <-in.ch:
+		return m
+	case <-time.After(10 * time.Second):
+		tb.Fatal("no message delivered within 10s")
+		return msync.Message{}
+	}
+}
+
+// node is a host with a Transport.
+type node struct {
+	h  host.Host
+	t  *Transport
+	in *inbox
+}
+
+func newNode(tb testing.TB, cfg Config) *node {
+	tb.Helper()
+	n := &node{h: newHost(tb), in: newInbox()}
+	t, err := New(n.h, cfg, n.in.deliver)
+	if err != nil {
+		tb.Fatalf("new transport: %v", err)
+	}
+	tb.Cleanup(func() { _ = t.Close() })
+	n.t = t
+	return n
+}
+
+// msg addresses a body from a to b.
+func msg(a, b *node, body msync.Body) msync.Message {
+	return msync.Message{From: msync.PeerID(a.h.ID()), To: msync.PeerID(b.h.ID()), Body: body}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
