@@ -60,6 +60,7 @@ func BenchmarkAntiEntropy(b *testing.B) {
 				b.ReportMetric(float64(proto)/float64(d), "proto-B/key")
 				b.ReportMetric(float64(r.RoundTrips), "round-trips")
 				b.ReportMetric(float64(proto+entries)/float64(entries), "ratio")
+				b.ReportMetric(float64(proto+100*d)/float64(100*d), "ratio@100B")
 				b.ReportMetric(float64(r.DifferingLeaves)/float64(r.Leaves), "leaf-frac")
 			})
 		}

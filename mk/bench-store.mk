@@ -1,0 +1,11 @@
+# make bench-store: the durable store, Merkle anti-entropy and snapshot
+# benchmarks of issue 4 (see docs/benchmarks.md, "Store, anti-entropy and
+# snapshot"). Store writes are fsynced to the disk under TMPDIR. The
+# 1,000,000-key benchmarks run only here (under -bench), never in go test.
+BENCH_STORE_FLAGS ?=
+
+.PHONY: bench-store
+bench-store:
+	$(GO) test -run '^$$' -bench 'AntiEntropy|TreeUpdate' -benchtime 3x -benchmem $(BENCH_STORE_FLAGS) ./sync/merkle/
+	$(GO) test -run '^$$' -bench 'Apply' -benchtime 2s -benchmem $(BENCH_STORE_FLAGS) ./sync/pebblestore/
+	$(GO) test -run '^$$' -bench 'Snapshot' -benchtime 1x -benchmem $(BENCH_STORE_FLAGS) ./sync/pebblestore/
