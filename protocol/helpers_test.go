@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	msync "github.com/murmur-p2p/murmur/sync"
@@ -16,11 +17,18 @@ import (
 // newHost starts a libp2p host on loopback TCP only, closed with the test.
 func newHost(tb testing.TB) host.Host {
 	tb.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.DisableRelay(),
-	)
+	return newHostWith(tb, libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.Transport(tcp.NewTCPTransport))
+}
+
+// newQUICHost starts a libp2p host on loopback QUIC only.
+func newQUICHost(tb testing.TB) host.Host {
+	tb.Helper()
+	return newHostWith(tb, libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), libp2p.Transport(quic.NewTransport))
+}
+
+func newHostWith(tb testing.TB, opts ...libp2p.Option) host.Host {
+	tb.Helper()
+	h, err := libp2p.New(append(opts, libp2p.DisableRelay())...)
 	if err != nil {
 		tb.Fatalf("new host: %v", err)
 	}

@@ -393,3 +393,75 @@ func TestQueueBoundedAndCloseInterruptsOpen(t *testing.T) {
 		t.Fatalf("send after close: %v, want ErrClosed", err)
 	}
 }
+
+// TestQUICFlowAndStall: the same transport over QUIC streams: messages
+// flow on a reused stream and a stall mid-frame is cut off by the frame
+// deadline (QUIC reports deadlines as os.ErrDeadlineExceeded).
+func TestQUICFlowAndStall(t *testing.T) {
+	newQUICNode := func(cfg Config) *node {
+		n := &node{h: newQUICHost(t), in: newInbox()}
+		tr, err := New(n.h, cfg, n.in.deliver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Close() })
+		n.t = tr
+		return n
+	}
+	a, b := newQUICNode(Config{}), newQUICNode(Config{FrameTimeout: 300 * time.Millisecond})
+	connect(t, a.h, b.h)
+	for i := 1; i <= 3; i++ {
+		if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: uint64(i)})); err != nil {
+			t.Fatal(err)
+		}
+		if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != uint64(i) {
+			t.Fatalf("got %#v as message %d", m.Body, i)
+		}
+	}
+	if got := a.t.Stats()[SyncProtocol].StreamsOpened; got != 1 {
+		t.Fatalf("%d QUIC streams for 3 messages, want 1", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := a.h.NewStream(ctx, b.h.ID(), PushProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(append(appendUvarint(nil, 50), 1, 2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stall fault", func() bool { return b.t.PeerFaults(a.h.ID()).Stalled == 1 })
+	if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: 4})); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != 4 {
+		t.Fatalf("got %#v after the stall", m.Body)
+	}
+}
+
+// TestWriteDeadlineReplacesStuckStream: a remote that accepts the stream
+// and never reads fills the flow-control window; the write deadline
+// expires, the stream is reset and a new one opened, and the sender never
+// hangs.
+func TestWriteDeadlineReplacesStuckStream(t *testing.T) {
+	a := newNode(t, Config{WriteTimeout: 200 * time.Millisecond})
+	sink := newHost(t)
+	done := make(chan struct{})
+	defer close(done)
+	sink.SetStreamHandler(PushProtocol, func(s network.Stream) { // never reads
+		<-done
+		_ = s.Reset()
+	})
+	connect(t, a.h, sink)
+	ev := &msync.Event{Origin: "o", Seq: 1, Op: msync.OpPut, Key: "k", Value: make([]byte, 200<<10), Signature: []byte{1}}
+	to := msync.Message{To: msync.PeerID(sink.ID()), Body: &msync.Push{Nonce: 1, Hops: 1, Events: []*msync.Event{ev}}}
+	for i := 0; i < 8; i++ {
+		if err := a.t.Send(to); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	waitFor(t, "a stuck write to be replaced", func() bool {
+		s := a.t.Stats()[PushProtocol]
+		return s.StreamsOpened >= 2 && s.MessagesSent+s.SendFailures >= 2
+	})
+}
