@@ -72,9 +72,16 @@ type node struct {
 	in *inbox
 }
 
+// newNode starts a TCP host with a Transport.
 func newNode(tb testing.TB, cfg Config) *node {
 	tb.Helper()
-	n := &node{h: newHost(tb), in: newInbox()}
+	return newNodeOn(tb, newHost(tb), cfg)
+}
+
+// newNodeOn binds a Transport to h.
+func newNodeOn(tb testing.TB, h host.Host, cfg Config) *node {
+	tb.Helper()
+	n := &node{h: h, in: newInbox()}
 	t, err := New(n.h, cfg, n.in.deliver)
 	if err != nil {
 		tb.Fatalf("new transport: %v", err)

@@ -105,14 +105,7 @@ func TestReopensStreamAfterRemoteReset(t *testing.T) {
 func TestStreamPerMessage(t *testing.T) {
 	a, b := newNode(t, Config{StreamPerMessage: true}), newNode(t, Config{})
 	connect(t, a.h, b.h)
-	for i := 1; i <= 3; i++ {
-		if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: uint64(i)})); err != nil {
-			t.Fatal(err)
-		}
-		if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != uint64(i) {
-			t.Fatalf("got %#v as message %d", m.Body, i)
-		}
-	}
+	sendRoots(t, a, b, 1, 2, 3)
 	if got := a.t.Stats()[SyncProtocol].StreamsOpened; got != 3 {
 		t.Fatalf("%d streams opened for 3 messages, want 3", got)
 	}
@@ -398,26 +391,9 @@ func TestQueueBoundedAndCloseInterruptsOpen(t *testing.T) {
 // flow on a reused stream and a stall mid-frame is cut off by the frame
 // deadline (QUIC reports deadlines as os.ErrDeadlineExceeded).
 func TestQUICFlowAndStall(t *testing.T) {
-	newQUICNode := func(cfg Config) *node {
-		n := &node{h: newQUICHost(t), in: newInbox()}
-		tr, err := New(n.h, cfg, n.in.deliver)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Close() })
-		n.t = tr
-		return n
-	}
-	a, b := newQUICNode(Config{}), newQUICNode(Config{FrameTimeout: 300 * time.Millisecond})
+	a, b := newNodeOn(t, newQUICHost(t), Config{}), newNodeOn(t, newQUICHost(t), Config{FrameTimeout: 300 * time.Millisecond})
 	connect(t, a.h, b.h)
-	for i := 1; i <= 3; i++ {
-		if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: uint64(i)})); err != nil {
-			t.Fatal(err)
-		}
-		if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != uint64(i) {
-			t.Fatalf("got %#v as message %d", m.Body, i)
-		}
-	}
+	sendRoots(t, a, b, 1, 2, 3)
 	if got := a.t.Stats()[SyncProtocol].StreamsOpened; got != 1 {
 		t.Fatalf("%d QUIC streams for 3 messages, want 1", got)
 	}
@@ -431,12 +407,7 @@ func TestQUICFlowAndStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the stall fault", func() bool { return b.t.PeerFaults(a.h.ID()).Stalled == 1 })
-	if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: 4})); err != nil {
-		t.Fatal(err)
-	}
-	if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != 4 {
-		t.Fatalf("got %#v after the stall", m.Body)
-	}
+	sendRoots(t, a, b, 4)
 }
 
 // TestWriteDeadlineReplacesStuckStream: a remote that accepts the stream
@@ -464,4 +435,18 @@ func TestWriteDeadlineReplacesStuckStream(t *testing.T) {
 		s := a.t.Stats()[PushProtocol]
 		return s.StreamsOpened >= 2 && s.MessagesSent+s.SendFailures >= 2
 	})
+}
+
+// sendRoots sends a SyncRoot per nonce from a to b, each delivered before
+// the next is sent.
+func sendRoots(t *testing.T, a, b *node, nonces ...uint64) {
+	t.Helper()
+	for _, n := range nonces {
+		if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: n})); err != nil {
+			t.Fatal(err)
+		}
+		if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != n {
+			t.Fatalf("got %#v, want sync-root %d", m.Body, n)
+		}
+	}
 }
