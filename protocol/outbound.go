@@ -131,6 +131,15 @@ func (s *sender) open() error {
 	if err != nil {
 		return fmt.Errorf("open %s stream to %s: %w", s.key.proto, s.key.peer, err)
 	}
+	// Register the stream so that Close can interrupt a blocked write.
+	s.t.mu.Lock()
+	if s.t.closed {
+		s.t.mu.Unlock()
+		_ = st.Reset()
+		return ErrClosed
+	}
+	s.t.streams[st] = struct{}{}
+	s.t.mu.Unlock()
 	s.c.opened.Add(1)
 	s.s = st
 	if s.t.cfg.StreamPerMessage {
@@ -167,6 +176,9 @@ func (s *sender) drop(reset bool) {
 	} else {
 		_ = s.s.Close()
 	}
+	s.t.mu.Lock()
+	delete(s.t.streams, s.s)
+	s.t.mu.Unlock()
 	s.s, s.gone, s.ours = nil, nil, nil
 }
 

@@ -56,6 +56,7 @@ type Transport struct {
 	closed  bool
 	senders map[senderKey]*sender
 	inbound map[peer.ID]int
+	// streams holds every open stream, inbound and outgoing, for Close.
 	streams map[network.Stream]struct{}
 	closing chan struct{}
 	wg      stdsync.WaitGroup

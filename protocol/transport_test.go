@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	p2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/multiformats/go-multiaddr"
@@ -410,6 +411,52 @@ func TestQUICFlowAndStall(t *testing.T) {
 	sendRoots(t, a, b, 4)
 }
 
+// neverReads makes h accept push streams and never read them, until the
+// test ends.
+func neverReads(t *testing.T, h host.Host) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	h.SetStreamHandler(PushProtocol, func(s network.Stream) {
+		<-done
+		_ = s.Reset()
+	})
+}
+
+// bigPush is a Push of one 200 KiB event to h: a few fill a stream's
+// flow-control window when nobody reads.
+func bigPush(h host.Host) msync.Message {
+	ev := &msync.Event{Origin: "o", Seq: 1, Op: msync.OpPut, Key: "k", Value: make([]byte, 200<<10), Signature: []byte{1}}
+	return msync.Message{To: msync.PeerID(h.ID()), Body: &msync.Push{Nonce: 1, Hops: 1, Events: []*msync.Event{ev}}}
+}
+
+// TestCloseInterruptsBlockedWrite: Close does not wait for a write
+// blocked on a peer that does not read.
+func TestCloseInterruptsBlockedWrite(t *testing.T) {
+	a := newNode(t, Config{WriteTimeout: time.Minute})
+	sink := newHost(t)
+	neverReads(t, sink)
+	connect(t, a.h, sink)
+	for i := 0; i < 3; i++ {
+		if err := a.t.Send(bigPush(sink)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	// The first message fits the window, the second blocks, the third waits.
+	waitFor(t, "a write to block", func() bool {
+		a.t.mu.Lock()
+		defer a.t.mu.Unlock()
+		s := a.t.senders[senderKey{sink.ID(), PushProtocol}]
+		return a.t.Stats()[PushProtocol].MessagesSent == 1 && s != nil && len(s.queue) == 1
+	})
+	done := make(chan struct{})
+	go func() { _ = a.t.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a blocked write")
+	}
+}
+
 // TestWriteDeadlineReplacesStuckStream: a remote that accepts the stream
 // and never reads fills the flow-control window; the write deadline
 // expires, the stream is reset and a new one opened, and the sender never
@@ -417,17 +464,10 @@ func TestQUICFlowAndStall(t *testing.T) {
 func TestWriteDeadlineReplacesStuckStream(t *testing.T) {
 	a := newNode(t, Config{WriteTimeout: 200 * time.Millisecond})
 	sink := newHost(t)
-	done := make(chan struct{})
-	defer close(done)
-	sink.SetStreamHandler(PushProtocol, func(s network.Stream) { // never reads
-		<-done
-		_ = s.Reset()
-	})
+	neverReads(t, sink)
 	connect(t, a.h, sink)
-	ev := &msync.Event{Origin: "o", Seq: 1, Op: msync.OpPut, Key: "k", Value: make([]byte, 200<<10), Signature: []byte{1}}
-	to := msync.Message{To: msync.PeerID(sink.ID()), Body: &msync.Push{Nonce: 1, Hops: 1, Events: []*msync.Event{ev}}}
 	for i := 0; i < 8; i++ {
-		if err := a.t.Send(to); err != nil {
+		if err := a.t.Send(bigPush(sink)); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
