@@ -7,6 +7,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	msync "github.com/murmur-p2p/murmur/sync"
 )
 
 // Config is the configuration of a node. Its yaml tags are the keys of the
@@ -31,6 +32,19 @@ type Config struct {
 	Resources ResourceConfig `yaml:"resources"`
 	// ShutdownTimeout bounds a graceful Close.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// Store is "pebble" (on disk in DataDir/store; the default) or "memory"
+	// (nothing survives a restart; for tests and ephemeral nodes).
+	Store string `yaml:"store"`
+	// Sync tunes the replication engine; its keys (fanout, sync_interval,
+	// max_message_size, ...) sit at the top level of the file.
+	Sync msync.Config `yaml:",inline"`
+	// TickInterval is how often the engine's timers run (timeouts, the
+	// failure detector, digest sync scheduling).
+	TickInterval time.Duration `yaml:"tick_interval"`
+	// InboxSize bounds received messages waiting for the engine; beyond it
+	// they are dropped and recovered by the protocols.
+	InboxSize int `yaml:"inbox_size"`
 }
 
 // NATConfig switches NAT traversal features on. They need a reachable
@@ -74,6 +88,10 @@ func DefaultConfig() Config {
 		ConnHighWater:   96,
 		Resources:       DefaultResourceConfig(),
 		ShutdownTimeout: 10 * time.Second,
+		Store:           "pebble",
+		Sync:            msync.DefaultConfig(),
+		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
+		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
 	}
 }
 
@@ -134,6 +152,18 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
+	}
+	if c.Store != "pebble" && c.Store != "memory" {
+		return fmt.Errorf("store: invalid value %q: want pebble or memory", c.Store)
+	}
+	if err := c.Sync.Validate(); err != nil {
+		return err
+	}
+	if c.TickInterval < time.Millisecond || c.TickInterval > time.Second {
+		return fmt.Errorf("tick_interval: invalid value %s: must be between 1ms and 1s", c.TickInterval)
+	}
+	if c.InboxSize < 1 {
+		return fmt.Errorf("inbox_size: invalid value %d: must be at least 1", c.InboxSize)
 	}
 	return nil
 }

@@ -98,4 +98,28 @@ resources:
 
 # How long a graceful shutdown may take.
 shutdown_timeout: 10s
+
+# Where replicated state is kept: pebble (on disk in DATA/store) or memory
+# (nothing survives a restart).
+store: pebble
+
+# Replication: push/ack with pull-sync fallback, and digest sync.
+fanout: 3                    # peers each new event is pushed to
+pull_extra: 2                # ID-only announcements go to fanout + pull_extra peers
+push_hops: 2                 # hops of eager payload push before announce/pull takes over
+max_hops: 32                 # announcements stop after this many hops
+max_events_per_message: 100
+max_message_size: 1048576    # bytes; a larger frame is refused before it is read
+dedup_cache_size: 4096       # recently seen event IDs kept in memory
+max_pending_events: 4096     # out-of-order events held while a gap is filled
+sync_interval: 1s            # digest sync with one chosen peer this often
+ack_timeout: 500ms           # a push is judged (majority rule) after this
+pull_timeout: 500ms          # a pull not answered by then asks another announcer
+suspect_timeout: 2s          # a peer that leaves a request unanswered this long is suspected
+fail_timeout: 6s             # ... and failed after this long; any message revives it
+probe_failed: 0.1            # share of digest syncs sent to failed peers (heals partitions)
+max_clock_skew: 1m           # remote clock readings further ahead are not adopted
+peer_selection: random       # random, round-robin, least-recently-contacted, most-reliable
+tick_interval: 100ms         # how often the engine's timers run
+inbox_size: 4096             # received messages waiting for the engine before drops
 `

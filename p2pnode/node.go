@@ -99,6 +99,7 @@ type Node struct {
 	closed  bool
 	host    host.Host
 	disc    *dhtdiscovery.Discovery
+	repl    *replication
 }
 
 // New validates cfg, loads (or, on first use, creates) the identity in
@@ -159,12 +160,21 @@ func (n *Node) Start(ctx context.Context) error {
 		h.Close()
 		return err
 	}
+	// Replication starts before discovery connects anywhere, so the first
+	// peers already find the protocol handlers.
+	repl, err := startReplication(n.cfg, n.key, h, disc)
+	if err != nil {
+		disc.Close()
+		h.Close()
+		return err
+	}
 	if err := disc.Start(ctx); err != nil {
+		repl.close()
 		disc.Close()
 		h.Close()
 		return fmt.Errorf("join network %q: %w", n.cfg.Discovery.Network, err)
 	}
-	n.host, n.disc, n.started = h, disc, true
+	n.host, n.disc, n.repl, n.started = h, disc, repl, true
 	log.Infow("node started", "peer", n.id, "network", n.cfg.Discovery.Network, "addrs", h.Addrs())
 	return nil
 }
@@ -282,8 +292,10 @@ func (n *Node) Peers() []peer.ID {
 	return d.Peers()
 }
 
-// Close stops discovery and closes the host, ending every connection. It is
-// idempotent and safe to call on a node that never started.
+// Close stops replication (no more messages are accepted or sent), closes
+// the store, which flushes it, stops discovery and closes the host, ending
+// every connection. It is idempotent and safe to call on a node that never
+// started.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -291,9 +303,16 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	h, d := n.host, n.disc
+	h, d, r := n.host, n.disc, n.repl
 	n.mu.Unlock()
 	var errs []error
+	// Stop accepting and replicating first, flush and close the store, then
+	// leave the network.
+	if r != nil {
+		if err := r.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if d != nil {
 		if err := d.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close discovery: %w", err))

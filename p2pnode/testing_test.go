@@ -3,6 +3,7 @@ package p2pnode
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ func testConfig(t testing.TB, netName string, bootstrap ...string) Config {
 	cfg.Discovery.Bootstrap = bootstrap
 	cfg.Discovery.DiscoveryInterval = 250 * time.Millisecond
 	cfg.Discovery.BootstrapTimeout = 15 * time.Second
+	cfg.Store = "memory"
+	cfg.Sync.SyncInterval = 200 * time.Millisecond
+	cfg.TickInterval = 20 * time.Millisecond
 	return cfg
 }
 
@@ -82,3 +86,5 @@ func peerCounts(nodes []*Node) string {
 	}
 	return "peer counts" + s
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -207,12 +207,27 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// ConfigError is a bad configuration value; it names the config key. It
+// matches ErrInvalidConfig with errors.Is.
+type ConfigError struct {
+	Key    string
+	Value  any
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s: invalid value %v: %s", e.Key, e.Value, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidConfig) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
 // Validate checks the tuning fields (not Signer, Verifier, Store or Rand) as
 // they would be used, zero values meaning defaults; errors name the config
 // key and value and wrap ErrInvalidConfig.
 func (c Config) Validate() error {
 	bad := func(key string, val any, why string) error {
-		return fmt.Errorf("%w: %s: invalid value %v: %s", ErrInvalidConfig, key, val, why)
+		return &ConfigError{Key: key, Value: val, Reason: why}
 	}
 	d := DefaultConfig()
 	or := func(v, def int) int {

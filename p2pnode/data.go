@@ -1,0 +1,149 @@
+package p2pnode
+
+import (
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/murmur-p2p/murmur/protocol"
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// ErrNotStarted is returned by data operations on a node before Start.
+var ErrNotStarted = fmt.Errorf("node not started")
+
+// ErrNotFound is returned by Get and Versions for a key that is absent or
+// deleted. It is sync.ErrNotFound, so either can be tested with errors.Is.
+var ErrNotFound = msync.ErrNotFound
+
+func (n *Node) engine() (*msync.Node, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.closed:
+		return nil, ErrClosed
+	case n.repl == nil:
+		return nil, ErrNotStarted
+	}
+	return n.repl.node, nil
+}
+
+// Put writes value under key. It returns the signed event once the write is
+// durable in the local store; replication to other nodes proceeds in the
+// background.
+func (n *Node) Put(key string, value []byte) (*msync.Event, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Put(key, value)
+}
+
+// Delete writes a tombstone for key, durable when it returns.
+func (n *Node) Delete(key string) (*msync.Event, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Delete(key)
+}
+
+// Publish replicates an application event with an opaque payload under a
+// topic; it does not change the key/value state. Subscribers on every node
+// receive it as a change.
+func (n *Node) Publish(topic string, payload []byte) (*msync.Event, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Publish(topic, payload)
+}
+
+// Get returns the value of key: with concurrent writes, the deterministic
+// winner every node agrees on. A missing or deleted key is ErrNotFound.
+func (n *Node) Get(key string) ([]byte, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Get(key)
+}
+
+// Versions returns the full state of key: every concurrent sibling (a
+// conflict when more than one), winner first, and its causal context.
+func (n *Node) Versions(key string) (*msync.KeyState, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Versions(key)
+}
+
+// List returns the live keys starting with prefix, in key order.
+func (n *Node) List(prefix string) ([]*msync.KeyState, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.List(prefix)
+}
+
+// Subscribe returns a channel of changes: local writes, received events,
+// conflicts, peer state changes and sync results. A subscriber that falls
+// more than buffer changes behind loses the overflow rather than stalling
+// the node.
+func (n *Node) Subscribe(buffer int) (<-chan msync.Change, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Subscribe(buffer), nil
+}
+
+// SyncWith starts a digest sync with p now (a manual trigger); the result
+// arrives to subscribers as a ChangeExchange.
+func (n *Node) SyncWith(p peer.ID) error {
+	e, err := n.engine()
+	if err != nil {
+		return err
+	}
+	return e.SyncNow(msync.PeerID(p))
+}
+
+// EnginePeers returns the replication engine's view of its peers with their
+// failure-detector state, last contact and reliability.
+func (n *Node) EnginePeers() ([]msync.PeerStatus, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Peers(), nil
+}
+
+// Stats are a node's counters.
+type Stats struct {
+	// Engine holds the replication engine's counters.
+	Engine msync.Stats
+	// Protocols holds messages and bytes per wire protocol.
+	Protocols map[string]protocol.ProtocolStats
+	// InboxDropped counts received messages dropped because the engine's
+	// inbox was full; Rejected counts received messages the engine refused.
+	InboxDropped, Rejected uint64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() (Stats, error) {
+	e, err := n.engine()
+	if err != nil {
+		return Stats{}, err
+	}
+	n.mu.Lock()
+	r := n.repl
+	n.mu.Unlock()
+	st := Stats{Engine: e.Stats(), Protocols: map[string]protocol.ProtocolStats{},
+		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load()}
+	for id, ps := range r.transport.Stats() {
+		st.Protocols[string(id)] = ps
+	}
+	return st, nil
+}

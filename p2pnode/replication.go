@@ -1,0 +1,201 @@
+package p2pnode
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/protocol"
+	"github.com/murmur-p2p/murmur/security"
+	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/pebblestore"
+)
+
+// StoreDirName is the directory of the on-disk store inside the data dir.
+const StoreDirName = "store"
+
+// replication binds the sync engine to the host: the store, the transport
+// carrying engine messages over murmur's stream protocols, and the
+// goroutines that feed the engine received messages, clock ticks and peer
+// changes. The engine itself runs inside msync.Node, which applies each
+// Ready in order (store, then messages, then changes).
+type replication struct {
+	store     msync.Store
+	transport *protocol.Transport
+	node      *msync.Node
+	inbox     chan msync.Message
+	dropped   atomic.Uint64 // received messages dropped on a full inbox
+	rejected  atomic.Uint64 // received messages the engine refused
+	cancel    context.CancelFunc
+	wg        gosync.WaitGroup
+}
+
+// openStore opens the configured store.
+func openStore(cfg Config) (msync.Store, error) {
+	switch cfg.Store {
+	case "memory":
+		return msync.NewMemStore(), nil
+	case "pebble":
+		dir := filepath.Join(cfg.DataDir, StoreDirName)
+		s, err := pebblestore.Open(dir, pebblestore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("store: invalid value %q: want pebble or memory", cfg.Store)
+}
+
+// startReplication opens the store and starts the engine on h. The engine
+// learns its peers from disc.
+func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery) (*replication, error) {
+	signer, err := security.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	engCfg := cfg.Sync
+	engCfg.Signer = signer
+	engCfg.Verifier = security.Verifier{}
+	engCfg.Store = store
+	engCfg.Rand = newRand()
+
+	r := &replication{store: store, inbox: make(chan msync.Message, cfg.InboxSize)}
+	tcfg := protocol.DefaultConfig()
+	tcfg.Limits = protocol.LimitsFor(engCfg)
+	tcfg.OnFault = func(f protocol.Fault) {
+		log.Debugw("peer fault", "peer", f.Peer, "kind", f.Kind, "error", f.Err)
+	}
+	t, err := protocol.New(h, tcfg, r.deliver)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("start transport: %w", err)
+	}
+	node, err := msync.NewNode(engCfg, t.EngineTransport())
+	if err != nil {
+		t.Close()
+		store.Close()
+		return nil, fmt.Errorf("start sync engine: %w", err)
+	}
+	r.transport, r.node = t, node
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	events, unsubscribe := disc.Subscribe(256)
+	for _, p := range disc.Peers() {
+		_ = node.PeerUp(msync.PeerID(p))
+	}
+	r.wg.Add(3)
+	go r.stepLoop(ctx)
+	go r.tickLoop(ctx, cfg.TickInterval)
+	go r.peerLoop(ctx, events, unsubscribe)
+	return r, nil
+}
+
+// deliver hands a received message to the step loop without blocking the
+// stream that read it; a full inbox drops it (the protocols recover).
+func (r *replication) deliver(from peer.ID, m msync.Message) {
+	m.From = msync.PeerID(from)
+	select {
+	case r.inbox <- m:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+func (r *replication) stepLoop(ctx context.Context) {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-r.inbox:
+			if err := r.node.Step(m); err != nil {
+				if errors.Is(err, msync.ErrClosed) {
+					return
+				}
+				r.rejected.Add(1)
+				log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
+			}
+		}
+	}
+}
+
+func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
+	defer r.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := r.node.Tick(now); err != nil {
+				log.Errorw("sync engine stopped", "error", err)
+				return
+			}
+		}
+	}
+}
+
+func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.PeerEvent, unsubscribe func()) {
+	defer r.wg.Done()
+	defer unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			var err error
+			if ev.Kind == dhtdiscovery.PeerJoined {
+				err = r.node.PeerUp(msync.PeerID(ev.Peer))
+			} else {
+				err = r.node.PeerDown(msync.PeerID(ev.Peer))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// close stops accepting messages, stops the engine and closes the store,
+// which flushes it.
+func (r *replication) close() error {
+	var errs []error
+	if err := r.transport.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close transport: %w", err))
+	}
+	r.cancel()
+	r.wg.Wait()
+	r.node.Close()
+	if err := r.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// newRand seeds the engine's randomness from the operating system; the
+// simulator seeds it from its own seed instead.
+func newRand() *rand.Rand {
+	var b [16]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("read random seed: %v", err)) // crypto/rand never fails on supported platforms
+	}
+	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])))
+}
