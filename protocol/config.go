@@ -12,48 +12,48 @@ import (
 type Config struct {
 	// Limits bound received messages; Limits.MaxMessageSize also bounds
 	// sent ones (a message over it is refused by Send).
-	Limits Limits
+	Limits Limits `yaml:"limits"`
 
 	// IdleTimeout is how long an inbound stream may stay silent between
 	// frames before it is closed. Not a fault: the sender opens a new
 	// stream when it has something to say.
-	IdleTimeout time.Duration
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// FrameTimeout is how long one frame may take from its first byte to
 	// its last. A peer that stalls mid-frame has its stream reset and the
 	// fault counted.
-	FrameTimeout time.Duration
+	FrameTimeout time.Duration `yaml:"frame_timeout"`
 	// WriteTimeout is the write deadline of each outgoing message.
-	WriteTimeout time.Duration
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// OpenTimeout bounds opening an outgoing stream (and dialing the peer
 	// when not connected).
-	OpenTimeout time.Duration
+	OpenTimeout time.Duration `yaml:"open_timeout"`
 	// SendIdleTimeout is how long an outgoing stream with nothing to send is
 	// kept open for reuse before it is closed. Keep it below the remote's
 	// IdleTimeout so that the sender, not the receiver, ends idle streams.
-	SendIdleTimeout time.Duration
+	SendIdleTimeout time.Duration `yaml:"send_idle_timeout"`
 
 	// MaxInboundStreamsPerPeer bounds the concurrent inbound streams of one
 	// peer over all murmur protocols; streams over it are reset and counted
 	// as a fault.
-	MaxInboundStreamsPerPeer int
+	MaxInboundStreamsPerPeer int `yaml:"max_inbound_streams_per_peer"`
 	// SendQueueSize is the number of messages queued per (peer, protocol)
 	// waiting for their stream; Send drops messages beyond it.
-	SendQueueSize int
+	SendQueueSize int `yaml:"send_queue_size"`
 	// FaultTableSize is how many peers' fault counters are kept (least
 	// recently faulting peers are forgotten first).
-	FaultTableSize int
+	FaultTableSize int `yaml:"fault_table_size"`
 
 	// StreamPerMessage opens a new stream for every message and closes it
 	// after the write, instead of reusing one stream per (peer, protocol).
 	// Reuse is faster (docs/benchmarks.md); this exists for comparison and
 	// for peers behind middleboxes that dislike long-lived streams.
-	StreamPerMessage bool
+	StreamPerMessage bool `yaml:"stream_per_message"`
 
 	// OnFault, when set, is called for every fault a peer commits (see
 	// FaultKind), after the offending stream was reset, so the node can
 	// score or ban the peer. It is called from stream goroutines and must
 	// not block.
-	OnFault func(Fault)
+	OnFault func(Fault) `yaml:"-"`
 }
 
 // DefaultConfig returns the transport defaults.

@@ -25,12 +25,11 @@ func (t *Transport) handleStream(s network.Stream) {
 		return
 	}
 	if err := t.admit(p, s); err != nil {
-		_ = s.Reset()
 		if errors.Is(err, ErrClosed) {
+			_ = s.Reset()
 			return
 		}
-		c.reset.Add(1)
-		t.fault(p, proto, FaultStreamLimit, err)
+		t.fault(s, c, FaultStreamLimit, err)
 		return
 	}
 	defer t.leave(p, s)
@@ -57,11 +56,10 @@ func (t *Transport) handleStream(s network.Stream) {
 			err = t.receive(p, proto, c, frame)
 		}
 		if err != nil {
-			_ = s.Reset()
 			if kind := classify(err, true); kind != 0 && !t.isClosed() {
-				c.reset.Add(1)
-				t.fault(p, proto, kind, err)
+				t.fault(s, c, kind, err)
 			} else {
+				_ = s.Reset()
 				log.Debugw("inbound stream failed", "peer", p, "protocol", proto, "error", err)
 			}
 			return

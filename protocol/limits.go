@@ -11,17 +11,17 @@ type Limits struct {
 	// MaxMessageSize is the largest frame body (the encoded Envelope) in
 	// bytes, sent or received. The length prefix is checked against it
 	// before the body is read or a buffer allocated.
-	MaxMessageSize int
+	MaxMessageSize int `yaml:"max_message_size"`
 	// MaxEventsPerMessage caps the events of a Push, PullResponse,
 	// SyncExchange or SyncEvents.
-	MaxEventsPerMessage int
+	MaxEventsPerMessage int `yaml:"max_events_per_message"`
 	// MaxIDsPerMessage caps the event IDs of a PushAck, PullSync or
 	// PullRequest.
-	MaxIDsPerMessage int
+	MaxIDsPerMessage int `yaml:"max_ids_per_message"`
 	// MaxRangesPerMessage caps the ranges a SyncExchange requests.
-	MaxRangesPerMessage int
+	MaxRangesPerMessage int `yaml:"max_ranges_per_message"`
 	// MaxVectorEntries caps the entries of a SyncDigest's version vector.
-	MaxVectorEntries int
+	MaxVectorEntries int `yaml:"max_vector_entries"`
 }
 
 // MaxSignatureSize bounds an event signature in bytes: room for every key

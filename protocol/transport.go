@@ -183,9 +183,14 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// fault counts a peer's fault and reports it.
-func (t *Transport) fault(p peer.ID, proto p2pprotocol.ID, kind FaultKind, err error) {
+// fault counts a fault of the stream's peer, resets the stream and reports
+// the fault. It counts before the reset, so whoever sees the reset sees
+// the count.
+func (t *Transport) fault(s network.Stream, c *protoCounters, kind FaultKind, err error) {
+	p, proto := s.Conn().RemotePeer(), s.Protocol()
 	t.faults.add(p, kind)
+	c.reset.Add(1)
+	_ = s.Reset()
 	log.Debugw("peer fault", "peer", p, "protocol", proto, "kind", kind, "error", err)
 	if t.cfg.OnFault != nil {
 		t.cfg.OnFault(Fault{Peer: p, Protocol: proto, Kind: kind, Err: err})
