@@ -2,6 +2,8 @@ package p2pnode
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
@@ -15,6 +17,8 @@ import (
 // defaults. Discovery's keys (network, bootstrap, target_peers, ...) sit at
 // the top level of the file.
 type Config struct {
+	// Preset names the preset the defaults came from (see PresetConfig).
+	Preset string `yaml:"preset"`
 	// DataDir holds the identity key and, later, the store. Required.
 	DataDir string `yaml:"data_dir"`
 	// Listen lists the multiaddrs to listen on; port 0 picks a free port.
@@ -79,6 +83,7 @@ type ResourceConfig struct {
 // port 4100, discovery's defaults, and modest resource limits.
 func DefaultConfig() Config {
 	return Config{
+		Preset: "default",
 		Listen: []string{
 			"/ip4/0.0.0.0/tcp/4100",
 			"/ip4/0.0.0.0/udp/4100/quic-v1",
@@ -107,8 +112,45 @@ func DefaultResourceConfig() ResourceConfig {
 	}
 }
 
+// Presets lists the preset names PresetConfig accepts.
+var presetNames = []string{"default", "high-throughput", "low-resource"}
+
+// PresetConfig returns the defaults of a named preset, after the Dart seed's
+// presets:
+//   - "default": DefaultConfig.
+//   - "high-throughput": favours latency and volume: fanout 5, three hops of
+//     eager push, digest sync every 500 ms, 500 events per message, timers
+//     every 50 ms, 12 peers.
+//   - "low-resource": favours bandwidth, memory and file descriptors:
+//     fanout 2, one eager hop, digest sync every 5 s, small caches, 4 peers
+//     and tighter libp2p limits.
+func PresetConfig(name string) (Config, error) {
+	c := DefaultConfig()
+	c.Preset = name
+	switch name {
+	case "default":
+	case "high-throughput":
+		c.Sync = msync.HighThroughputConfig()
+		c.TickInterval = 50 * time.Millisecond
+		c.Discovery.TargetPeers = 12
+	case "low-resource":
+		c.Sync = msync.LowResourceConfig()
+		c.TickInterval = 250 * time.Millisecond
+		c.Discovery.TargetPeers = 4
+		c.ConnLowWater, c.ConnHighWater = 16, 48
+		c.Resources = ResourceConfig{MaxMemoryMB: 128, MaxFileDescriptors: 256, MaxConnections: 128, MaxStreams: 1024, MaxStreamsPerPeer: 64}
+		c.InboxSize = 1024
+	default:
+		return c, fmt.Errorf("preset: invalid value %q: want %s", name, strings.Join(presetNames, ", "))
+	}
+	return c, nil
+}
+
 // Validate checks every field and names the key and value at fault.
 func (c Config) Validate() error {
+	if !slices.Contains(presetNames, c.Preset) {
+		return fmt.Errorf("preset: invalid value %q: want %s", c.Preset, strings.Join(presetNames, ", "))
+	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data_dir: required (the directory that holds the node's identity and store)")
 	}

@@ -1,16 +1,37 @@
 package p2pnode
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
+// uncomment turns every commented-out setting of the template ('#key: v',
+// '#  - item') into a live one, leaving prose comments ('# text').
+func uncomment(tmpl string) string {
+	lines := strings.Split(tmpl, "\n")
+	for i, ln := range lines {
+		if strings.HasPrefix(ln, "#") && len(ln) > 1 && ln[1] != ' ' && ln[1] != '#' {
+			lines[i] = ln[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func TestDefaultConfigYAML(t *testing.T) {
-	var fromFile Config
-	if err := ParseConfig([]byte(DefaultConfigYAML), &fromFile); err != nil {
+	var asIs Config
+	if err := ParseConfig([]byte(DefaultConfigYAML), &asIs); err != nil {
 		t.Fatalf("default config template does not parse: %v", err)
+	}
+	if asIs.Preset != "default" || asIs.Discovery.TargetPeers != 0 {
+		t.Fatalf("the template should set only the preset, got %+v", asIs)
+	}
+	var fromFile Config
+	if err := ParseConfig([]byte(uncomment(DefaultConfigYAML)), &fromFile); err != nil {
+		t.Fatalf("uncommented template does not parse: %v", err)
 	}
 	want := DefaultConfig()
 	if want.Discovery.Bootstrap == nil {
@@ -102,5 +123,51 @@ func TestConfigOverrides(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPresets(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withDir := func(c *Config) { c.DataDir = dir }
+
+	// The file init writes, with the preset switched, takes the preset's values.
+	write(strings.Replace(DefaultConfigYAML, "preset: default", "preset: low-resource", 1))
+	cfg, err := LoadConfig(path, nil, withDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sync.Fanout != 2 || cfg.Sync.SyncInterval != 5*time.Second || cfg.Discovery.TargetPeers != 4 {
+		t.Fatalf("low-resource preset not applied: fanout %d, sync_interval %s, target_peers %d",
+			cfg.Sync.Fanout, cfg.Sync.SyncInterval, cfg.Discovery.TargetPeers)
+	}
+	// Explicit settings win over the preset.
+	write("preset: high-throughput\nfanout: 4\n")
+	cfg, err = LoadConfig(path, nil, withDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sync.Fanout != 4 || cfg.Sync.SyncInterval != 500*time.Millisecond {
+		t.Fatalf("high-throughput with fanout 4: got fanout %d, sync_interval %s", cfg.Sync.Fanout, cfg.Sync.SyncInterval)
+	}
+	// MURMUR_PRESET chooses the preset over the file; flags and env still win.
+	cfg, err = LoadConfig(path, []string{"MURMUR_PRESET=low-resource", "MURMUR_SYNC_INTERVAL=2s"}, withDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Preset != "low-resource" || cfg.Sync.Fanout != 4 || cfg.Sync.SyncInterval != 2*time.Second || cfg.Sync.DedupCacheSize != 512 {
+		t.Fatalf("env preset: %+v", cfg.Sync)
+	}
+	write("preset: turbo\n")
+	if _, err := LoadConfig(path, nil, withDir); err == nil || !strings.Contains(err.Error(), `preset: invalid value "turbo": want default, high-throughput, low-resource`) {
+		t.Fatalf("bad preset: %v", err)
+	}
+	if _, err := LoadConfig(path+".missing", nil, withDir); err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,15 +33,13 @@ func (f *nodeFlags) register(fs *flag.FlagSet, withConfigFile bool) {
 	fs.IntVar(&f.targetPeers, "target-peers", 0, "connected peers to keep (default 8)")
 }
 
-// load builds the config: defaults, then the config file (which must exist
-// when named with --config; DATA/config.yaml is optional), then flags, then
-// the environment, and validates it.
+// load builds the config with p2pnode.LoadConfig: the preset's defaults, the
+// config file (which must exist when named with --config; DATA/config.yaml
+// is optional), flags, then MURMUR_* environment variables.
 func (f *nodeFlags) load(environ []string) (p2pnode.Config, error) {
-	cfg := p2pnode.DefaultConfig()
 	if f.dataDir == "" {
-		return cfg, errors.New("--data DIR is required")
+		return p2pnode.Config{}, errors.New("--data DIR is required")
 	}
-	cfg.DataDir = f.dataDir
 	path := f.configFile
 	if path == "" {
 		path = filepath.Join(f.dataDir, p2pnode.ConfigFileName)
@@ -50,23 +47,10 @@ func (f *nodeFlags) load(environ []string) (p2pnode.Config, error) {
 			path = ""
 		}
 	}
-	if path != "" {
-		if err := p2pnode.LoadConfigFile(path, &cfg); err != nil {
-			return cfg, err
-		}
-	}
-	f.applyFlags(&cfg)
-	if err := p2pnode.ApplyEnv(&cfg, environ); err != nil {
-		return cfg, err
-	}
-	cfg.DataDir = f.dataDir
-	if err := cfg.Validate(); err != nil {
-		if path != "" {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
-		}
-		return cfg, fmt.Errorf("config: %w", err)
-	}
-	return cfg, nil
+	return p2pnode.LoadConfig(path, environ, func(c *p2pnode.Config) {
+		c.DataDir = f.dataDir
+		f.applyFlags(c)
+	})
 }
 
 func (f *nodeFlags) applyFlags(cfg *p2pnode.Config) {

@@ -43,9 +43,8 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := p2pnode.DefaultConfig()
-	cfg.DataDir = *dataDir
-	if err := p2pnode.LoadConfigFile(cfgPath, &cfg); err != nil {
+	cfg, err := p2pnode.LoadConfig(cfgPath, nil, func(c *p2pnode.Config) { c.DataDir = *dataDir })
+	if err != nil {
 		return err
 	}
 
