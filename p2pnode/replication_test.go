@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
 	msync "github.com/murmur-p2p/murmur/sync"
 )
 
@@ -186,5 +190,171 @@ func TestDataAPIBeforeStartAndAfterClose(t *testing.T) {
 	n.Close()
 	if _, err := n.Get("k"); err != ErrClosed {
 		t.Fatalf("Get after Close: %v", err)
+	}
+}
+
+func TestRestartedNodeCatchesUpFromItsDataDir(t *testing.T) {
+	nodes := startCluster(t, "restart", 4, 2, func(i int, c *Config) { c.Store = "pebble" })
+	if _, err := nodes[3].Put("before", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, nodes, 1, 15*time.Second)
+
+	// Node 3 goes down; writes continue elsewhere.
+	cfg3 := nodes[3].Config()
+	id3 := nodes[3].ID()
+	if err := nodes[3].Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := nodes[i%3].Put(fmt.Sprintf("during/%d", i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, nodes[:3], 11, 15*time.Second)
+
+	// It restarts from the same data dir: same identity, its own write kept,
+	// and it catches up on what it missed.
+	cfg3.Discovery.Bootstrap = []string{firstAddr(t, nodes[0])}
+	restarted := startNode(t, cfg3)
+	if restarted.ID() != id3 {
+		t.Fatalf("identity changed across restart: %s -> %s", id3, restarted.ID())
+	}
+	if v, err := restarted.Get("before"); err != nil || string(v) != "1" {
+		t.Fatalf("restarted node lost its own write: %q %v", v, err)
+	}
+	nodes[3] = restarted
+	waitConverged(t, nodes, 11, 20*time.Second)
+}
+
+// partitionGater refuses connections between two groups while cut.
+type partitionGater struct {
+	blockGater
+	mu    sync.Mutex
+	other map[peer.ID]bool
+	cut   bool
+}
+
+func (g *partitionGater) set(cut bool, other []peer.ID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cut = cut
+	g.other = map[peer.ID]bool{}
+	for _, p := range other {
+		g.other[p] = true
+	}
+}
+
+func (g *partitionGater) denied(p peer.ID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cut && g.other[p]
+}
+
+func (g *partitionGater) InterceptPeerDial(p peer.ID) bool { return !g.denied(p) }
+func (g *partitionGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool {
+	return !g.denied(p)
+}
+func (g *partitionGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !g.denied(p)
+}
+
+func TestPartitionDivergesAndHeals(t *testing.T) {
+	const n = 6
+	gaters := make([]*partitionGater, n)
+	nodes := make([]*Node, n)
+	for i := range gaters {
+		gaters[i] = &partitionGater{}
+	}
+	nodes[0] = startNode(t, testConfig(t, "partition"), WithConnectionGater(gaters[0]))
+	boot := firstAddr(t, nodes[0])
+	for i := 1; i < n; i++ {
+		nodes[i] = startNode(t, testConfig(t, "partition", boot), WithConnectionGater(gaters[i]))
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		for _, nd := range nodes {
+			if len(nd.Peers()) < n-1 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return peerCounts(nodes) })
+
+	groupA, groupB := nodes[:3], nodes[3:]
+	ids := func(g []*Node) []peer.ID {
+		var out []peer.ID
+		for _, nd := range g {
+			out = append(out, nd.ID())
+		}
+		return out
+	}
+	for i := range nodes {
+		if i < 3 {
+			gaters[i].set(true, ids(groupB))
+		} else {
+			gaters[i].set(true, ids(groupA))
+		}
+	}
+	for _, a := range groupA {
+		for _, b := range groupB {
+			_ = a.Host().Network().ClosePeer(b.ID())
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		for _, nd := range nodes {
+			if len(nd.Peers()) != 2 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return "while cut, " + peerCounts(nodes) })
+
+	for i := 0; i < 5; i++ {
+		if _, err := groupA[i%3].Put(fmt.Sprintf("a/%d", i), []byte("A")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := groupB[i%3].Put(fmt.Sprintf("b/%d", i), []byte("B")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := groupA[0].Put("both", []byte("from A")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := groupB[0].Put("both", []byte("from B")); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, groupA, 6, 15*time.Second)
+	waitConverged(t, groupB, 6, 15*time.Second)
+	if stateOf(t, groupA[0]) == stateOf(t, groupB[0]) {
+		t.Fatal("the two sides did not diverge while cut")
+	}
+
+	for _, g := range gaters {
+		g.set(false, nil)
+	}
+	waitConverged(t, nodes, 11, 30*time.Second)
+	ks, err := nodes[0].Versions("both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ks.Versions) != 2 {
+		t.Fatalf("concurrent writes on both sides should be kept as 2 siblings, got %d", len(ks.Versions))
+	}
+}
+
+func TestQUICOnlyReplication(t *testing.T) {
+	nodes := startCluster(t, "quicrepl", 4, 2, func(i int, c *Config) {
+		c.Listen = []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
+	})
+	for i, n := range nodes {
+		if _, err := n.Put(fmt.Sprintf("k%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, nodes, len(nodes), 20*time.Second)
+	for _, c := range nodes[1].Host().Network().Conns() {
+		if c.ConnState().Transport != "quic-v1" {
+			t.Fatalf("non-QUIC connection %s", c.ConnState().Transport)
+		}
 	}
 }
