@@ -68,19 +68,47 @@ func BenchmarkAntiEntropy(b *testing.B) {
 }
 
 // BenchmarkTreeUpdate measures one incremental write: replace a key's
-// digest in a tree of depth 16.
+// digest in a tree of depth 16 (two entry hashes and 17 node updates).
 func BenchmarkTreeUpdate(b *testing.B) {
 	t, _ := NewTree(16)
 	hs := make([]KeyHash, 1024)
+	ds := make([][2]Digest, len(hs))
 	for i := range hs {
 		hs[i] = kh(uint64(i))
-		t.Add(hs[i], dg(uint64(i), 0))
+		ds[i] = [2]Digest{dg(uint64(i), 0), dg(uint64(i), 1)}
+		t.Add(hs[i], ds[i][0])
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		j := uint64(i % len(hs))
-		old, cur := dg(j, uint64(i/len(hs))), dg(j, uint64(i/len(hs)+1))
-		t.Update(hs[j], &old, &cur)
+		j, v := i%len(hs), (i/len(hs))%2
+		t.Update(hs[j], &ds[j][v], &ds[j][1-v])
+	}
+}
+
+// BenchmarkFullSyncDecision runs a session with the default configuration
+// (full_sync_threshold 0.1 of 65,536 leaves) where d of n = 1,000,000 keys
+// differ, and reports whether and after how many round trips and bytes it
+// decided on a full sync.
+func BenchmarkFullSyncDecision(b *testing.B) {
+	const n = 1_000_000
+	for _, d := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("d=%d", d), func(b *testing.B) {
+			cfg := DefaultConfig()
+			x, y := benchStates(b, n, d, cfg)
+			b.ResetTimer()
+			var r Result
+			for i := 0; i < b.N; i++ {
+				r, _ = session(b, cfg, x, cfg, y)
+			}
+			full := 0.0
+			if r.FullSync {
+				full = 1
+			}
+			b.ReportMetric(full, "full-sync")
+			b.ReportMetric(float64(r.RoundTrips), "round-trips")
+			b.ReportMetric(float64(r.BytesSent+r.BytesReceived), "proto-B")
+			b.ReportMetric(float64(r.DifferingLeaves)/float64(r.Leaves), "leaf-frac")
+		})
 	}
 }

@@ -36,7 +36,7 @@ type Result struct {
 
 // Entries returns the entries of src in r.Ranges: what this side sends
 // its peer after the session.
-func (r *Result) Entries(src Source) ([]Entry, error) {
+func (r Result) Entries(src Source) ([]Entry, error) {
 	var out []Entry
 	for _, rg := range r.Ranges {
 		err := src.Scan(rg.First(), func(e Entry) bool {

@@ -101,6 +101,9 @@ func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
 		if d, ok := cur[h]; ok {
 			return d, nil
 		}
+		if s.tree.Leaf(s.tree.LeafIndex(h)).Count == 0 {
+			return nil, nil // an empty leaf holds no key: skip the lookup
+		}
 		p, err := s.getRecord(hashKey(h))
 		if errors.Is(err, sync.ErrNotFound) {
 			return nil, nil

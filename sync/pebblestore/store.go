@@ -7,6 +7,7 @@ import (
 	gosync "sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	logging "github.com/ipfs/go-log/v2"
 
@@ -77,7 +78,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{
+	popts := &pebble.Options{
 		FS:     opts.FS,
 		Lock:   lock,
 		Cache:  cache,
@@ -88,7 +89,13 @@ func Open(dir string, opts Options) (*Store, error) {
 			DataCorruption: func(info pebble.DataCorruptionInfo) { log.Errorf("%s", info) },
 		},
 		FormatMajorVersion: pebble.FormatNewest,
-	})
+	}
+	// Bloom filters: Apply looks up every written key's previous digest,
+	// and most lookups of new keys miss.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		_ = lock.Close()
 		if pebble.IsCorruptionError(err) {
