@@ -116,6 +116,15 @@ type Config struct {
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 	// PeerSelection is the target selection strategy.
 	PeerSelection PeerSelection `yaml:"peer_selection"`
+
+	// ExternalDissemination hands new events to an external router (for
+	// example GossipSub) instead of pushing and announcing them: local
+	// events come out in Ready.Broadcast, and events the router delivers go
+	// in through Receive. Digest sync, gap requests and the announce/pull
+	// repair of events that digest sync brings are unchanged. Off (push/ack
+	// with pull-sync fallback) by default. The daemon sets it from its
+	// dissemination key, so it has no key of its own.
+	ExternalDissemination bool `yaml:"-"`
 }
 
 // DefaultConfig returns the tuning defaults; callers set Signer, Verifier,

@@ -64,6 +64,7 @@
 //		for _, m := range rd.Messages { // 2. then send (loss is tolerated)
 //			transport.Send(m.To, m)
 //		}
+//		router.Broadcast(rd.Broadcast) // only with ExternalDissemination
 //		for _, c := range rd.Changes { // 3. then notify the application
 //			app.Deliver(c)
 //		}
@@ -94,6 +95,14 @@
 // IDs LRU (DedupCacheSize) answers "already have it" before the store does.
 // Everything for one peer is batched into messages of at most
 // MaxEventsPerMessage events and MaxMessageSize bytes.
+//
+// With Config.ExternalDissemination an external router (GossipSub in
+// p2pnode) spreads new events instead, in the spirit of go-libp2p-pubsub's
+// PubSubRouter: the engine neither pushes nor announces local events but
+// lists them in Ready.Broadcast, and Receive accepts the events the router
+// delivers, verified, deduplicated and applied like pushed ones, never
+// acknowledged or forwarded. Digest sync, gap requests and the announcing
+// of events digest sync brings are unchanged underneath.
 //
 // Events that arrive before a predecessor of the same origin are held
 // (MaxPendingEvents) and the gap is requested from the sender, which stores

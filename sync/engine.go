@@ -40,6 +40,8 @@ type Engine struct {
 	peers   *peerTable
 	out     outbox
 	changes []Change
+	// broadcast holds local events for the external router (Ready.Broadcast).
+	broadcast []*Event
 
 	// pushes tracks unacknowledged Push messages by nonce; judging tracks
 	// pushed events awaiting the majority check; pulls tracks requested
@@ -62,6 +64,8 @@ const (
 	viaPush
 	viaPull
 	viaSync
+	// viaExternal: delivered by the external dissemination router (Receive).
+	viaExternal
 )
 
 // heldEvent is an out-of-order event with what it needs to spread later.
@@ -367,6 +371,32 @@ func (e *Engine) Step(msg Message) error {
 	return nil
 }
 
+// Receive accepts events that the external dissemination router delivered
+// (see Config.ExternalDissemination); from is the peer that relayed them,
+// which is asked for the gap when an event arrives ahead of a missing
+// predecessor. Events are verified, deduplicated and applied like pushed
+// ones, but never acknowledged or forwarded: the router forwards. Invalid
+// events are rejected individually and reported in the returned error; more
+// than MaxEventsPerMessage events are rejected whole with
+// ErrMessageTooLarge.
+func (e *Engine) Receive(from PeerID, events []*Event) error {
+	if from == "" || from == e.id {
+		return fmt.Errorf("%w: events relayed by %q", ErrInvalidMessage, from)
+	}
+	if len(events) > e.cfg.MaxEventsPerMessage {
+		return fmt.Errorf("%w: %d events relayed by %s, limit %d", ErrMessageTooLarge, len(events), from, e.cfg.MaxEventsPerMessage)
+	}
+	e.stats.PayloadsReceived += uint64(len(events))
+	e.stats.ExternalReceived += uint64(len(events))
+	var errs []error
+	for _, ev := range events {
+		if _, err := e.accept(from, ev, viaExternal, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // maxIDs caps ID lists, ranges and vector entries in one message.
 func (e *Engine) maxIDs() int { return 16 * e.cfg.MaxEventsPerMessage }
 
@@ -395,16 +425,17 @@ func (e *Engine) checkCounts(msg Message) error {
 
 // HasReady reports whether Ready has anything to hand out.
 func (e *Engine) HasReady() bool {
-	return !e.pend.empty() || !e.out.empty() || len(e.changes) > 0
+	return !e.pend.empty() || !e.out.empty() || len(e.changes) > 0 || len(e.broadcast) > 0
 }
 
 // Ready returns the store writes, messages and changes produced since the
 // last Advance. Act on them in the order the Ready doc gives, then call
 // Advance.
 func (e *Engine) Ready() Ready {
-	rd := Ready{Batch: e.pend.batch(e.clock.Last()), Changes: e.changes}
+	rd := Ready{Batch: e.pend.batch(e.clock.Last()), Changes: e.changes, Broadcast: e.broadcast}
 	rd.Messages = e.out.flush(e)
-	e.changes = nil
+	e.changes, e.broadcast = nil, nil
+	e.stats.Broadcast += uint64(len(rd.Broadcast))
 	for _, m := range rd.Messages {
 		size := m.Size()
 		e.stats.MessagesSent++

@@ -10,7 +10,9 @@ import (
 // This file holds dissemination: eager push with acknowledgements for the
 // first PushHops hops, then ID-only announcements (PullSync) that receivers
 // answer with a PullRequest, so that each node receives an event's payload
-// about once. Digest sync (digest.go) closes the gaps loss leaves.
+// about once. Digest sync (digest.go) closes the gaps loss leaves. With
+// Config.ExternalDissemination, new local events go to Ready.Broadcast
+// instead and events arrive through Receive (engine.go).
 
 // pushJudge collects the acks of one event's push for the majority check.
 type pushJudge struct {
@@ -35,7 +37,21 @@ const maxPullAlternates = 4
 // disseminate schedules the spreading of a newly applied event.
 func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, from PeerID) {
 	push := uint32(e.cfg.PushHops)
+	if e.cfg.ExternalDissemination {
+		switch via {
+		case viaLocal:
+			// The external router spreads new events.
+			e.broadcast = append(e.broadcast, ev)
+			return
+		case viaPush:
+			// A peer still pushing (mixed modes): spread it on like an
+			// event digest sync brought.
+			via = viaSync
+		}
+	}
 	switch via {
+	case viaExternal:
+		// The router forwards it; nothing for the engine to do.
 	case viaLocal:
 		if push > 0 {
 			e.pushTo(ev, id, 1, nil)

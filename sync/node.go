@@ -12,6 +12,15 @@ type Transport interface {
 	Send(Message)
 }
 
+// Broadcaster is implemented by a Transport that also carries the external
+// dissemination router (Config.ExternalDissemination): Node hands it each
+// Ready's Broadcast events, after the batch is durable and with the
+// messages. Like Send, Broadcast must not block for long or call back into
+// the Node; losing events is fine (digest sync repairs it).
+type Broadcaster interface {
+	Broadcast([]*Event)
+}
+
 // Node wraps an Engine for concurrent use: every method takes a lock, gives
 // the engine its input, and acts on the Ready in the required order (store,
 // then transport, then subscribers) before returning. Subscribers receive
@@ -22,22 +31,28 @@ type Node struct {
 	eng       *Engine
 	store     Store
 	transport Transport
+	bcast     Broadcaster
 	subs      []chan Change
 	dropped   uint64
 	closed    bool
 }
 
 // NewNode creates an engine from cfg and wraps it. The transport carries
-// the engine's messages.
+// the engine's messages; with cfg.ExternalDissemination it must also be a
+// Broadcaster.
 func NewNode(cfg Config, transport Transport) (*Node, error) {
 	if transport == nil {
 		return nil, fmt.Errorf("%w: nil transport", ErrInvalidConfig)
+	}
+	bcast, ok := transport.(Broadcaster)
+	if cfg.ExternalDissemination && !ok {
+		return nil, fmt.Errorf("%w: external dissemination needs a transport that implements Broadcaster, %T does not", ErrInvalidConfig, transport)
 	}
 	eng, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Node{eng: eng, store: cfg.Store, transport: transport}, nil
+	return &Node{eng: eng, store: cfg.Store, transport: transport, bcast: bcast}, nil
 }
 
 // ID returns the node's peer ID.
@@ -77,6 +92,9 @@ func (n *Node) do(fn func(*Engine) error) error {
 		}
 		for _, m := range rd.Messages {
 			n.transport.Send(m)
+		}
+		if len(rd.Broadcast) > 0 && n.bcast != nil {
+			n.bcast.Broadcast(rd.Broadcast)
 		}
 		for _, c := range rd.Changes {
 			for _, ch := range n.subs {
@@ -134,6 +152,12 @@ func (n *Node) List(prefix string) ([]*KeyState, error) {
 // Step processes a received message; see Engine.Step.
 func (n *Node) Step(msg Message) error {
 	return n.do(func(e *Engine) error { return e.Step(msg) })
+}
+
+// Receive accepts events from the external dissemination router; see
+// Engine.Receive.
+func (n *Node) Receive(from PeerID, events []*Event) error {
+	return n.do(func(e *Engine) error { return e.Receive(from, events) })
 }
 
 // Tick advances time; see Engine.Tick.

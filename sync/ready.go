@@ -7,7 +7,9 @@ package sync
 //     durable. If that fails, stop: do not send or deliver anything (a
 //     restarted engine resumes from the store as it was).
 //  2. Messages: send them, in any order; losing some is fine, the engine
-//     recovers from loss.
+//     recovers from loss. Broadcast: hand the events to the external
+//     dissemination router (Config.ExternalDissemination), which may lose
+//     them too; digest sync repairs it.
 //  3. Changes: deliver them to the application, in order.
 //  4. Call Advance.
 //
@@ -19,13 +21,18 @@ type Ready struct {
 	Batch *Batch
 	// Messages are to be sent to Message.To after Batch is durable.
 	Messages []Message
+	// Broadcast holds the local events the external dissemination router
+	// must spread (only with Config.ExternalDissemination), in creation
+	// order, after Batch is durable. The engine neither pushes nor announces
+	// them itself.
+	Broadcast []*Event
 	// Changes are to be delivered to the application after Batch is durable.
 	Changes []Change
 }
 
 // Empty reports whether there is nothing to do.
 func (r Ready) Empty() bool {
-	return r.Batch.Empty() && len(r.Messages) == 0 && len(r.Changes) == 0
+	return r.Batch.Empty() && len(r.Messages) == 0 && len(r.Broadcast) == 0 && len(r.Changes) == 0
 }
 
 // ChangeKind tells what a Change reports.

@@ -10,9 +10,13 @@ type Stats struct {
 	// applied; Duplicates counts events received that were already known;
 	// Rejected counts events refused (invalid, badly signed, equivocating).
 	Created, Accepted, Duplicates, Rejected uint64
-	// PayloadsReceived counts full events received in any message, new or
-	// duplicate: the payload copies.
+	// PayloadsReceived counts full events received in any message, or
+	// through Receive, new or duplicate: the payload copies.
 	PayloadsReceived uint64
+	// Broadcast counts local events handed to the external dissemination
+	// router (Ready.Broadcast); ExternalReceived counts events it delivered
+	// (Receive), new or duplicate.
+	Broadcast, ExternalReceived uint64
 	// MessagesSent, MessagesReceived, BytesSent and BytesReceived count all
 	// messages; the ByType arrays split them by MessageType.
 	MessagesSent, MessagesReceived, BytesSent, BytesReceived uint64

@@ -14,6 +14,9 @@ type delivery struct {
 	to    int
 	msg   msync.Message
 	depth int
+	// events, when set, is a delivery of the external dissemination router
+	// (Engine.Receive) relayed by msg.From; msg has no body then.
+	events []*msync.Event
 }
 
 // flight is the queue of deliveries ordered by time, then send order.

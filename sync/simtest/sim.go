@@ -276,6 +276,18 @@ func (s *Sim) drain(i, depth int) error {
 		}
 		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: m, depth: depth + 1})
 	}
+	// The external dissemination router is modelled as a broadcast from the
+	// origin to every node of its view, with the network's latency and loss.
+	for _, j := range n.view {
+		if len(rd.Broadcast) == 0 {
+			break
+		}
+		if !s.reachable(i, j) || (s.cfg.Loss > 0 && s.rnd.Float64() < s.cfg.Loss) {
+			s.Dropped++
+			continue
+		}
+		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: msync.Message{From: n.ID, To: s.nodes[j].ID}, events: rd.Broadcast, depth: depth + 1})
+	}
 	for _, c := range rd.Changes {
 		if c.Kind == msync.ChangeReceived {
 			if t := s.tracked[c.Event.ID()]; t != nil && t.At[i].IsZero() {
@@ -306,7 +318,12 @@ func (s *Sim) Step() error {
 		if d.depth > n.depth {
 			n.depth = d.depth
 		}
-		if err := n.eng.Step(d.msg); err != nil {
+		if d.events != nil {
+			if err := n.eng.Receive(d.msg.From, d.events); err != nil {
+				s.Errors++
+				s.LastError = fmt.Errorf("node %d receive %d events from %s: %w", d.to, len(d.events), d.msg.From, err)
+			}
+		} else if err := n.eng.Step(d.msg); err != nil {
 			s.Errors++
 			s.LastError = fmt.Errorf("node %d step %s from %s: %w", d.to, d.msg.Body.Type(), d.msg.From, err)
 		}
