@@ -6,9 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/security"
 	msync "github.com/murmur-p2p/murmur/sync"
 )
 
@@ -49,6 +51,15 @@ type Config struct {
 	// InboxSize bounds received messages waiting for the engine; beyond it
 	// they are dropped and recovered by the protocols.
 	InboxSize int `yaml:"inbox_size"`
+
+	// Ban bans peers that commit too many faults (malformed, oversize or
+	// invalid messages, stalls, refused events, rate-limit breaches).
+	Ban security.BanConfig `yaml:",inline"`
+	// Rate limits the messages accepted from each peer.
+	Rate security.RateConfig `yaml:",inline"`
+	// AllowPeers, when not empty, is the only set of peer IDs this node
+	// connects with.
+	AllowPeers []string `yaml:"allow_peers"`
 }
 
 // NATConfig switches NAT traversal features on. They need a reachable
@@ -97,6 +108,8 @@ func DefaultConfig() Config {
 		Sync:            msync.DefaultConfig(),
 		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
 		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
+		Ban:             security.DefaultBanConfig(),
+		Rate:            security.DefaultRateConfig(),
 	}
 }
 
@@ -207,5 +220,33 @@ func (c Config) Validate() error {
 	if c.InboxSize < 1 {
 		return fmt.Errorf("inbox_size: invalid value %d: must be at least 1", c.InboxSize)
 	}
+	if c.Ban.Threshold < 0 {
+		return fmt.Errorf("ban_threshold: invalid value %d: must not be negative (0 disables banning)", c.Ban.Threshold)
+	}
+	if c.Ban.Threshold > 0 && (c.Ban.Window <= 0 || c.Ban.Duration <= 0) {
+		return fmt.Errorf("ban_window, ban_duration: invalid values %s, %s: must be positive", c.Ban.Window, c.Ban.Duration)
+	}
+	if c.Rate.MessagesPerSecond < 0 {
+		return fmt.Errorf("peer_rate_limit: invalid value %v: must not be negative (0 disables the limit)", c.Rate.MessagesPerSecond)
+	}
+	if c.Rate.MessagesPerSecond > 0 && c.Rate.Burst < 1 {
+		return fmt.Errorf("peer_rate_burst: invalid value %d: must be at least 1", c.Rate.Burst)
+	}
+	if _, err := c.allowList(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// allowList parses AllowPeers.
+func (c Config) allowList() ([]peer.ID, error) {
+	var out []peer.ID
+	for i, s := range c.AllowPeers {
+		p, err := peer.Decode(s)
+		if err != nil {
+			return nil, fmt.Errorf("allow_peers[%d]: invalid peer ID %q: %w", i, s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

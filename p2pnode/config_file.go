@@ -164,4 +164,17 @@ preset: default
 #peer_selection: random       # random, round-robin, least-recently-contacted, most-reliable
 #tick_interval: 100ms         # how often the engine's timers run
 #inbox_size: 4096             # received messages waiting for the engine before drops
+
+# Misbehaving peers: ban_threshold faults (malformed, oversize or invalid
+# messages, stalls, refused events, rate-limit breaches) within ban_window ban
+# a peer for ban_duration (0 disables banning). peer_rate_limit messages per
+# second (bursts of peer_rate_burst) are accepted from one peer; more are dropped.
+#ban_threshold: 20
+#ban_window: 1m
+#ban_duration: 10m
+#peer_rate_limit: 2000
+#peer_rate_burst: 4000
+
+# When not empty, the only peer IDs this node connects with.
+#allow_peers: []
 `

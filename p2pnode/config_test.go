@@ -34,9 +34,6 @@ func TestDefaultConfigYAML(t *testing.T) {
 		t.Fatalf("uncommented template does not parse: %v", err)
 	}
 	want := DefaultConfig()
-	if want.Discovery.Bootstrap == nil {
-		want.Discovery.Bootstrap = []string{}
-	}
 	if !reflect.DeepEqual(fromFile, want) {
 		t.Fatalf("template differs from DefaultConfig:\n got %+v\nwant %+v", fromFile, want)
 	}

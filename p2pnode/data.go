@@ -127,8 +127,11 @@ type Stats struct {
 	// Protocols holds messages and bytes per wire protocol.
 	Protocols map[string]protocol.ProtocolStats
 	// InboxDropped counts received messages dropped because the engine's
-	// inbox was full; Rejected counts received messages the engine refused.
-	InboxDropped, Rejected uint64
+	// inbox was full; Rejected counts received messages the engine refused;
+	// RateLimited counts messages dropped over their sender's rate limit.
+	InboxDropped, Rejected, RateLimited uint64
+	// Banned is the number of peers banned now.
+	Banned int
 }
 
 // Stats returns the node's counters.
@@ -141,7 +144,8 @@ func (n *Node) Stats() (Stats, error) {
 	r := n.repl
 	n.mu.Unlock()
 	st := Stats{Engine: e.Stats(), Protocols: map[string]protocol.ProtocolStats{},
-		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load()}
+		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(),
+		Banned: len(n.bans.BannedPeers())}
 	for id, ps := range r.transport.Stats() {
 		st.Protocols[string(id)] = ps
 	}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p"
@@ -94,6 +95,10 @@ type Node struct {
 	key  crypto.PrivKey
 	id   peer.ID
 
+	// bans scores peers by their faults and refuses banned (or, with an
+	// allow-list, unlisted) peers' connections.
+	bans *security.Banlist
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -130,7 +135,12 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, opts: o, key: key, id: id}, nil
+	allow, err := cfg.allowList()
+	if err != nil {
+		return nil, err
+	}
+	bans := security.NewBanlist(cfg.Ban, nil, allow)
+	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans}, nil
 }
 
 // ID returns the node's peer ID.
@@ -162,7 +172,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	// Replication starts before discovery connects anywhere, so the first
 	// peers already find the protocol handlers.
-	repl, err := startReplication(n.cfg, n.key, h, disc)
+	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault)
 	if err != nil {
 		disc.Close()
 		h.Close()
@@ -218,9 +228,11 @@ func (n *Node) newHost() (host.Host, error) {
 	} else {
 		opts = append(opts, libp2p.DisableRelay())
 	}
+	gate := gaters{n.bans}
 	if n.opts.gater != nil {
-		opts = append(opts, libp2p.ConnectionGater(n.opts.gater))
+		gate = append(gate, n.opts.gater)
 	}
+	opts = append(opts, libp2p.ConnectionGater(gate))
 	if n.opts.registry != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(n.opts.registry))
 	} else {
@@ -254,6 +266,21 @@ func (n *Node) resourceLimits() (rcmgr.ConcreteLimitConfig, error) {
 	}
 	return partial.Build(base), nil
 }
+
+// fault records a fault of p; a peer that reaches the ban threshold is
+// disconnected and refused until its ban ends.
+func (n *Node) fault(p peer.ID, what string) {
+	if !n.bans.Fault(p) {
+		return
+	}
+	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration)
+	if h := n.Host(); h != nil {
+		_ = h.Network().ClosePeer(p)
+	}
+}
+
+// Banned lists the peers banned now, with when each ban ends.
+func (n *Node) Banned() map[peer.ID]time.Time { return n.bans.BannedPeers() }
 
 // Host returns the libp2p host, or nil before Start.
 func (n *Node) Host() host.Host {

@@ -38,6 +38,9 @@ type replication struct {
 	inbox     chan msync.Message
 	dropped   atomic.Uint64 // received messages dropped on a full inbox
 	rejected  atomic.Uint64 // received messages the engine refused
+	limited   atomic.Uint64 // received messages over the sender's rate limit
+	limiter   *security.RateLimiter
+	fault     func(p peer.ID, what string)
 	cancel    context.CancelFunc
 	wg        gosync.WaitGroup
 }
@@ -60,7 +63,8 @@ func openStore(cfg Config) (msync.Store, error) {
 
 // startReplication opens the store and starts the engine on h. The engine
 // learns its peers from disc.
-func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery) (*replication, error) {
+// fault is told of every peer misbehaviour (for scoring and banning).
+func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string)) (*replication, error) {
 	signer, err := security.NewSigner(key)
 	if err != nil {
 		return nil, err
@@ -75,11 +79,17 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	engCfg.Store = store
 	engCfg.Rand = newRand()
 
-	r := &replication{store: store, inbox: make(chan msync.Message, cfg.InboxSize)}
+	r := &replication{
+		store:   store,
+		inbox:   make(chan msync.Message, cfg.InboxSize),
+		limiter: security.NewRateLimiter(cfg.Rate, 4096, nil),
+		fault:   fault,
+	}
 	tcfg := protocol.DefaultConfig()
 	tcfg.Limits = protocol.LimitsFor(engCfg)
 	tcfg.OnFault = func(f protocol.Fault) {
 		log.Debugw("peer fault", "peer", f.Peer, "kind", f.Kind, "error", f.Err)
+		fault(f.Peer, f.Kind.String())
 	}
 	t, err := protocol.New(h, tcfg, r.deliver)
 	if err != nil {
@@ -110,6 +120,11 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 // deliver hands a received message to the step loop without blocking the
 // stream that read it; a full inbox drops it (the protocols recover).
 func (r *replication) deliver(from peer.ID, m msync.Message) {
+	if !r.limiter.Allow(from) {
+		r.limited.Add(1)
+		r.fault(from, "rate limit")
+		return
+	}
 	m.From = msync.PeerID(from)
 	select {
 	case r.inbox <- m:
@@ -131,6 +146,7 @@ func (r *replication) stepLoop(ctx context.Context) {
 				}
 				r.rejected.Add(1)
 				log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
+				r.fault(peer.ID(m.From), "refused message")
 			}
 		}
 	}

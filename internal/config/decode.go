@@ -80,6 +80,9 @@ func decodeValue(n *yaml.Node, f reflect.Value, key string) error {
 	switch {
 	case f.Kind() == reflect.Struct && f.Type() != reflect.TypeFor[time.Time]():
 		return decodeStruct(n, f, key)
+	case f.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode && len(n.Content) == 0:
+		f.Set(reflect.Zero(f.Type())) // an empty list reads as nil, as when absent
+		return nil
 	case f.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		out := reflect.MakeSlice(f.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {

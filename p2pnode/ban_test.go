@@ -1,0 +1,69 @@
+package p2pnode
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/murmur-p2p/murmur/protocol"
+)
+
+// TestMisbehavingPeerIsBanned has a raw libp2p host send garbage frames on
+// the push protocol. Each one resets only its stream; at the ban threshold
+// the node disconnects the peer and refuses it, while it keeps replicating
+// with an honest peer.
+func TestMisbehavingPeerIsBanned(t *testing.T) {
+	cfg := testConfig(t, "ban")
+	cfg.Ban.Threshold = 3
+	a := startNode(t, cfg)
+	b := startNode(t, testConfig(t, "ban", firstAddr(t, a)))
+
+	attacker, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ai := peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}
+	if err := attacker.Connect(ctx, ai); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		s, err := attacker.NewStream(ctx, a.ID(), protocol.PushProtocol)
+		if err != nil {
+			t.Fatalf("open stream %d: %v", i, err)
+		}
+		// A length prefix of 5 followed by 5 bytes that are not protobuf.
+		_, _ = s.Write([]byte{5, 0xff, 0xff, 0xff, 0xff, 0xff})
+		_ = s.CloseWrite()
+		_, _ = s.Read(make([]byte, 1)) // returns once the node resets the stream
+		s.Close()
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		_, banned := a.Banned()[attacker.ID()]
+		return banned && a.Host().Network().Connectedness(attacker.ID()) != network.Connected
+	}, func() string { return "attacker not banned and disconnected" })
+	if err := attacker.Connect(ctx, ai); err == nil {
+		waitFor(t, 5*time.Second, func() bool {
+			return a.Host().Network().Connectedness(attacker.ID()) != network.Connected
+		}, func() string { return "banned peer could reconnect" })
+	}
+	st, err := a.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Banned != 1 {
+		t.Fatalf("Stats.Banned = %d, want 1", st.Banned)
+	}
+
+	// The honest peer is unaffected.
+	if _, err := a.Put("still", []byte("serving")); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, []*Node{a, b}, 1, 10*time.Second)
+}

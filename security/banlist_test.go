@@ -1,0 +1,90 @@
+package security
+
+import (
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// fakeClock is a settable time source.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func TestBanlistBansAfterThresholdWithinWindow(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := NewBanlist(BanConfig{Threshold: 3, Window: time.Minute, Duration: 10 * time.Minute}, clk.now, nil)
+	bad, good := peer.ID("bad"), peer.ID("good")
+
+	// Faults spread wider than the window never add up to a ban.
+	for i := 0; i < 5; i++ {
+		if b.Fault(good) {
+			t.Fatalf("peer banned after %d faults spaced over %d minutes", i+1, i)
+		}
+		clk.advance(40 * time.Second)
+	}
+	if b.Fault(bad) || b.Fault(bad) {
+		t.Fatal("banned before the threshold")
+	}
+	if !b.Fault(bad) {
+		t.Fatal("not banned at the threshold")
+	}
+	if !b.Banned(bad) || b.Banned(good) {
+		t.Fatal("wrong ban state")
+	}
+	if b.InterceptPeerDial(bad) || b.InterceptSecured(0, bad, nil) || !b.InterceptSecured(0, good, nil) {
+		t.Fatal("gater does not follow the ban")
+	}
+	if _, ok := b.BannedPeers()[bad]; !ok {
+		t.Fatal("BannedPeers misses the banned peer")
+	}
+	clk.advance(10 * time.Minute)
+	if b.Banned(bad) || !b.InterceptPeerDial(bad) {
+		t.Fatal("ban did not expire")
+	}
+}
+
+func TestBanlistAllowList(t *testing.T) {
+	b := NewBanlist(DefaultBanConfig(), nil, []peer.ID{"friend"})
+	if !b.InterceptSecured(0, "friend", nil) || b.InterceptSecured(0, "stranger", nil) {
+		t.Fatal("allow-list not enforced")
+	}
+	off := NewBanlist(BanConfig{}, nil, nil)
+	for i := 0; i < 100; i++ {
+		if off.Fault("p") {
+			t.Fatal("banning with threshold 0")
+		}
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	r := NewRateLimiter(RateConfig{MessagesPerSecond: 10, Burst: 5}, 2, clk.now)
+	allowed := 0
+	for i := 0; i < 20; i++ {
+		if r.Allow("flood") {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("burst of 20 at one instant: %d allowed, want 5", allowed)
+	}
+	if !r.Allow("other") {
+		t.Fatal("a flooding peer used up another peer's budget")
+	}
+	clk.advance(time.Second)
+	allowed = 0
+	for i := 0; i < 20; i++ {
+		if r.Allow("flood") {
+			allowed++
+		}
+	}
+	if allowed != 5 { // refilled to the burst, capped there
+		t.Fatalf("after 1s: %d allowed, want 5", allowed)
+	}
+	if !NewRateLimiter(RateConfig{}, 1, nil).Allow("x") {
+		t.Fatal("a zero rate should disable the limit")
+	}
+}
