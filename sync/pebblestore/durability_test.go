@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -163,32 +165,44 @@ func TestCrashAtRandomPoints(t *testing.T) {
 			must(t, err)
 			batches := batchSeq(rng, 40, 16)
 			var acked atomic.Int64
+			var werr error
 			var wg gosync.WaitGroup
-			stop := make(chan struct{})
+			stop, finished := make(chan struct{}), make(chan struct{})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer close(finished)
 				for _, b := range batches {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					if s.Apply(b) != nil {
+					if werr = s.Apply(b); werr != nil {
 						return
 					}
 					acked.Add(1)
 				}
 			}()
 			target := int64(rng.IntN(len(batches)))
-			for acked.Load() < target {
-				// poll: the writer acknowledges batches as it goes
-				runtimeYield()
+			deadline := time.Now().Add(time.Minute)
+		poll:
+			for acked.Load() < target { // the writer acknowledges batches as it goes
+				select {
+				case <-finished:
+					break poll
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("writer stuck at %d of %d batches", acked.Load(), target)
+				}
+				runtime.Gosched()
 			}
 			before := int(acked.Load())
 			clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rand.New(rand.NewPCG(seed, 8))})
 			close(stop)
 			wg.Wait()
+			must(t, werr)
 			// The crashed store is abandoned without Close, as a killed process.
 			r, err := Open("/db", Options{FS: clone, MerkleDepth: 8})
 			must(t, err)
