@@ -318,7 +318,8 @@ func (s *Store) begin() (func(), error) {
 	return s.iters.Done, nil
 }
 
-// Close implements sync.Store. It waits for running reads and releases the
+// Close implements sync.Store. It waits for running reads and scans (so it
+// must not be called from a scan callback; Apply may be) and releases the
 // directory lock. Every applied batch is already synced, so Close has
 // nothing to flush for durability.
 func (s *Store) Close() error {

@@ -1,0 +1,74 @@
+package pebblestore
+
+import (
+	"errors"
+	"math/rand/v2"
+	gosync "sync"
+	"testing"
+
+	"github.com/murmur-p2p/murmur/sync"
+)
+
+// TestConcurrentReadsDuringApply reads from several goroutines while
+// batches are applied and the store is finally closed: a key a batch
+// wrote is never visible without the batch's event, and reads end with
+// ErrClosed once the store is closed (run with -race).
+func TestConcurrentReadsDuringApply(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{MerkleDepth: 8})
+	must(t, err)
+	batches := batchSeq(rand.New(rand.NewPCG(11, 11)), 60, 8)
+	var wg gosync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// A key written by a batch implies the batch's event.
+				var missing error
+				err := s.ScanKeyHashes(sync.KeyHash{}, func(_ sync.KeyHash, ks *sync.KeyState) bool {
+					ok, err := s.HasEvent(ks.Versions[0].Event)
+					if err == nil && !ok {
+						missing = errors.New("key " + ks.Key + " visible before its event")
+					}
+					return missing == nil
+				})
+				if err == nil {
+					err = missing
+				}
+				if err == nil {
+					_, err = s.VersionVector()
+				}
+				if err != nil && !errors.Is(err, sync.ErrClosed) {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i, b := range batches {
+		must(t, s.Apply(b))
+		if i == len(batches)/2 {
+			// Apply from inside a scan callback does not deadlock.
+			var inner error
+			must(t, s.ScanKeys("", func(*sync.KeyState) bool {
+				inner = s.Apply(&sync.Batch{Meta: map[string][]byte{"x": {1}}})
+				return false
+			}))
+			must(t, inner)
+		}
+	}
+	must(t, s.Close())
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
