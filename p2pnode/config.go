@@ -42,6 +42,11 @@ type Config struct {
 	// Store is "pebble" (on disk in DataDir/store; the default) or "memory"
 	// (nothing survives a restart; for tests and ephemeral nodes).
 	Store string `yaml:"store"`
+	// Dissemination is how new events spread: "pushpull" (the engine's
+	// push/ack with announce/pull fallback on /murmur/push/1.0.0; the
+	// default) or "gossipsub" (a GossipSub topic per network, EventsTopic).
+	// Digest sync runs unchanged under both.
+	Dissemination string `yaml:"dissemination"`
 	// Sync tunes the replication engine; its keys (fanout, sync_interval,
 	// max_message_size, ...) sit at the top level of the file.
 	Sync msync.Config `yaml:",inline"`
@@ -105,6 +110,7 @@ func DefaultConfig() Config {
 		Resources:       DefaultResourceConfig(),
 		ShutdownTimeout: 10 * time.Second,
 		Store:           "pebble",
+		Dissemination:   DisseminationPushPull,
 		Sync:            msync.DefaultConfig(),
 		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
 		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
@@ -210,6 +216,9 @@ func (c Config) Validate() error {
 	}
 	if c.Store != "pebble" && c.Store != "memory" {
 		return fmt.Errorf("store: invalid value %q: want pebble or memory", c.Store)
+	}
+	if c.Dissemination != DisseminationPushPull && c.Dissemination != DisseminationGossipSub {
+		return fmt.Errorf("dissemination: invalid value %q: want %s or %s", c.Dissemination, DisseminationPushPull, DisseminationGossipSub)
 	}
 	if err := c.Sync.Validate(); err != nil {
 		return err

@@ -145,6 +145,11 @@ preset: default
 # (nothing survives a restart).
 #store: pebble
 
+# How new events spread: pushpull (push/ack with pull-sync fallback on
+# murmur's own protocol) or gossipsub (a GossipSub topic per network).
+# Digest sync runs under both.
+#dissemination: pushpull
+
 # Replication: push/ack with pull-sync fallback, and digest sync.
 #fanout: 3                    # peers each new event is pushed to
 #pull_extra: 2                # ID-only announcements go to fanout + pull_extra peers

@@ -55,6 +55,9 @@ type options struct {
 	gater    connmgr.ConnectionGater
 	registry prometheus.Registerer
 	extra    []libp2p.Option
+	// host is a host given by WithHost; recvLoss the WithReceiveLoss hook.
+	host     host.Host
+	recvLoss func(peer.ID) bool
 }
 
 // WithIdentity uses key as the node's identity instead of the key file in
@@ -161,7 +164,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.started {
 		return errors.New("start node: already started")
 	}
-	h, err := n.newHost()
+	h, err := n.hostToUse()
 	if err != nil {
 		return err
 	}
@@ -172,7 +175,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	// Replication starts before discovery connects anywhere, so the first
 	// peers already find the protocol handlers.
-	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault)
+	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault, n.opts)
 	if err != nil {
 		disc.Close()
 		h.Close()

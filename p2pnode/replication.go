@@ -43,6 +43,10 @@ type replication struct {
 	fault     func(p peer.ID, what string)
 	cancel    context.CancelFunc
 	wg        gosync.WaitGroup
+	// gossip disseminates events with dissemination: gossipsub (else nil);
+	// drop is the WithReceiveLoss hook (or nil).
+	gossip *gossipRouter
+	drop   func(peer.ID) bool
 }
 
 // openStore opens the configured store.
@@ -64,7 +68,7 @@ func openStore(cfg Config) (msync.Store, error) {
 // startReplication opens the store and starts the engine on h. The engine
 // learns its peers from disc.
 // fault is told of every peer misbehaviour (for scoring and banning).
-func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string)) (*replication, error) {
+func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string), opts options) (*replication, error) {
 	signer, err := security.NewSigner(key)
 	if err != nil {
 		return nil, err
@@ -96,13 +100,28 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		store.Close()
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
-	node, err := msync.NewNode(engCfg, t.EngineTransport())
+	r.drop = opts.recvLoss
+	var tr msync.Transport = t.EngineTransport()
+	if cfg.Dissemination == DisseminationGossipSub {
+		if r.gossip, err = startGossip(h, cfg, opts.recvLoss); err != nil {
+			t.Close()
+			store.Close()
+			return nil, err
+		}
+		engCfg.ExternalDissemination = true
+		tr = gossipTransport{tr, r.gossip}
+	}
+	node, err := msync.NewNode(engCfg, tr)
 	if err != nil {
+		r.gossip.close()
 		t.Close()
 		store.Close()
 		return nil, fmt.Errorf("start sync engine: %w", err)
 	}
 	r.transport, r.node = t, node
+	if r.gossip != nil {
+		r.gossip.run(node)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -120,6 +139,9 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 // deliver hands a received message to the step loop without blocking the
 // stream that read it; a full inbox drops it (the protocols recover).
 func (r *replication) deliver(from peer.ID, m msync.Message) {
+	if r.drop != nil && r.drop(from) {
+		return // simulated loss (WithReceiveLoss)
+	}
 	if !r.limiter.Allow(from) {
 		r.limited.Add(1)
 		r.fault(from, "rate limit")
@@ -194,6 +216,7 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 // which flushes it.
 func (r *replication) close() error {
 	var errs []error
+	r.gossip.close()
 	if err := r.transport.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close transport: %w", err))
 	}
