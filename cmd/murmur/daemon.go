@@ -13,6 +13,7 @@ import (
 
 	logging "github.com/ipfs/go-log/v2"
 
+	"github.com/murmur-p2p/murmur/internal/metrics"
 	"github.com/murmur-p2p/murmur/p2pnode"
 )
 
@@ -35,6 +36,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("daemon", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
+	var af apiFlags
+	af.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,10 +53,15 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	apiCfg, err := af.config(os.Environ())
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	node, err := p2pnode.New(cfg)
+	reg := metrics.NewRegistry()
+	node, err := p2pnode.New(cfg, p2pnode.WithPrometheusRegisterer(reg))
 	if err != nil {
 		return err
 	}
@@ -61,12 +69,19 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if err := node.Start(ctx); err != nil {
 		return err
 	}
+	reg.MustRegister(metrics.NewNodeCollector(node))
+	api, err := startAPI(node, apiCfg, reg)
+	if err != nil {
+		return err
+	}
+	defer api.Close()
 
 	fmt.Fprintf(stdout, "peer_id: %s\n", node.ID())
 	fmt.Fprintf(stdout, "network: %s\n", cfg.Discovery.Network)
 	for _, a := range node.Addrs() {
 		fmt.Fprintf(stdout, "addr: %s\n", a)
 	}
+	fmt.Fprintf(stdout, "api: http://%s\n", api.Addr())
 	fmt.Fprintln(stdout, "ready")
 
 	runtimePath := filepath.Join(cfg.DataDir, runtimeFileName)
@@ -81,6 +96,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		case <-ctx.Done():
 			stop() // a second signal now kills the process the default way
 			fmt.Fprintln(stdout, "shutting down")
+			if err := api.Close(); err != nil {
+				fmt.Fprintf(stderr, "murmur daemon: %v\n", err)
+			}
 			done := make(chan error, 1)
 			go func() { done <- node.Close() }()
 			select {

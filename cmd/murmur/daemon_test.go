@@ -38,6 +38,7 @@ type daemon struct {
 	cmd    *exec.Cmd
 	addrs  []string
 	peerID string
+	api    string // control API host:port
 	stderr *bytes.Buffer
 	lines  chan string
 	done   chan error
@@ -47,7 +48,7 @@ type daemon struct {
 // "ready", collecting its peer ID and addresses.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(murmurBin, append([]string{"daemon"}, args...)...)
+	cmd := exec.Command(murmurBin, append([]string{"daemon", "--api-addr=127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "GOLOG_LOG_LEVEL=warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -84,9 +85,11 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 				d.peerID = strings.TrimPrefix(line, "peer_id: ")
 			case strings.HasPrefix(line, "addr: "):
 				d.addrs = append(d.addrs, strings.TrimPrefix(line, "addr: "))
+			case strings.HasPrefix(line, "api: "):
+				d.api = strings.TrimPrefix(strings.TrimPrefix(line, "api: "), "http://")
 			case line == "ready":
-				if d.peerID == "" || len(d.addrs) == 0 {
-					t.Fatalf("daemon ready without peer ID or addresses")
+				if d.peerID == "" || len(d.addrs) == 0 || d.api == "" {
+					t.Fatalf("daemon ready without peer ID, addresses or API address")
 				}
 				return d
 			}

@@ -1,9 +1,18 @@
 // Command murmur runs and manages murmur nodes.
 //
 //	murmur init   --data DIR   create an identity and a commented config.yaml
-//	murmur daemon --data DIR   run a node until SIGINT or SIGTERM
+//	murmur daemon --data DIR   run a node (and its control API) until SIGINT or SIGTERM
 //	murmur id     --data DIR   print the node's peer ID
 //
+// and, talking to a running daemon through its control API (found by
+// --data DIR, --api ADDR or MURMUR_API):
+//
+//	murmur put KEY VALUE | get KEY | del KEY | ls [PREFIX]
+//	murmur publish TOPIC [PAYLOAD] | watch [PREFIX]
+//	murmur peers | status | sync PEER_ID
+//
+// Exit codes: 0 success, 1 failure, 2 usage error or input the daemon
+// rejects, 3 not found, 4 no daemon reachable, 5 missing or wrong API token.
 // Run "murmur COMMAND -h" for a command's flags.
 package main
 
@@ -29,6 +38,15 @@ func commands() []command {
 		{"init", "create a node's identity and a commented default config.yaml", runInit},
 		{"daemon", "run a node until SIGINT or SIGTERM", runDaemon},
 		{"id", "print a node's peer ID", runID},
+		{"put", "write a key: put KEY VALUE", runPut},
+		{"get", "read a key: get KEY", runGet},
+		{"del", "delete a key: del KEY", runDel},
+		{"ls", "list keys: ls [PREFIX]", runLs},
+		{"publish", "replicate an application event: publish TOPIC [PAYLOAD]", runPublish},
+		{"watch", "stream changes as they happen, resumable: watch [PREFIX]", runWatch},
+		{"peers", "list peers with their state", runPeers},
+		{"status", "show peer ID, addresses, version vector and store statistics", runStatus},
+		{"sync", "run a digest sync with a peer now: sync PEER_ID", runSync},
 	}
 }
 
@@ -37,7 +55,8 @@ func main() {
 }
 
 // run executes one command line and returns the process exit code: 0 for
-// success, 1 for a failure, 2 for a usage error.
+// success, 1 for a failure, 2 for a usage error, and for client commands
+// the codes of exitError (3 not found, 4 no daemon, 5 unauthorized).
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
@@ -58,10 +77,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, errUsage):
 			return 2
-		default:
-			fmt.Fprintf(stderr, "murmur %s: %v\n", c.name, err)
-			return 1
 		}
+		fmt.Fprintf(stderr, "murmur %s: %v\n", c.name, err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
 	}
 	fmt.Fprintf(stderr, "murmur: unknown command %q\n\n", args[0])
 	usage(stderr)
@@ -74,7 +96,9 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'murmur COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nClient commands find their daemon by --data DIR, --api ADDR or MURMUR_API.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failure, 2 usage or rejected input, 3 not found, 4 no daemon, 5 bad token.")
+	fmt.Fprintln(w, "Run 'murmur COMMAND -h' for a command's flags.")
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/murmur-p2p/murmur/internal/controlapi"
+)
+
+// errEnough ends a watch after --count changes.
+var errEnough = errors.New("enough changes")
+
+func runWatch(args []string, stdout, stderr io.Writer) error {
+	var cursor *string
+	var fromStart, noReconnect *bool
+	var count *int
+	cf, pos, err := parseClient("watch", args, stderr, 0, 1, "[PREFIX]", func(fs *flag.FlagSet) {
+		cursor = fs.String("cursor", "", "resume after this cursor (from a change's cursor or murmur status); default: from now")
+		fromStart = fs.Bool("from-start", false, "replay every change the node holds, then follow")
+		count = fs.Int("count", 0, "exit after this many changes (0: run until Ctrl-C)")
+		noReconnect = fs.Bool("no-reconnect", false, "exit when the stream ends instead of reconnecting")
+	})
+	if err != nil {
+		return err
+	}
+	opts := controlapi.WatchOptions{Cursor: *cursor, Reconnect: !*noReconnect}
+	if len(pos) == 1 {
+		opts.Prefix = pos[0]
+	}
+	if *fromStart {
+		if *cursor != "" {
+			fmt.Fprintln(stderr, "murmur watch: --cursor and --from-start exclude each other")
+			return errUsage
+		}
+		opts.Cursor = controlapi.CursorStart
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lost := false
+	opts.OnState = func(connected bool, err error) {
+		switch {
+		case connected && lost:
+			fmt.Fprintln(stderr, "murmur watch: reconnected; resuming from the last cursor")
+			lost = false
+		case !connected && !lost:
+			fmt.Fprintf(stderr, "murmur watch: stream lost (%v); reconnecting\n", err)
+			lost = true
+		}
+	}
+	if !cf.json {
+		fmt.Fprintln(stdout, "TIME                 OP       KEY  VALUE  ORIGIN  SEQ")
+	}
+	seen := 0
+	last, err := cf.client().Watch(ctx, opts, func(c controlapi.Change) error {
+		if cf.json {
+			if err := printJSONLine(stdout, c); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(stdout, "%s  %-7s  %s  %s  %s  %d\n", c.Time.Local().Format(time.DateTime), c.Op, c.Key,
+				clip(c.Value, c.Encoding), shortID(c.Origin), c.Seq)
+		}
+		seen++
+		if *count > 0 && seen >= *count {
+			return errEnough
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errEnough):
+		if !cf.json {
+			fmt.Fprintf(stderr, "resume with: murmur watch --cursor '%s'\n", last)
+		}
+		return nil
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "\nresume with: murmur watch --cursor '%s'\n", last)
+		return nil
+	}
+	if err == nil {
+		return nil // the stream ended (--no-reconnect)
+	}
+	return cf.explain(err)
+}

@@ -1,0 +1,100 @@
+package controlapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/murmur-p2p/murmur/p2pnode"
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// maxBodySize bounds a request body: the largest value, base64-encoded,
+// plus room for the JSON around it.
+const maxBodySize = msync.MaxValueSize*4/3 + 64<<10
+
+// writeJSON sends v with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		log.Debugw("write response", "error", err)
+	}
+}
+
+// writeError sends an ErrorBody.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, ErrorBody{Error: msg})
+}
+
+// writeNodeError maps an error from the node to a status: 404 for a missing
+// key, 503 while the node is not running, 500 otherwise.
+func writeNodeError(w http.ResponseWriter, what string, err error) {
+	switch {
+	case errors.Is(err, msync.ErrNotFound):
+		writeError(w, http.StatusNotFound, what+": not found")
+	case errors.Is(err, p2pnode.ErrClosed), errors.Is(err, p2pnode.ErrNotStarted), errors.Is(err, msync.ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, what+": node is not running: "+err.Error())
+	default:
+		log.Warnw("request failed", "what", what, "error", err)
+		writeError(w, http.StatusInternalServerError, what+": "+err.Error())
+	}
+}
+
+// readJSON decodes the request body into v: 413 for a body over
+// maxBodySize, 400 for anything that is not exactly one JSON object of v's
+// fields. It reports whether it succeeded (having answered otherwise).
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, maxBodySize)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", maxBodySize))
+		return false
+	}
+	if errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "bad JSON: empty body")
+		return false
+	}
+	writeError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
+	return false
+}
+
+// checkKey validates a key (or topic) against the engine's limits.
+func checkKey(w http.ResponseWriter, what, key string) bool {
+	switch {
+	case key == "":
+		writeError(w, http.StatusBadRequest, what+": empty")
+		return false
+	case len(key) > msync.MaxKeySize:
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d bytes, over the limit of %d", what, len(key), msync.MaxKeySize))
+		return false
+	}
+	return true
+}
+
+// checkValue validates a value or payload size.
+func checkValue(w http.ResponseWriter, what string, v []byte) bool {
+	if len(v) > msync.MaxValueSize {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d bytes, over the limit of %d", what, len(v), msync.MaxValueSize))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,72 @@
+package controlapi
+
+import (
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/murmur-p2p/murmur/internal/metrics"
+	"github.com/murmur-p2p/murmur/p2pnode"
+)
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := s.node.Stats()
+	if err != nil {
+		writeNodeError(w, "status", err)
+		return
+	}
+	cfg := s.node.Config()
+	res := Status{
+		PeerID:         s.node.ID().String(),
+		Network:        cfg.Discovery.Network,
+		Addrs:          []string{},
+		VersionVector:  map[string]uint64{},
+		PeersConnected: len(s.node.Peers()),
+		Uptime:         time.Since(s.started).Round(time.Second).String(),
+		Store:          StoreStatus{Kind: cfg.Store, Events: st.Engine.Events, Origins: st.Engine.Origins},
+		Engine: EngineStatus{
+			Created: st.Engine.Created, Accepted: st.Engine.Accepted, Duplicates: st.Engine.Duplicates,
+			Rejected: st.Engine.Rejected, PayloadsReceived: st.Engine.PayloadsReceived,
+			MessagesSent: st.Engine.MessagesSent, MessagesReceived: st.Engine.MessagesReceived,
+			BytesSent: st.Engine.BytesSent, BytesReceived: st.Engine.BytesReceived,
+			Pulls: st.Engine.Pulls, SyncRounds: st.Engine.SyncRounds, SyncMatches: st.Engine.SyncMatches,
+			InboxDropped: st.InboxDropped,
+		},
+	}
+	for _, a := range s.node.Addrs() {
+		res.Addrs = append(res.Addrs, a.String())
+	}
+	if cfg.Store == "pebble" {
+		res.Store.Dir = filepath.Join(cfg.DataDir, p2pnode.StoreDirName)
+		res.Store.SizeBytes = metrics.DirSize(res.Store.Dir)
+	}
+	if s.cfg.Log != nil {
+		vv, err := s.cfg.Log.VersionVector()
+		if err != nil {
+			writeNodeError(w, "status", err)
+			return
+		}
+		for o, seq := range vv {
+			res.VersionVector[peer.ID(o).String()] = seq
+		}
+		res.Cursor = EncodeCursor(vv)
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// healthz answers 200 while the process serves requests.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 while the node is started and not closed, 503
+// otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.node.Stats(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "peers": len(s.node.Peers())})
+}

@@ -1,0 +1,152 @@
+package metrics
+
+import (
+	"path/filepath"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/murmur-p2p/murmur/p2pnode"
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// Source is what the collector reads. *p2pnode.Node implements it.
+type Source interface {
+	Config() p2pnode.Config
+	Peers() []peer.ID
+	EnginePeers() ([]msync.PeerStatus, error)
+	Stats() (p2pnode.Stats, error)
+}
+
+// NodeCollector is a prometheus.Collector over a node's counters, read at
+// scrape time. A node that is not running yields no node metrics.
+type NodeCollector struct {
+	src Source
+}
+
+// NewNodeCollector returns a collector for src.
+func NewNodeCollector(src Source) *NodeCollector { return &NodeCollector{src: src} }
+
+// stat describes one metric without labels and how to read it.
+type stat struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	read func(*p2pnode.Stats) float64
+}
+
+func newStat(name, help string, kind prometheus.ValueType, read func(*p2pnode.Stats) float64) stat {
+	return stat{prometheus.NewDesc(name, help, nil, nil), kind, read}
+}
+
+var (
+	engineStats = []stat{
+		newStat("gossip_deltas_received_total", "Events (deltas) received in any message, new or duplicate: the payload copies.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.PayloadsReceived) }),
+		newStat("murmur_events_created_total", "Events created by local writes and publishes.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Created) }),
+		newStat("murmur_events_accepted_total", "Events from other origins accepted and applied.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Accepted) }),
+		newStat("murmur_events_duplicate_total", "Events received that were already known.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Duplicates) }),
+		newStat("murmur_events_rejected_total", "Events refused: invalid, badly signed or equivocating.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Rejected) }),
+		newStat("murmur_events_buffered_total", "Events held while an earlier event of their origin was missing.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Buffered) }),
+		newStat("murmur_events_buffer_dropped_total", "Out-of-order events dropped because the pending buffer was full.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Dropped) }),
+		newStat("murmur_pulls_total", "Events requested from peers by PullRequest.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Pulls) }),
+		newStat("murmur_pulls_served_total", "Events sent to peers in PullResponses.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.PullsServed) }),
+		newStat("murmur_sync_rounds_total", "Digest syncs started.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SyncRounds) }),
+		newStat("murmur_sync_matches_total", "Digest syncs whose roots matched (nothing to exchange).",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SyncMatches) }),
+		newStat("murmur_engine_bytes_sent_total", "Bytes of engine messages sent (canonical encoding).",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.BytesSent) }),
+		newStat("murmur_engine_bytes_received_total", "Bytes of engine messages received (canonical encoding).",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.BytesReceived) }),
+		newStat("murmur_inbox_dropped_total", "Received messages dropped because the engine's inbox was full.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.InboxDropped) }),
+		newStat("murmur_messages_rejected_total", "Received messages the engine refused.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Rejected) }),
+		newStat("murmur_store_events", "Events in the node's log.",
+			prometheus.GaugeValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Events) }),
+		newStat("murmur_store_origins", "Origins with at least one event in the log.",
+			prometheus.GaugeValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Origins) }),
+	}
+
+	messagesSentDesc = prometheus.NewDesc("murmur_messages_sent_total", "Engine messages sent, by message type.", []string{"type"}, nil)
+	messagesRecvDesc = prometheus.NewDesc("murmur_messages_received_total", "Engine messages received, by message type.", []string{"type"}, nil)
+
+	protoLabels   = []string{"protocol"}
+	protoMsgSent  = prometheus.NewDesc("murmur_protocol_messages_sent_total", "Messages written to streams, by libp2p protocol.", protoLabels, nil)
+	protoMsgRecv  = prometheus.NewDesc("murmur_protocol_messages_received_total", "Messages read from streams, by libp2p protocol.", protoLabels, nil)
+	protoByteSent = prometheus.NewDesc("murmur_protocol_bytes_sent_total", "Bytes written to streams (frames), by libp2p protocol.", protoLabels, nil)
+	protoByteRecv = prometheus.NewDesc("murmur_protocol_bytes_received_total", "Bytes read from streams (frames), by libp2p protocol.", protoLabels, nil)
+	protoDropped  = prometheus.NewDesc("murmur_protocol_send_dropped_total", "Messages not sent because the send queue was full, by libp2p protocol.", protoLabels, nil)
+	protoFailures = prometheus.NewDesc("murmur_protocol_send_failures_total", "Messages lost to a stream that could not be opened or written, by libp2p protocol.", protoLabels, nil)
+	protoResets   = prometheus.NewDesc("murmur_protocol_streams_reset_total", "Inbound streams reset for a fault, by libp2p protocol.", protoLabels, nil)
+	protoOpened   = prometheus.NewDesc("murmur_protocol_streams_opened_total", "Outgoing streams opened, by libp2p protocol.", protoLabels, nil)
+
+	peersConnectedDesc = prometheus.NewDesc("gossip_peers_connected", "Connected members of the network (the peer table).", nil, nil)
+	peersStateDesc     = prometheus.NewDesc("murmur_peers", "Peers in the replication engine's view, by failure-detector state.", []string{"state"}, nil)
+	storeSizeDesc      = prometheus.NewDesc("murmur_store_size_bytes", "Size of the on-disk store (0 for the memory store).", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *NodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, s := range engineStats {
+		ch <- s.desc
+	}
+	for _, d := range []*prometheus.Desc{messagesSentDesc, messagesRecvDesc, protoMsgSent, protoMsgRecv, protoByteSent,
+		protoByteRecv, protoDropped, protoFailures, protoResets, protoOpened, peersConnectedDesc, peersStateDesc, storeSizeDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
+	st, err := c.src.Stats()
+	if err != nil {
+		return // not running: nothing to report
+	}
+	for _, s := range engineStats {
+		ch <- prometheus.MustNewConstMetric(s.desc, s.kind, s.read(&st))
+	}
+	for t := range st.Engine.SentByType {
+		mt := msync.MessageType(t)
+		if t == 0 {
+			continue // no message type 0
+		}
+		ch <- prometheus.MustNewConstMetric(messagesSentDesc, prometheus.CounterValue, float64(st.Engine.SentByType[t]), mt.String())
+		ch <- prometheus.MustNewConstMetric(messagesRecvDesc, prometheus.CounterValue, float64(st.Engine.ReceivedByType[t]), mt.String())
+	}
+	for id, ps := range st.Protocols {
+		for _, m := range []struct {
+			d *prometheus.Desc
+			v uint64
+		}{
+			{protoMsgSent, ps.MessagesSent}, {protoMsgRecv, ps.MessagesReceived}, {protoByteSent, ps.BytesSent},
+			{protoByteRecv, ps.BytesReceived}, {protoDropped, ps.Dropped}, {protoFailures, ps.SendFailures},
+			{protoResets, ps.StreamsReset}, {protoOpened, ps.StreamsOpened},
+		} {
+			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), id)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(peersConnectedDesc, prometheus.GaugeValue, float64(len(c.src.Peers())))
+	if peers, err := c.src.EnginePeers(); err == nil {
+		counts := map[string]int{msync.PeerAlive.String(): 0, msync.PeerSuspected.String(): 0, msync.PeerFailed.String(): 0}
+		for _, p := range peers {
+			counts[p.State.String()]++
+		}
+		for state, n := range counts {
+			ch <- prometheus.MustNewConstMetric(peersStateDesc, prometheus.GaugeValue, float64(n), state)
+		}
+	}
+	var size int64
+	if cfg := c.src.Config(); cfg.Store == "pebble" {
+		size = DirSize(filepath.Join(cfg.DataDir, p2pnode.StoreDirName))
+	}
+	ch <- prometheus.MustNewConstMetric(storeSizeDesc, prometheus.GaugeValue, float64(size))
+}
