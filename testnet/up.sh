@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start N murmur daemons on 127.0.0.1, each with its own data dir and ports.
 # Only node 0 is given to the others as bootstrap; they find each other
-# through the DHT. Usage: testnet/up.sh [N]   (default 5)
+# through the DHT. Each node's control API listens on a free loopback port,
+# recorded in its data dir, so the CLI reaches node I with
+# --data $TESTNET_DIR/nodeI. Usage: testnet/up.sh [N]   (default 5)
 . "$(dirname "$0")/lib.sh"
 N=${1:-5}
 case $N in '' | *[!0-9]*) echo "usage: $0 [N]  (N a number of nodes)" >&2; exit 2 ;; esac
@@ -22,7 +24,8 @@ start_node() { # start_node I [bootstrap]
   local i=$1 dir=$TESTNET_DIR/node$1 port=$((TESTNET_BASE_PORT + $1))
   "$MURMUR_BIN" init --data "$dir" >/dev/null
   local args=(daemon --data "$dir" --network "$TESTNET_NETWORK"
-    --listen "/ip4/127.0.0.1/tcp/$port" --listen "/ip4/127.0.0.1/udp/$port/quic-v1")
+    --listen "/ip4/127.0.0.1/tcp/$port" --listen "/ip4/127.0.0.1/udp/$port/quic-v1"
+    --api-addr 127.0.0.1:0)
   [ -n "${2:-}" ] && args+=(--bootstrap "$2")
   rm -f "$dir/daemon.out"
   "$MURMUR_BIN" "${args[@]}" >"$dir/daemon.out" 2>"$dir/daemon.log" &
