@@ -178,6 +178,7 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key})
 	if ks != nil && ks.Apply(ev, id) && ks.Conflict() {
 		e.changes = append(e.changes, Change{Kind: ChangeConflict, Event: ev, Key: ev.Key, State: ks.Clone()})
+		e.stats.Conflicts++
 	}
 	e.disseminate(ev, id, via, hops, from)
 	return nil

@@ -17,6 +17,7 @@ import (
 type syncState struct {
 	peer     PeerID
 	sent     int
+	started  time.Time
 	deadline time.Time
 }
 
@@ -39,16 +40,26 @@ func (e *Engine) startSync(peer PeerID) {
 		}
 	}
 	n := e.nextNonce()
-	e.syncs[n] = &syncState{peer: peer, deadline: e.now.Add(e.cfg.SuspectTimeout)}
+	e.syncs[n] = &syncState{peer: peer, started: e.now, deadline: e.now.Add(e.cfg.SuspectTimeout)}
 	e.out.send(peer, &SyncRoot{Nonce: n, Root: e.digest})
 	e.stats.SyncRounds++
+}
+
+// endSync forgets a digest sync this engine started and records how long it
+// took (engine time, from SyncRoot sent until it ended or timed out).
+func (e *Engine) endSync(nonce uint64) {
+	if st, ok := e.syncs[nonce]; ok {
+		e.stats.SyncDurations.observe(e.now.Sub(st.started))
+		delete(e.syncs, nonce)
+	}
 }
 
 // expireSyncs forgets syncs that were not answered in time.
 func (e *Engine) expireSyncs() {
 	for n, s := range e.syncs {
 		if !e.now.Before(s.deadline) {
-			delete(e.syncs, n)
+			e.endSync(n)
+			e.stats.SyncTimeouts++
 		}
 	}
 }
@@ -70,7 +81,7 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		return nil // not ours, or expired
 	}
 	if m.Match {
-		delete(e.syncs, m.Nonce)
+		e.endSync(m.Nonce)
 		e.stats.SyncMatches++
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Match: true}})
 		return nil
@@ -78,7 +89,7 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 	theirs := m.VersionVector
 	for o := range theirs {
 		if len(o) == 0 || len(o) > MaxPeerIDSize {
-			delete(e.syncs, m.Nonce)
+			e.endSync(m.Nonce)
 			return fmt.Errorf("%w: sync digest from %s has an origin of %d bytes", ErrInvalidMessage, from, len(o))
 		}
 	}
@@ -100,7 +111,7 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 	st.sent = len(evs)
 	e.out.send(from, &SyncExchange{Nonce: m.Nonce, Events: evs, Request: want, More: more})
 	if len(want) == 0 {
-		delete(e.syncs, m.Nonce)
+		e.endSync(m.Nonce)
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: len(evs)}})
 	}
 	return nil
@@ -149,7 +160,7 @@ func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 		}
 	}
 	if st := e.syncs[m.Nonce]; st != nil && st.peer == from && m.Nonce != 0 {
-		delete(e.syncs, m.Nonce)
+		e.endSync(m.Nonce)
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: st.sent, Received: received}})
 	}
 	if m.More {

@@ -441,6 +441,7 @@ func (e *Engine) Ready() Ready {
 		e.stats.MessagesSent++
 		e.stats.BytesSent += uint64(size)
 		e.stats.SentByType[m.Body.Type()]++
+		e.stats.PayloadsSent += uint64(len(payloadEvents(m.Body)))
 		e.peers.sent(m.To, e.now, expectsReply(m.Body))
 	}
 	return rd

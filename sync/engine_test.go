@@ -388,6 +388,22 @@ func TestConcurrentWritesAreReportedAsConflicts(t *testing.T) {
 	if conflicts != 2 {
 		t.Fatalf("%d conflict changes, want one per node", conflicts)
 	}
+	for _, id := range ids {
+		if st := tn.engines[id].Stats(); st.Conflicts != 1 {
+			t.Fatalf("Stats.Conflicts = %d, want 1", st.Conflicts)
+		}
+	}
+	// The sync a started has ended and was timed; b sent a's missing event.
+	sa, sb := tn.engines[a].Stats(), tn.engines[b].Stats()
+	if sa.SyncDurations.Count != 1 || sa.SyncRounds != 1 {
+		t.Fatalf("sync durations %+v after %d rounds", sa.SyncDurations, sa.SyncRounds)
+	}
+	if sa.SyncDurations.Buckets[len(SyncDurationBounds)-1] != 1 {
+		t.Fatalf("the one observation is missing from the cumulative buckets: %v", sa.SyncDurations.Buckets)
+	}
+	if sb.PayloadsSent < 1 || sa.PayloadsReceived < 1 {
+		t.Fatalf("payloads sent by b %d, received by a %d", sb.PayloadsSent, sa.PayloadsReceived)
+	}
 }
 
 func TestFailureDetector(t *testing.T) {

@@ -1,5 +1,7 @@
 package sync
 
+import "time"
+
 // Stats are the engine's counters since it was created.
 type Stats struct {
 	// Events is the number of events in the log; Origins the number of
@@ -11,8 +13,12 @@ type Stats struct {
 	// Rejected counts events refused (invalid, badly signed, equivocating).
 	Created, Accepted, Duplicates, Rejected uint64
 	// PayloadsReceived counts full events received in any message, or
-	// through Receive, new or duplicate: the payload copies.
-	PayloadsReceived uint64
+	// through Receive, new or duplicate: the payload copies. PayloadsSent
+	// counts full events sent in messages.
+	PayloadsReceived, PayloadsSent uint64
+	// Conflicts counts applied writes that left their key with concurrent
+	// siblings (each reported as a ChangeConflict).
+	Conflicts uint64
 	// Broadcast counts local events handed to the external dissemination
 	// router (Ready.Broadcast); ExternalReceived counts events it delivered
 	// (Receive), new or duplicate.
@@ -27,7 +33,38 @@ type Stats struct {
 	// SyncRounds counts digest syncs started; SyncMatches those whose roots
 	// matched.
 	SyncRounds, SyncMatches uint64
+	// SyncTimeouts counts digest syncs that were not finished in time;
+	// SyncDurations is the distribution of how long started syncs took
+	// (engine time, timeouts included).
+	SyncTimeouts  uint64
+	SyncDurations Histogram
 	// Buffered counts events held while an earlier event of their origin was
 	// missing; Dropped counts events dropped because that buffer was full.
 	Buffered, Dropped uint64
+}
+
+// SyncDurationBounds are the upper bounds of the SyncDurations buckets.
+var SyncDurationBounds = [...]time.Duration{
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second,
+}
+
+// Histogram is a fixed-bucket distribution of durations: Buckets[i] counts
+// observations <= SyncDurationBounds[i], cumulatively, as Prometheus
+// histograms do; Count and Sum cover every observation.
+type Histogram struct {
+	Count   uint64
+	Sum     time.Duration
+	Buckets [len(SyncDurationBounds)]uint64
+}
+
+func (h *Histogram) observe(d time.Duration) {
+	h.Count++
+	h.Sum += d
+	for i, b := range SyncDurationBounds {
+		if d <= b {
+			h.Buckets[i]++
+		}
+	}
 }
