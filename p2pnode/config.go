@@ -2,6 +2,7 @@ package p2pnode
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -65,6 +66,12 @@ type Config struct {
 	// AllowPeers, when not empty, is the only set of peer IDs this node
 	// connects with.
 	AllowPeers []string `yaml:"allow_peers"`
+	// APIAddr is the host:port of the daemon's control API (HTTP/JSON,
+	// /metrics, /healthz); port 0 picks a free port. Loopback by default.
+	APIAddr string `yaml:"api_addr"`
+	// APIToken is the bearer token clients must send; required when APIAddr
+	// is not a loopback address.
+	APIToken string `yaml:"api_token"`
 }
 
 // NATConfig switches NAT traversal features on. They need a reachable
@@ -116,6 +123,7 @@ func DefaultConfig() Config {
 		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
 		Ban:             security.DefaultBanConfig(),
 		Rate:            security.DefaultRateConfig(),
+		APIAddr:         "127.0.0.1:4180", // loopback: only local programs reach the API
 	}
 }
 
@@ -243,6 +251,13 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.allowList(); err != nil {
 		return err
+	}
+	host, _, err := net.SplitHostPort(c.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api_addr: invalid value %q: want host:port (%v)", c.APIAddr, err)
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && c.APIToken == "" {
+		return fmt.Errorf("api_token: required when api_addr (%q) is not a loopback address", c.APIAddr)
 	}
 	return nil
 }

@@ -182,4 +182,10 @@ preset: default
 
 # When not empty, the only peer IDs this node connects with.
 #allow_peers: []
+
+# Control API (HTTP/JSON, /metrics, /healthz) for the murmur CLI. Loopback only
+# by default; any other address requires api_token (clients send
+# "Authorization: Bearer TOKEN"). Port 0 picks a free port.
+#api_addr: 127.0.0.1:4180
+#api_token: ""
 `

@@ -69,6 +69,13 @@ func TestConfigErrors(t *testing.T) {
 		{"env bad int", "", "MURMUR_TARGET_PEERS=many", `target_peers (environment MURMUR_TARGET_PEERS): invalid value "many": want an integer`},
 		{"env bad bootstrap", "", "MURMUR_BOOTSTRAP=/ip4/1.2.3/tcp", `bootstrap[0]: invalid multiaddr "/ip4/1.2.3/tcp"`},
 		{"not a mapping", "- a\n- b\n", "", `want a mapping of keys to values`},
+		{"bad api addr", "api_addr: localhost\n", "", `api_addr: invalid value "localhost": want host:port`},
+		{"public api without token", "api_addr: 0.0.0.0:4180\n", "", `api_token: required when api_addr ("0.0.0.0:4180") is not a loopback address`},
+		{"bad allow list", "allow_peers: [nobody]\n", "", `allow_peers[0]: invalid peer ID "nobody"`},
+		{"negative ban threshold", "ban_threshold: -1\n", "", `ban_threshold: invalid value -1`},
+		{"bad store", "store: sqlite\n", "", `store: invalid value "sqlite": want pebble or memory`},
+		{"bad peer selection", "peer_selection: best\n", "", `peer_selection: invalid value "best"`},
+		{"engine key named", "fanout: -2\n", "", `fanout: invalid value -2: must not be negative`},
 		{"two documents", "network: a\n---\nnetwork: b\n", "", `more than one YAML document`},
 	}
 	for _, tc := range cases {

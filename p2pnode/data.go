@@ -17,15 +17,11 @@ var ErrNotStarted = fmt.Errorf("node not started")
 var ErrNotFound = msync.ErrNotFound
 
 func (n *Node) engine() (*msync.Node, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	switch {
-	case n.closed:
-		return nil, ErrClosed
-	case n.repl == nil:
-		return nil, ErrNotStarted
+	r, err := n.replication()
+	if err != nil {
+		return nil, err
 	}
-	return n.repl.node, nil
+	return r.node, nil
 }
 
 // Put writes value under key. It returns the signed event once the write is
@@ -136,18 +132,48 @@ type Stats struct {
 
 // Stats returns the node's counters.
 func (n *Node) Stats() (Stats, error) {
-	e, err := n.engine()
+	r, err := n.replication()
 	if err != nil {
 		return Stats{}, err
 	}
-	n.mu.Lock()
-	r := n.repl
-	n.mu.Unlock()
-	st := Stats{Engine: e.Stats(), Protocols: map[string]protocol.ProtocolStats{},
+	st := Stats{Engine: r.node.Stats(), Protocols: map[string]protocol.ProtocolStats{},
 		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(),
 		Banned: len(n.bans.BannedPeers())}
 	for id, ps := range r.transport.Stats() {
 		st.Protocols[string(id)] = ps
 	}
 	return st, nil
+}
+
+// VersionVector returns the node's version vector: per origin, the highest
+// sequence number held without gaps (durable in the store).
+func (n *Node) VersionVector() (msync.VersionVector, error) {
+	r, err := n.replication()
+	if err != nil {
+		return nil, err
+	}
+	return r.store.VersionVector()
+}
+
+// ScanEvents calls fn for the stored events of origin with from <= seq <=
+// to (to == 0: no upper bound) in ascending order until fn returns false.
+// Events removed by garbage collection are skipped.
+func (n *Node) ScanEvents(origin msync.PeerID, from, to uint64, fn func(*msync.Event) bool) error {
+	r, err := n.replication()
+	if err != nil {
+		return err
+	}
+	return r.store.ScanEvents(origin, from, to, fn)
+}
+
+func (n *Node) replication() (*replication, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.closed:
+		return nil, ErrClosed
+	case n.repl == nil:
+		return nil, ErrNotStarted
+	}
+	return n.repl, nil
 }

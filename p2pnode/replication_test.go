@@ -187,6 +187,17 @@ func TestDataAPIBeforeStartAndAfterClose(t *testing.T) {
 	if _, err := n.Get("missing"); !errorsIs(err, ErrNotFound) {
 		t.Fatalf("Get missing: %v", err)
 	}
+	vv, err := n.VersionVector()
+	if err != nil || vv[msync.PeerID(n.ID())] != 1 {
+		t.Fatalf("version vector %v (%v), want seq 1 for the node itself", vv, err)
+	}
+	var keys []string
+	if err := n.ScanEvents(msync.PeerID(n.ID()), 1, 0, func(e *msync.Event) bool {
+		keys = append(keys, e.Key)
+		return true
+	}); err != nil || len(keys) != 1 || keys[0] != "k" {
+		t.Fatalf("ScanEvents: %v %v", keys, err)
+	}
 	n.Close()
 	if _, err := n.Get("k"); err != ErrClosed {
 		t.Fatalf("Get after Close: %v", err)
