@@ -3,7 +3,6 @@ package sync
 import (
 	"crypto/ed25519"
 	"errors"
-	"math/rand/v2"
 )
 
 // testSigner signs with a raw Ed25519 key; its PeerID is the public key.
@@ -13,14 +12,6 @@ func newTestSigner(seed byte) *testSigner {
 	var s [32]byte
 	s[0] = seed
 	s[1] = 0x5a
-	return &testSigner{priv: ed25519.NewKeyFromSeed(s[:])}
-}
-
-func newRandSigner(r *rand.Rand) *testSigner {
-	var s [32]byte
-	for i := range s {
-		s[i] = byte(r.Uint32())
-	}
 	return &testSigner{priv: ed25519.NewKeyFromSeed(s[:])}
 }
 

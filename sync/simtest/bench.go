@@ -160,7 +160,7 @@ func RunBench(w io.Writer, bc BenchConfig) error {
 			for seed := 1; seed <= bc.Seeds; seed++ {
 				r, err := RunOne(nodes, loss, uint64(seed), bc)
 				if err != nil {
-					return fmt.Errorf("N=%d loss=%v seed=%d: %w", nodes, loss, seed, err)
+					return fmt.Errorf("run with %d nodes, loss %v, seed %d: %w", nodes, loss, seed, err)
 				}
 				if r.Complete {
 					complete++
