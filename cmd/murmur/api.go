@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,39 +12,26 @@ import (
 	"github.com/murmur-p2p/murmur/p2pnode"
 )
 
-// apiFlags are the daemon's control API flags.
+// apiFlags are the daemon's control API flags; they override the config
+// file's api_addr and api_token (MURMUR_API_ADDR and MURMUR_API_TOKEN
+// override both).
 type apiFlags struct {
 	addr  string
 	token string
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.addr, "api-addr", "", "control API address host:port (default "+controlapi.DefaultAddr+"; port 0 picks a free port; not loopback requires --api-token)")
-	fs.StringVar(&f.token, "api-token", "", "bearer token the control API requires (default $"+envAPIToken+"; required off loopback)")
+	fs.StringVar(&f.addr, "api-addr", "", "control API address host:port (default "+controlapi.DefaultAddr+"; port 0 picks a free port; not loopback requires an API token)")
+	fs.StringVar(&f.token, "api-token", "", "bearer token the control API requires (prefer api_token in the config or $"+envAPIToken+": flags show in ps)")
 }
 
-// config builds the control API config: defaults, then flags, then the
-// MURMUR_API_ADDR and MURMUR_API_TOKEN environment variables.
-func (f *apiFlags) config(environ []string) (controlapi.Config, error) {
-	c := controlapi.DefaultConfig()
+func (f *apiFlags) apply(cfg *p2pnode.Config) {
 	if f.addr != "" {
-		c.Addr = f.addr
+		cfg.APIAddr = f.addr
 	}
 	if f.token != "" {
-		c.Token = f.token
+		cfg.APIToken = f.token
 	}
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, p2pnode.EnvPrefix+"API_ADDR="); ok && v != "" {
-			c.Addr = v
-		}
-		if v, ok := strings.CutPrefix(kv, envAPIToken+"="); ok && v != "" {
-			c.Token = v
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return c, err
-	}
-	return c, nil
 }
 
 // apiServer is the daemon's running control API and the file that tells
@@ -55,13 +41,12 @@ type apiServer struct {
 	addrFile string
 }
 
-// startAPI serves the control API for node and records its address in
-// DATA/api.addr.
-func startAPI(node *p2pnode.Node, cfg controlapi.Config, reg *prometheus.Registry) (*apiServer, error) {
-	cfg.Metrics = reg
-	if l, ok := any(node).(controlapi.EventLog); ok {
-		cfg.Log = l
-	}
+// startAPI serves the control API for node at the node config's api_addr
+// and records the bound address in DATA/api.addr.
+func startAPI(node *p2pnode.Node, reg *prometheus.Registry) (*apiServer, error) {
+	nc := node.Config()
+	cfg := controlapi.DefaultConfig()
+	cfg.Addr, cfg.Token, cfg.Metrics = nc.APIAddr, nc.APIToken, reg
 	srv, err := controlapi.NewServer(node, cfg)
 	if err != nil {
 		return nil, err

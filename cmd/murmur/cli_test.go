@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +138,99 @@ func TestCLITokenOffLoopback(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, nil, "put", "--api", api, "--token", "t0ken", "k", "v"); code != 0 {
 		t.Fatalf("token flag: exit %d, %s", code, errOut)
+	}
+}
+
+// watcher is a "murmur watch --json" process whose changes arrive on a
+// channel.
+type watcher struct {
+	changes chan controlapi.Change
+	stderr  *bytes.Buffer
+}
+
+func startWatch(t *testing.T, args ...string) *watcher {
+	t.Helper()
+	cmd := exec.Command(murmurBin, append([]string{"watch", "--json"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{changes: make(chan controlapi.Change, 100), stderr: new(bytes.Buffer)}
+	cmd.Stderr = w.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	go func() {
+		defer close(w.changes)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var c controlapi.Change
+			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+				t.Errorf("watch printed a line that is not a change: %q", sc.Text())
+				return
+			}
+			w.changes <- c
+		}
+	}()
+	return w
+}
+
+// expect reads the next changes and checks their keys, in order.
+func (w *watcher) expect(t *testing.T, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		select {
+		case c, ok := <-w.changes:
+			if !ok {
+				t.Fatalf("watch exited; stderr:\n%s", w.stderr)
+			}
+			if c.Key != k {
+				t.Fatalf("watch printed %s (seq %d), want %s; stderr:\n%s", c.Key, c.Seq, k, w.stderr)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("watch printed nothing within 20s, want %s; stderr:\n%s", k, w.stderr)
+		}
+	}
+}
+
+func TestWatchSpansDaemonRestart(t *testing.T) {
+	dir := t.TempDir()
+	loop := "--listen=/ip4/127.0.0.1/tcp/0"
+	a := startDaemon(t, "--data", dir, loop, "--network", "watchtest")
+	put := func(k string) {
+		t.Helper()
+		if code, _, errOut := runCLI(t, nil, "put", "--data", dir, k, "v-"+k); code != 0 {
+			t.Fatalf("put %s: %s", k, errOut)
+		}
+	}
+	put("before")
+	w := startWatch(t, "--data", dir, "--from-start")
+	w.expect(t, "before")
+	put("k1")
+	w.expect(t, "k1")
+
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// Written right after the restart, before the watcher (retrying with
+	// backoff) is back: it must still get them, once, from the store.
+	a2 := startDaemon(t, "--data", dir, loop, "--network", "watchtest")
+	t.Cleanup(func() { _ = a2.stop(t) })
+	put("k2")
+	put("k3")
+	w.expect(t, "k2", "k3")
+	put("k4")
+	w.expect(t, "k4")
+	select {
+	case c := <-w.changes:
+		t.Fatalf("unexpected extra change %+v", c)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if !strings.Contains(w.stderr.String(), "reconnected") {
+		t.Fatalf("watch never reported the reconnection; stderr:\n%s", w.stderr)
 	}
 }

@@ -20,6 +20,8 @@ type nodeFlags struct {
 	bootstrap   listFlag
 	network     string
 	targetPeers int
+	// extra, if set, applies more flags (the daemon's API flags).
+	extra func(*p2pnode.Config)
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet, withConfigFile bool) {
@@ -65,5 +67,8 @@ func (f *nodeFlags) applyFlags(cfg *p2pnode.Config) {
 	}
 	if f.targetPeers != 0 {
 		cfg.Discovery.TargetPeers = f.targetPeers
+	}
+	if f.extra != nil {
+		f.extra(cfg)
 	}
 }

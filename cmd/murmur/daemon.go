@@ -49,11 +49,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if os.Getenv("GOLOG_LOG_LEVEL") == "" {
 		_ = logging.SetLogLevelRegex("murmur/.*", "info")
 	}
+	nf.extra = af.apply
 	cfg, err := nf.load(os.Environ())
-	if err != nil {
-		return err
-	}
-	apiCfg, err := af.config(os.Environ())
 	if err != nil {
 		return err
 	}
@@ -70,7 +67,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	reg.MustRegister(metrics.NewNodeCollector(node))
-	api, err := startAPI(node, apiCfg, reg)
+	api, err := startAPI(node, reg)
 	if err != nil {
 		return err
 	}

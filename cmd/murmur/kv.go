@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -56,12 +57,26 @@ func runPut(args []string, stdout, stderr io.Writer) error {
 }
 
 func runGet(args []string, stdout, stderr io.Writer) error {
-	cf, pos, err := parseClient("get", args, stderr, 1, 1, "KEY", nil)
+	var wait time.Duration
+	cf, pos, err := parseClient("get", args, stderr, 1, 1, "KEY", func(fs *flag.FlagSet) {
+		fs.DurationVar(&wait, "wait", 0, "if the key is not there, wait up to this long for it to arrive (e.g. 5s)")
+	})
 	if err != nil {
 		return err
 	}
 	return callAPI(cf, stdout, func(c *controlapi.Client, ctx context.Context) (controlapi.Entry, error) {
-		return c.Get(ctx, pos[0])
+		deadline := time.Now().Add(wait)
+		for {
+			e, err := c.Get(ctx, pos[0])
+			if !controlapi.IsStatus(err, http.StatusNotFound) || time.Now().After(deadline) {
+				return e, err
+			}
+			select {
+			case <-ctx.Done():
+				return e, err
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}, func(e controlapi.Entry) error {
 		v, err := e.Bytes()
 		if err != nil {

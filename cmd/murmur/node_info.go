@@ -71,22 +71,25 @@ func printStatus(stdout io.Writer, st controlapi.Status) error {
 	}
 	fmt.Fprintf(tw, "store:\t%s\n", store)
 	e := st.Engine
-	fmt.Fprintf(tw, "events:\t%d created, %d accepted, %d duplicates, %d rejected\n", e.Created, e.Accepted, e.Duplicates, e.Rejected)
+	fmt.Fprintf(tw, "events:\t%d created, %d accepted, %d duplicates, %d rejected, %d conflicts\n", e.Created, e.Accepted, e.Duplicates, e.Rejected, e.Conflicts)
 	fmt.Fprintf(tw, "messages:\t%d sent (%s), %d received (%s)\n", e.MessagesSent, humanBytes(int64(e.BytesSent)), e.MessagesReceived, humanBytes(int64(e.BytesReceived)))
-	fmt.Fprintf(tw, "digest syncs:\t%d started, %d matched\n", e.SyncRounds, e.SyncMatches)
+	fmt.Fprintf(tw, "digest syncs:\t%d started, %d matched, %d timed out\n", e.SyncRounds, e.SyncMatches, e.SyncTimeouts)
 	origins := make([]string, 0, len(st.VersionVector))
 	for o := range st.VersionVector {
 		origins = append(origins, o)
 	}
 	slices.Sort(origins)
 	fmt.Fprintf(tw, "version vector:\t%d origins\n", len(origins))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	for _, o := range origins {
-		fmt.Fprintf(tw, "  %s\t%d\n", o, st.VersionVector[o])
+		fmt.Fprintf(stdout, "  %s  %d\n", o, st.VersionVector[o])
 	}
 	if st.Cursor != "" {
-		fmt.Fprintf(tw, "watch cursor:\t%s\n", st.Cursor)
+		fmt.Fprintf(stdout, "watch cursor: %s\n", st.Cursor)
 	}
-	return tw.Flush()
+	return nil
 }
 
 func runSync(args []string, stdout, stderr io.Writer) error {

@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/murmur-p2p/murmur/internal/controlapi"
 )
+
+// watchRow formats a line of watch's table (columns stay aligned for keys
+// up to 20 characters and values up to 24).
+const watchRow = "%-19s  %-7s  %-20s  %-24s  %-9s  %s\n"
 
 // errEnough ends a watch after --count changes.
 var errEnough = errors.New("enough changes")
@@ -42,8 +47,14 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	lost := false
+	lost, header := false, false
 	opts.OnState = func(connected bool, err error) {
+		if connected && !header && !cf.json {
+			// Printed once connected, so a script that waits for it knows
+			// that changes from now on are delivered.
+			fmt.Fprintf(stdout, watchRow, "TIME", "OP", "KEY", "VALUE", "ORIGIN", "SEQ")
+			header = true
+		}
 		switch {
 		case connected && lost:
 			fmt.Fprintln(stderr, "murmur watch: reconnected; resuming from the last cursor")
@@ -53,9 +64,6 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 			lost = true
 		}
 	}
-	if !cf.json {
-		fmt.Fprintln(stdout, "TIME                 OP       KEY  VALUE  ORIGIN  SEQ")
-	}
 	seen := 0
 	last, err := cf.client().Watch(ctx, opts, func(c controlapi.Change) error {
 		if cf.json {
@@ -63,8 +71,8 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		} else {
-			fmt.Fprintf(stdout, "%s  %-7s  %s  %s  %s  %d\n", c.Time.Local().Format(time.DateTime), c.Op, c.Key,
-				clip(c.Value, c.Encoding), shortID(c.Origin), c.Seq)
+			fmt.Fprintf(stdout, watchRow, c.Time.Local().Format(time.DateTime), c.Op, c.Key,
+				clip(c.Value, c.Encoding), shortID(c.Origin), strconv.FormatUint(c.Seq, 10))
 		}
 		seen++
 		if *count > 0 && seen >= *count {

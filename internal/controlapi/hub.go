@@ -12,8 +12,8 @@ const hubBuffer = 4096
 // hub holds the server's one subscription to the node and fans its changes
 // out to listeners (watch streams, sync requests) that come and go: the
 // node's subscriptions cannot be cancelled, so each request must not take
-// its own. A listener that falls behind loses changes; its lost flag tells
-// it to recover from the store.
+// its own. A listener that falls behind loses changes (a watch recovers
+// them from the store).
 type hub struct {
 	node Node
 
@@ -25,18 +25,7 @@ type hub struct {
 
 // listener receives changes from the hub.
 type listener struct {
-	C    chan msync.Change
-	mu   sync.Mutex
-	lost bool
-}
-
-// takeLost reports whether changes were dropped since the last call.
-func (l *listener) takeLost() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lost := l.lost
-	l.lost = false
-	return lost
+	C chan msync.Change
 }
 
 // listen registers a listener, subscribing to the node on first use. The
@@ -75,10 +64,7 @@ func (h *hub) run(ch <-chan msync.Change) {
 		for l := range h.listeners {
 			select {
 			case l.C <- c:
-			default:
-				l.mu.Lock()
-				l.lost = true
-				l.mu.Unlock()
+			default: // the listener is behind; it loses c
 			}
 		}
 		h.mu.Unlock()

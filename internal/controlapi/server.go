@@ -39,12 +39,9 @@ type Node interface {
 	SyncWith(p peer.ID) error
 	EnginePeers() ([]msync.PeerStatus, error)
 	Stats() (p2pnode.Stats, error)
-}
-
-// EventLog reads the node's durable event log. The watch stream replays
-// from it the events a resuming client has not seen, and fills any gap in
-// the live stream (a subscription that overflowed) from it.
-type EventLog interface {
+	// VersionVector and ScanEvents read the durable event log: the watch
+	// stream replays from it the events a resuming client has not seen,
+	// and fills from it any gap a lagging subscription left.
 	VersionVector() (msync.VersionVector, error)
 	ScanEvents(origin msync.PeerID, from, to uint64, fn func(*msync.Event) bool) error
 }
@@ -64,9 +61,6 @@ type Config struct {
 	Token string
 	// Metrics, if not nil, is served at /metrics.
 	Metrics prometheus.Gatherer
-	// Log, if not nil, is used for watch replay and gap filling. Without it
-	// a watch can only start from now.
-	Log EventLog
 	// SyncWait bounds how long POST /v1/sync waits for the sync's result
 	// (default 10s).
 	SyncWait time.Duration

@@ -29,6 +29,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		Engine: EngineStatus{
 			Created: st.Engine.Created, Accepted: st.Engine.Accepted, Duplicates: st.Engine.Duplicates,
 			Rejected: st.Engine.Rejected, PayloadsReceived: st.Engine.PayloadsReceived,
+			PayloadsSent: st.Engine.PayloadsSent, Conflicts: st.Engine.Conflicts, SyncTimeouts: st.Engine.SyncTimeouts,
 			MessagesSent: st.Engine.MessagesSent, MessagesReceived: st.Engine.MessagesReceived,
 			BytesSent: st.Engine.BytesSent, BytesReceived: st.Engine.BytesReceived,
 			Pulls: st.Engine.Pulls, SyncRounds: st.Engine.SyncRounds, SyncMatches: st.Engine.SyncMatches,
@@ -42,17 +43,15 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		res.Store.Dir = filepath.Join(cfg.DataDir, p2pnode.StoreDirName)
 		res.Store.SizeBytes = metrics.DirSize(res.Store.Dir)
 	}
-	if s.cfg.Log != nil {
-		vv, err := s.cfg.Log.VersionVector()
-		if err != nil {
-			writeNodeError(w, "status", err)
-			return
-		}
-		for o, seq := range vv {
-			res.VersionVector[peer.ID(o).String()] = seq
-		}
-		res.Cursor = EncodeCursor(vv)
+	vv, err := s.node.VersionVector()
+	if err != nil {
+		writeNodeError(w, "status", err)
+		return
 	}
+	for o, seq := range vv {
+		res.VersionVector[peer.ID(o).String()] = seq
+	}
+	res.Cursor = EncodeCursor(vv)
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -178,6 +178,8 @@ type EngineStatus struct {
 	Duplicates       uint64 `json:"duplicates"`
 	Rejected         uint64 `json:"rejected"`
 	PayloadsReceived uint64 `json:"payloads_received"`
+	PayloadsSent     uint64 `json:"payloads_sent"`
+	Conflicts        uint64 `json:"conflicts"`
 	MessagesSent     uint64 `json:"messages_sent"`
 	MessagesReceived uint64 `json:"messages_received"`
 	BytesSent        uint64 `json:"bytes_sent"`
@@ -185,6 +187,7 @@ type EngineStatus struct {
 	Pulls            uint64 `json:"pulls"`
 	SyncRounds       uint64 `json:"sync_rounds"`
 	SyncMatches      uint64 `json:"sync_matches"`
+	SyncTimeouts     uint64 `json:"sync_timeouts"`
 	InboxDropped     uint64 `json:"inbox_dropped"`
 }
 

@@ -32,10 +32,6 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	var sent msync.VersionVector
 	if cursor != "" || q.Has("cursor") {
-		if s.cfg.Log == nil {
-			writeError(w, http.StatusNotImplemented, "cursor: this node cannot replay from its store; watch without a cursor")
-			return
-		}
 		vv, err := DecodeCursor(cursor)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -51,17 +47,12 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	defer s.hub.unlisten(l)
 	if sent == nil {
 		// From now: everything the store already holds counts as seen.
-		sent = msync.VersionVector{}
-		if s.cfg.Log != nil {
-			vv, err := s.cfg.Log.VersionVector()
-			if err != nil {
-				writeNodeError(w, "watch", err)
-				return
-			}
-			sent = vv
+		if sent, err = s.node.VersionVector(); err != nil {
+			writeNodeError(w, "watch", err)
+			return
 		}
 	}
-	ws := &watchStream{w: w, rc: http.NewResponseController(w), log: s.cfg.Log, prefix: prefix, sent: sent}
+	ws := &watchStream{w: w, rc: http.NewResponseController(w), log: s.node, prefix: prefix, sent: sent}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -90,9 +81,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 				idle = 0
 			}
 		case <-tick.C:
-			if l.takeLost() || s.cfg.Log != nil {
-				err = ws.catchUp()
-			}
+			// Catch up with the store every beat: a change the
+			// subscription lost shows as the store's vector ahead of the
+			// cursor.
+			err = ws.catchUp()
 			if idle++; idle >= keepaliveBeats && err == nil {
 				idle = 0
 				err = ws.comment("keepalive")
@@ -109,7 +101,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 type watchStream struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
-	log    EventLog
+	log    Node
 	prefix string
 	sent   msync.VersionVector
 }
@@ -127,7 +119,7 @@ func (ws *watchStream) live(ev *msync.Event) error {
 	if ev == nil || ev.Seq <= ws.sent[ev.Origin] {
 		return nil
 	}
-	if ws.log != nil && ev.Seq > ws.sent[ev.Origin]+1 {
+	if ev.Seq > ws.sent[ev.Origin]+1 {
 		if err := ws.replay(ev.Origin, ev.Seq-1); err != nil {
 			return err
 		}
@@ -137,9 +129,6 @@ func (ws *watchStream) live(ev *msync.Event) error {
 
 // catchUp sends from the store every event past the cursor.
 func (ws *watchStream) catchUp() error {
-	if ws.log == nil {
-		return nil
-	}
 	vv, err := ws.log.VersionVector()
 	if err != nil {
 		return err

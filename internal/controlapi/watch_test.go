@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,109 @@ func TestKeysWithSlashesAndEscapes(t *testing.T) {
 	}
 	if _, err := node.Get("a%2Fb%2Fc"); !errors.Is(err, msync.ErrNotFound) {
 		t.Fatalf("the escaped form is not a key of its own: %v", err)
+	}
+}
+
+func TestWatchResumesFromCursor(t *testing.T) {
+	a := startNode(t)
+	b := startNode(t, a.Addrs()[0].String())
+	_, _, c := serve(t, a, Config{})
+	for _, k := range []string{"k1", "k2"} {
+		if _, err := c.Put(ctx(t), k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// From the start: both writes, replayed from the store.
+	changes, cancel := collect(t, c, WatchOptions{Cursor: CursorStart})
+	var cursor string
+	for _, k := range []string{"k1", "k2"} {
+		got := next(t, changes)
+		if got.Key != k || !got.Replayed {
+			t.Fatalf("replay from the start: got %+v, want %s replayed", got, k)
+		}
+		cursor = got.Cursor
+	}
+	cancel()
+	for range changes {
+	}
+
+	// Written while no one watches: two local writes and one from B.
+	if _, err := c.Put(ctx(t), "k3", []byte("k3")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Put("b1", []byte("b1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx(t), "k4", []byte("k4")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "B's write to reach A", func() bool { _, err := a.Get("b1"); return err == nil })
+
+	changes, _ = collect(t, c, WatchOptions{Cursor: cursor})
+	got := map[string]Change{}
+	for range 3 {
+		ch := next(t, changes)
+		if _, dup := got[ch.Key]; dup {
+			t.Fatalf("%s delivered twice", ch.Key)
+		}
+		got[ch.Key] = ch
+	}
+	for _, k := range []string{"k3", "k4", "b1"} {
+		if ch, ok := got[k]; !ok || !ch.Replayed {
+			t.Fatalf("resumed watch got %v, want k3, k4 and b1 replayed", got)
+		}
+	}
+	if got["b1"].Origin != b.ID().String() {
+		t.Fatalf("b1 from origin %s, want B", got["b1"].Origin)
+	}
+	// Then live changes, nothing repeated.
+	if _, err := c.Put(ctx(t), "k5", []byte("k5")); err != nil {
+		t.Fatal(err)
+	}
+	if ch := next(t, changes); ch.Key != "k5" || ch.Replayed || ch.Seq != 5 {
+		t.Fatalf("after the replay got %+v, want k5 live with seq 5", ch)
+	}
+	// The final cursor is the node's version vector.
+	st, err := c.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vv, _ := DecodeCursor(st.Cursor); vv.Get(msync.PeerID(a.ID())) != 5 || vv.Get(msync.PeerID(b.ID())) != 1 {
+		t.Fatalf("status cursor %s", st.Cursor)
+	}
+}
+
+func TestWatchLastEventIDHeader(t *testing.T) {
+	node := startNode(t)
+	_, ts, c := serve(t, node, Config{})
+	first, err := c.Put(ctx(t), "a", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx(t), "b", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	cur := EncodeCursor(msync.VersionVector{msync.PeerID(node.ID()): first.Seq})
+	req, _ := http.NewRequestWithContext(ctx(t), "GET", ts.URL+"/v1/watch", nil)
+	req.Header.Set("Last-Event-ID", cur)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	buf := make([]byte, 4096)
+	var text string
+	for !strings.Contains(text, `"key":"b"`) {
+		n, err := resp.Body.Read(buf)
+		if err != nil {
+			t.Fatalf("stream: %v after %q", err, text)
+		}
+		text += string(buf[:n])
+	}
+	if !strings.HasPrefix(text, "id: "+cur+"\nevent: ready\n") || strings.Contains(text, `"key":"a"`) {
+		t.Fatalf("stream resumed from Last-Event-ID %s:\n%s", cur, text)
 	}
 }

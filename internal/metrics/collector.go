@@ -40,6 +40,8 @@ func newStat(name, help string, kind prometheus.ValueType, read func(*p2pnode.St
 
 var (
 	engineStats = []stat{
+		newStat("gossip_deltas_sent_total", "Events (deltas) sent to peers in any message: the payload copies.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.PayloadsSent) }),
 		newStat("gossip_deltas_received_total", "Events (deltas) received in any message, new or duplicate: the payload copies.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.PayloadsReceived) }),
 		newStat("murmur_events_created_total", "Events created by local writes and publishes.",
@@ -54,12 +56,16 @@ var (
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Buffered) }),
 		newStat("murmur_events_buffer_dropped_total", "Out-of-order events dropped because the pending buffer was full.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Dropped) }),
+		newStat("murmur_conflicts_total", "Applied writes that left their key with concurrent siblings.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Conflicts) }),
 		newStat("murmur_pulls_total", "Events requested from peers by PullRequest.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.Pulls) }),
 		newStat("murmur_pulls_served_total", "Events sent to peers in PullResponses.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.PullsServed) }),
 		newStat("murmur_sync_rounds_total", "Digest syncs started.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SyncRounds) }),
+		newStat("murmur_sync_timeouts_total", "Digest syncs not finished in time.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SyncTimeouts) }),
 		newStat("murmur_sync_matches_total", "Digest syncs whose roots matched (nothing to exchange).",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SyncMatches) }),
 		newStat("murmur_engine_bytes_sent_total", "Bytes of engine messages sent (canonical encoding).",
@@ -91,6 +97,7 @@ var (
 
 	peersConnectedDesc = prometheus.NewDesc("gossip_peers_connected", "Connected members of the network (the peer table).", nil, nil)
 	peersStateDesc     = prometheus.NewDesc("murmur_peers", "Peers in the replication engine's view, by failure-detector state.", []string{"state"}, nil)
+	syncDurationDesc   = prometheus.NewDesc("gossip_sync_duration_seconds", "How long digest syncs took, from the first message to the end of the exchange (timeouts included).", nil, nil)
 	storeSizeDesc      = prometheus.NewDesc("murmur_store_size_bytes", "Size of the on-disk store (0 for the memory store).", nil, nil)
 )
 
@@ -100,7 +107,7 @@ func (c *NodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- s.desc
 	}
 	for _, d := range []*prometheus.Desc{messagesSentDesc, messagesRecvDesc, protoMsgSent, protoMsgRecv, protoByteSent,
-		protoByteRecv, protoDropped, protoFailures, protoResets, protoOpened, peersConnectedDesc, peersStateDesc, storeSizeDesc} {
+		protoByteRecv, protoDropped, protoFailures, protoResets, protoOpened, peersConnectedDesc, peersStateDesc, syncDurationDesc, storeSizeDesc} {
 		ch <- d
 	}
 }
@@ -134,6 +141,12 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), id)
 		}
 	}
+	h := st.Engine.SyncDurations
+	buckets := make(map[float64]uint64, len(msync.SyncDurationBounds))
+	for i, b := range msync.SyncDurationBounds {
+		buckets[b.Seconds()] = h.Buckets[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(syncDurationDesc, h.Count, h.Sum.Seconds(), buckets)
 	ch <- prometheus.MustNewConstMetric(peersConnectedDesc, prometheus.GaugeValue, float64(len(c.src.Peers())))
 	if peers, err := c.src.EnginePeers(); err == nil {
 		counts := map[string]int{msync.PeerAlive.String(): 0, msync.PeerSuspected.String(): 0, msync.PeerFailed.String(): 0}

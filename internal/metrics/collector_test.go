@@ -157,6 +157,33 @@ func TestMetricsCountKnownTraffic(t *testing.T) {
 	if recv < writes+1 || recv != writes+1+dups {
 		t.Errorf("B received %v deltas with %v duplicates, want %d + duplicates", recv, dups, writes+1)
 	}
+	if d := delta(beforeA, afterA, "gossip_deltas_sent_total"); d < writes+1 {
+		t.Errorf("A sent %v deltas, want at least %d (one copy of each event to B)", d, writes+1)
+	}
+	if v := mustValue(t, afterA, "murmur_conflicts_total"); v != 0 {
+		t.Errorf("%v conflicts from writes on one node", v)
+	}
+	// Digest syncs run every 200 ms: wait for one to finish and show up in
+	// the histogram, never counting more syncs than were started.
+	for {
+		fams := scrape(t, srvA.URL)
+		h := fams["gossip_sync_duration_seconds"].GetMetric()[0].GetHistogram()
+		rounds := mustValue(t, fams, "murmur_sync_rounds_total")
+		if float64(h.GetSampleCount()) > rounds {
+			t.Fatalf("%d sync durations observed, only %v syncs started", h.GetSampleCount(), rounds)
+		}
+		if h.GetSampleCount() > 0 {
+			// The text format adds the +Inf bucket to the engine's ten.
+			if b := h.GetBucket(); len(b) != 11 || b[0].GetUpperBound() != 0.005 || b[9].GetUpperBound() != 5 {
+				t.Fatalf("sync duration buckets %v, want 5ms .. 5s and +Inf", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no digest sync duration observed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if v := mustValue(t, afterB, "murmur_store_events"); v != writes+1 {
 		t.Errorf("B's store holds %v events, want %d", v, writes+1)
 	}
