@@ -80,14 +80,24 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	resume := "murmur watch"
+	switch {
+	case cf.api != "":
+		resume += " --api " + cf.api
+	case cf.dataDir != "":
+		resume += " --data " + cf.dataDir
+	}
+	if opts.Prefix != "" {
+		resume += " " + opts.Prefix
+	}
 	switch {
 	case errors.Is(err, errEnough):
 		if !cf.json {
-			fmt.Fprintf(stderr, "resume with: murmur watch --cursor '%s'\n", last)
+			fmt.Fprintf(stderr, "resume with: %s --cursor '%s'\n", resume, last)
 		}
 		return nil
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "\nresume with: murmur watch --cursor '%s'\n", last)
+		fmt.Fprintf(stderr, "\nresume with: %s --cursor '%s'\n", resume, last)
 		return nil
 	}
 	if err == nil {
