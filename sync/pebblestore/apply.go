@@ -1,9 +1,11 @@
 package pebblestore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -95,25 +97,13 @@ func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
 		set(pb, dotKey(e.Origin, e.Seq), id[:])
 	}
 
-	// Key changes: the digest each key has so far in this batch.
-	cur := map[merkle.KeyHash]*merkle.Digest{}
-	digestOf := func(h merkle.KeyHash) (*merkle.Digest, error) {
-		if d, ok := cur[h]; ok {
-			return d, nil
-		}
-		if s.tree.Leaf(s.tree.LeafIndex(h)).Count == 0 {
-			return nil, nil // an empty leaf holds no key: skip the lookup
-		}
-		p, err := s.getRecord(hashKey(h))
-		if errors.Is(err, sync.ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		d, _, err := decodeHashRecord(h[:], p)
-		return &d, err
+	// Key changes: the digest each key has so far in this batch, starting
+	// from the stored ones.
+	cur, err := s.storedDigests(b)
+	if err != nil {
+		return err
 	}
+	digestOf := func(h merkle.KeyHash) (*merkle.Digest, error) { return cur[h], nil }
 	change := func(key string, ks *sync.KeyState) error {
 		h := merkle.HashKey(key)
 		old, err := digestOf(h)
@@ -172,4 +162,59 @@ func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
 		}
 	}
 	return nil
+}
+
+// storedDigests returns the stored digest of every key b deletes or writes
+// (nil for keys not stored). It looks them up in KeyHash order with one
+// iterator, which for large batches (snapshot chunks) costs a fraction of
+// one point lookup per key; keys whose Merkle leaf is empty are not looked
+// up at all.
+func (s *Store) storedDigests(b *sync.Batch) (map[merkle.KeyHash]*merkle.Digest, error) {
+	out := make(map[merkle.KeyHash]*merkle.Digest, len(b.Keys)+len(b.DeleteKeys))
+	var want []merkle.KeyHash
+	add := func(key string) {
+		h := merkle.HashKey(key)
+		if _, ok := out[h]; ok {
+			return
+		}
+		out[h] = nil
+		if s.tree.Leaf(s.tree.LeafIndex(h)).Count > 0 {
+			want = append(want, h)
+		}
+	}
+	for _, k := range b.DeleteKeys {
+		add(k)
+	}
+	for _, ks := range b.Keys {
+		add(ks.Key)
+	}
+	if len(want) == 0 {
+		return out, nil
+	}
+	slices.SortFunc(want, func(x, y merkle.KeyHash) int { return bytes.Compare(x[:], y[:]) })
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: hashKey(want[0]), UpperBound: []byte{tabHash + 1}})
+	if err != nil {
+		return nil, s.wrapErr("iterate", err)
+	}
+	defer it.Close()
+	for _, h := range want {
+		k := hashKey(h)
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, s.wrapErr("read "+describeKey(k), err)
+		}
+		p, err := unseal(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("%w (in %s)", err, s.dir)
+		}
+		d, _, err := decodeHashRecord(h[:], p)
+		if err != nil {
+			return nil, err
+		}
+		out[h] = &d
+	}
+	return out, s.wrapErr("iterate", it.Error())
 }

@@ -172,12 +172,15 @@ func (r *reader) u32() uint32 {
 	return 0
 }
 
-func (r *reader) done(what string) error {
+// done returns nil if the payload was read completely and well, else an
+// error wrapping ErrCorrupt that names what (formatted only on failure:
+// this runs for every record read).
+func (r *reader) done(what string, arg any) error {
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
 	}
 	if r.err != nil {
-		return fmt.Errorf("%w: decode %s: %w", ErrCorrupt, what, r.err)
+		return fmt.Errorf("%w: decode %s: %w", ErrCorrupt, fmt.Sprintf(what, arg), r.err)
 	}
 	return nil
 }
@@ -250,7 +253,7 @@ func decodeEvent(id sync.EventID, p []byte) (*sync.Event, error) {
 	e.Value = r.bytes()
 	e.Context = r.vv()
 	e.Signature = r.bytes()
-	if err := r.done(fmt.Sprintf("event %x", id[:8])); err != nil {
+	if err := r.done("event %x", id[:8]); err != nil {
 		return nil, err
 	}
 	if e.ID() != id {
@@ -262,7 +265,14 @@ func decodeEvent(id sync.EventID, p []byte) (*sync.Event, error) {
 // encodeKeyState is the key state record payload (the key is the record
 // key, not repeated).
 func encodeKeyState(ks *sync.KeyState) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(ks.Versions)))
+	n := 1 + 1 + len(ks.Context)*(1+binary.MaxVarintLen64)
+	for _, v := range ks.Versions {
+		n += 2*binary.MaxVarintLen64 + len(v.Origin) + 12 + 1 + binary.MaxVarintLen64 + len(v.Value) + len(v.Event)
+	}
+	for o := range ks.Context {
+		n += len(o)
+	}
+	b := binary.AppendUvarint(make([]byte, 0, n), uint64(len(ks.Versions)))
 	for _, v := range ks.Versions {
 		b = appendBytes(b, []byte(v.Origin))
 		b = binary.AppendUvarint(b, v.Seq)
@@ -293,7 +303,7 @@ func decodeKeyState(key string, p []byte) (*sync.KeyState, error) {
 		copy(v.Event[:], r.fixed(32))
 	}
 	ks.Context = r.vv()
-	if err := r.done(fmt.Sprintf("key %q", key)); err != nil {
+	if err := r.done("key %q", key); err != nil {
 		return nil, err
 	}
 	return ks, nil
@@ -308,7 +318,11 @@ const digestDomain = "murmur/keystate/v1\x00"
 // when their states are equal (sync.KeyState.Equal).
 func Digest(ks *sync.KeyState) merkle.Digest {
 	h := sha256.New()
-	b := appendBytes([]byte(digestDomain), []byte(ks.Key))
+	n := len(digestDomain) + 2*binary.MaxVarintLen64 + len(ks.Key) + len(ks.Versions)*len(sync.EventID{}) + 1
+	for o := range ks.Context {
+		n += 2*binary.MaxVarintLen64 + len(o)
+	}
+	b := appendBytes(append(make([]byte, 0, n), digestDomain...), []byte(ks.Key))
 	b = binary.AppendUvarint(b, uint64(len(ks.Versions)))
 	for _, v := range ks.Versions {
 		b = append(b, v.Event[:]...)

@@ -2,37 +2,27 @@ package pebblestore
 
 import (
 	"github.com/murmur-p2p/murmur/sync"
-	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/snapshot"
 )
 
 // SnapshotSource returns the store's key/value state as a snapshot.Source:
-// items in KeyHash order whose values are EncodeKeyState encodings. Use
-// MerkleTree().Root().Count as the snapshot's key total.
+// items in key order whose values are EncodeKeyState encodings, read
+// sequentially from the key table. Use MerkleTree().Root().Count as the
+// snapshot's key total.
 func (s *Store) SnapshotSource() snapshot.Source { return snapSource{s} }
 
 type snapSource struct{ s *Store }
 
 // Scan implements snapshot.Source.
-func (src snapSource) Scan(from snapshot.KeyHash, fn func(snapshot.Item) bool) error {
+func (src snapSource) Scan(from string, fn func(snapshot.Item) bool) error {
 	s := src.s
 	done, err := s.begin()
 	if err != nil {
 		return err
 	}
 	defer done()
-	return s.scan(hashKey(merkle.KeyHash(from)), []byte{tabHash + 1}, func(k, p []byte) error {
-		_, key, err := decodeHashRecord(k[1:], p)
-		if err != nil {
-			return err
-		}
-		v, err := s.getRecord(keyKey(key))
-		if err != nil {
-			return err
-		}
-		it := snapshot.Item{Key: key, Value: v}
-		copy(it.KeyHash[:], k[1:])
-		if !fn(it) {
+	return s.scan(keyKey(from), []byte{tabKey + 1}, func(k, p []byte) error {
+		if !fn(snapshot.Item{Key: string(k[1:]), Value: append([]byte(nil), p...)}) {
 			return errStop
 		}
 		return nil

@@ -163,7 +163,7 @@ func (s *Store) load() error {
 	if p, err := s.getRecord(storeKey(storeClock)); err == nil {
 		r := &reader{b: p}
 		s.clock = r.time()
-		if err := r.done("clock"); err != nil {
+		if err := r.done("%s", "clock"); err != nil {
 			return err
 		}
 	} else if !errors.Is(err, sync.ErrNotFound) {
@@ -264,19 +264,29 @@ func (s *Store) wrapErr(what string, err error) error {
 // getRecord reads and checks the record under key. A missing key gives an
 // error wrapping sync.ErrNotFound.
 func (s *Store) getRecord(key []byte) ([]byte, error) {
+	p, ok, err := s.lookup(key)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s: %w", describeKey(key), sync.ErrNotFound)
+	}
+	return p, err
+}
+
+// lookup is getRecord without an error for a missing key, for the hot
+// paths where most keys are missing.
+func (s *Store) lookup(key []byte) ([]byte, bool, error) {
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, fmt.Errorf("%s: %w", describeKey(key), sync.ErrNotFound)
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, s.wrapErr("read "+describeKey(key), err)
+		return nil, false, s.wrapErr("read "+describeKey(key), err)
 	}
 	defer closer.Close()
 	p, err := unseal(key, v)
 	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, s.dir)
+		return nil, false, fmt.Errorf("%w (in %s)", err, s.dir)
 	}
-	return append([]byte(nil), p...), nil
+	return append([]byte(nil), p...), true, nil
 }
 
 // scan calls fn with each checked record in [lo, hi) until fn fails (or

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 )
@@ -13,13 +12,12 @@ const (
 	flagLast    = 2
 )
 
-// MarshalBinary encodes c: a version byte, a flags byte, the 32-byte
-// cursor KeyHash if started, the progress as four uvarints (keys done, keys
-// total, bytes done, bytes total), a uvarint item count and per item its
-// uvarint-prefixed key and value. Key hashes are not sent: the receiver
-// computes them.
+// MarshalBinary encodes c: a version byte, a flags byte, the
+// uvarint-prefixed cursor key if started, the progress as four uvarints
+// (keys done, keys total, bytes done, bytes total), a uvarint item count and
+// per item its uvarint-prefixed key and value.
 func (c *Chunk) MarshalBinary() ([]byte, error) {
-	n := 2 + 32 + 4*binary.MaxVarintLen64 + binary.MaxVarintLen64
+	n := 2 + binary.MaxVarintLen64 + len(c.From.After) + 5*binary.MaxVarintLen64
 	for _, it := range c.Items {
 		n += it.size()
 	}
@@ -33,7 +31,8 @@ func (c *Chunk) MarshalBinary() ([]byte, error) {
 	}
 	b = append(b, wireVersion, flags)
 	if c.From.Started {
-		b = append(b, c.From.After[:]...)
+		b = binary.AppendUvarint(b, uint64(len(c.From.After)))
+		b = append(b, c.From.After...)
 	}
 	p := c.Progress
 	for _, v := range []uint64{p.KeysDone, p.KeysTotal, p.BytesDone, p.BytesTotal} {
@@ -67,12 +66,12 @@ func (c *Chunk) UnmarshalBinary(b []byte, cfg Config) error {
 	c.Last = flags&flagLast != 0
 	b = b[2:]
 	if flags&flagStarted != 0 {
-		if len(b) < 32 {
-			return fmt.Errorf("%w: cursor truncated", ErrInvalidChunk)
+		after, rest, err := field(b, cfg.MaxItemBytes, -1, "cursor")
+		if err != nil {
+			return err
 		}
-		c.From.Started = true
-		copy(c.From.After[:], b)
-		b = b[32:]
+		c.From = Cursor{Started: true, After: string(after)}
+		b = rest
 	}
 	var vals [5]uint64
 	for i := range vals {
@@ -101,7 +100,7 @@ func (c *Chunk) UnmarshalBinary(b []byte, cfg Config) error {
 			return err
 		}
 		b = rest
-		c.Items[i] = Item{KeyHash: sha256.Sum256(key), Key: string(key), Value: append([]byte(nil), val...)}
+		c.Items[i] = Item{Key: string(key), Value: append([]byte(nil), val...)}
 	}
 	if len(b) != 0 {
 		return fmt.Errorf("%w: %d trailing bytes", ErrInvalidChunk, len(b))
@@ -109,18 +108,22 @@ func (c *Chunk) UnmarshalBinary(b []byte, cfg Config) error {
 	return nil
 }
 
-// field reads a uvarint-prefixed field of at most limit bytes.
+// field reads a uvarint-prefixed field of at most limit bytes: the given
+// part of item number item (or of the header if item < 0).
 func field(b []byte, limit, item int, what string) ([]byte, []byte, error) {
+	if item >= 0 {
+		what = fmt.Sprintf("item %d %s", item, what)
+	}
 	n, k := binary.Uvarint(b)
 	if k <= 0 {
-		return nil, nil, fmt.Errorf("%w: item %d %s length truncated", ErrInvalidChunk, item, what)
+		return nil, nil, fmt.Errorf("%w: %s length truncated", ErrInvalidChunk, what)
 	}
 	if n > uint64(limit) {
-		return nil, nil, fmt.Errorf("%w: item %d %s of %d bytes, limit %d", ErrChunkTooLarge, item, what, n, limit)
+		return nil, nil, fmt.Errorf("%w: %s of %d bytes, limit %d", ErrChunkTooLarge, what, n, limit)
 	}
 	b = b[k:]
 	if uint64(len(b)) < n {
-		return nil, nil, fmt.Errorf("%w: item %d %s truncated", ErrInvalidChunk, item, what)
+		return nil, nil, fmt.Errorf("%w: %s truncated", ErrInvalidChunk, what)
 	}
 	return b[:n], b[n:], nil
 }

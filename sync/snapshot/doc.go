@@ -2,9 +2,9 @@
 // that joins empty or whose anti-entropy found too many differing leaves
 // (merkle.Result.FullSync).
 //
-// The sender is stateless: Next reads the items after a cursor from a
-// Source (the state in KeyHash order) and returns a chunk of at most
-// Config.MaxChunkBytes. The receiver keeps a Receiver, which checks that
+// The sender is stateless: Next reads the items after a cursor (the last
+// key sent) from a Source (the state in key order) and returns a chunk of
+// at most Config.MaxChunkBytes. The receiver keeps a Receiver, which checks that
 // each chunk continues exactly where the previous one ended, and hands the
 // items to the caller to merge into its store; its Cursor is the resume
 // point (persist it with the merged items, and after a restart ask the

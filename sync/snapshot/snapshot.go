@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -15,13 +13,8 @@ var (
 	ErrChunkTooLarge = errors.New("snapshot: chunk too large")
 )
 
-// KeyHash is the sha256 of a key: the order a snapshot walks the state in.
-type KeyHash [32]byte
-
 // Item is one key of the state.
 type Item struct {
-	// KeyHash is sha256(Key).
-	KeyHash KeyHash
 	// Key is the key.
 	Key string
 	// Value is the key's encoded state.
@@ -33,20 +26,20 @@ func (it Item) size() int {
 	return uvarintLen(uint64(len(it.Key))) + len(it.Key) + uvarintLen(uint64(len(it.Value))) + len(it.Value)
 }
 
-// Source lists a state in ascending KeyHash order.
+// Source lists a state in ascending key order (bytewise).
 type Source interface {
-	// Scan calls fn for every item whose KeyHash is >= from, in ascending
-	// KeyHash order, until fn returns false.
-	Scan(from KeyHash, fn func(Item) bool) error
+	// Scan calls fn for every item whose key is >= from, in ascending key
+	// order, until fn returns false.
+	Scan(from string, fn func(Item) bool) error
 }
 
-// Cursor is a resume point: the KeyHash of the last item received, or the
-// start of the state when Started is false.
+// Cursor is a resume point: the last key received, or the start of the
+// state when Started is false.
 type Cursor struct {
 	// Started is false before the first item.
 	Started bool
-	// After is the KeyHash of the last item received.
-	After KeyHash
+	// After is the last key received.
+	After string
 }
 
 // Progress tells how far a snapshot has come. Totals are the sender's
@@ -105,7 +98,7 @@ func (c Config) withDefaults() Config {
 type Chunk struct {
 	// From is the cursor the chunk continues from.
 	From Cursor
-	// Items are the next items after From, in ascending KeyHash order.
+	// Items are the next items after From, in ascending key order.
 	Items []Item
 	// Last says no items follow: the snapshot is complete.
 	Last bool
@@ -122,7 +115,7 @@ func Next(src Source, cur Cursor, done Progress, keysTotal uint64, cfg Config) (
 	c := &Chunk{From: cur, Last: true}
 	size := 0
 	err := src.Scan(cur.After, func(it Item) bool {
-		if cur.Started && it.KeyHash == cur.After {
+		if cur.Started && it.Key <= cur.After {
 			return true // the last item sent: resume after it
 		}
 		s := it.size()
@@ -135,7 +128,7 @@ func Next(src Source, cur Cursor, done Progress, keysTotal uint64, cfg Config) (
 		return true
 	})
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: read state after %x: %w", cur.After[:8], err)
+		return nil, fmt.Errorf("snapshot: read state after %q: %w", cur.After, err)
 	}
 	p := done
 	p.KeysDone += uint64(len(c.Items))
@@ -156,7 +149,7 @@ func (c *Chunk) Next() Cursor {
 	if len(c.Items) == 0 {
 		return c.From
 	}
-	return Cursor{Started: true, After: c.Items[len(c.Items)-1].KeyHash}
+	return Cursor{Started: true, After: c.Items[len(c.Items)-1].Key}
 }
 
 // Receiver checks the chunks of one snapshot as they arrive.
@@ -184,30 +177,27 @@ func (r *Receiver) Done() bool { return r.done }
 
 // Accept checks c and, if it is the next chunk, calls apply with its items
 // and advances the cursor once apply succeeds. It rejects chunks that do
-// not start at the cursor, items out of order or at or before the cursor,
-// and items whose KeyHash is not the hash of their key.
+// not start at the cursor and items out of order or at or before the
+// cursor.
 func (r *Receiver) Accept(c *Chunk, apply func([]Item) error) error {
 	if r.done {
 		return fmt.Errorf("%w: chunk after the last one", ErrInvalidChunk)
 	}
 	if c.From != r.cur {
-		return fmt.Errorf("%w: chunk continues from %x, expected %x", ErrInvalidChunk, c.From.After[:8], r.cur.After[:8])
+		return fmt.Errorf("%w: chunk continues from %q, expected %q", ErrInvalidChunk, c.From.After, r.cur.After)
 	}
 	prev := r.cur
 	for i, it := range c.Items {
-		if sha256.Sum256([]byte(it.Key)) != it.KeyHash {
-			return fmt.Errorf("%w: item %d: key hash does not match key %q", ErrInvalidChunk, i, it.Key)
-		}
-		if prev.Started && bytes.Compare(it.KeyHash[:], prev.After[:]) <= 0 {
+		if prev.Started && it.Key <= prev.After {
 			return fmt.Errorf("%w: item %d (%q) out of order", ErrInvalidChunk, i, it.Key)
 		}
-		prev = Cursor{Started: true, After: it.KeyHash}
+		prev = Cursor{Started: true, After: it.Key}
 	}
 	if !c.Last && len(c.Items) == 0 {
 		return fmt.Errorf("%w: empty chunk that is not the last", ErrInvalidChunk)
 	}
 	if err := apply(c.Items); err != nil {
-		return fmt.Errorf("snapshot: apply chunk after %x: %w", r.cur.After[:8], err)
+		return fmt.Errorf("snapshot: apply chunk after %q: %w", r.cur.After, err)
 	}
 	r.cur = prev
 	r.progress = c.Progress
