@@ -12,16 +12,20 @@ const startLevels = 4
 // Initiator is the active side of one reconciliation session: it decides
 // which nodes differ and how deep each round descends. Use it as
 //
-//	req := ini.Start()
-//	for req != nil {
-//		resp := sendAndWait(req) // the peer's Responder.Handle(req)
+//	req, err := ini.Start()
+//	for req != nil && err == nil {
+//		if req.Done || req.FullSync {
+//			send(req) // the last message; the responder does not answer it
+//			break
+//		}
+//		resp := sendAndWait(req) // the peer answers with Responder.Handle
 //		req, err = ini.Step(resp)
 //	}
-//	// send the final request (Done or FullSync), then use ini.Result()
+//	res := ini.Result() // InSync, FullSync, Ranges, bytes, round trips
 //
-// Start and Step return the next request; Step returns a nil request when
-// the session ended with InSync (nothing to send), and a request with Done
-// or FullSync set as the last message, which gets no response.
+// Step returns a nil request when the roots were equal. A session holds
+// no clock: the caller drops it if the peer does not answer in time, and
+// must not run it concurrently with writes to the tree.
 type Initiator struct {
 	cfg  Config
 	tree *Tree

@@ -16,7 +16,10 @@ type Result struct {
 	FullSync bool
 	// Ranges are the nodes whose entries differ, in ascending KeyHash order
 	// and disjoint. Each side sends the other every entry it holds in them
-	// (Entries lists them); nothing outside them differs.
+	// (Entries lists them; a store walks one with
+	// ScanKeyHashes(r.First(), ...) while r.Contains(hash)); nothing
+	// outside them differs. The initiator's list may hold ranges where only
+	// it has entries, which the responder does not know of.
 	Ranges []Range
 	// DifferingLeaves is the number of the initiator's leaves found to
 	// differ: exact for differences located at or below leaf level, an
