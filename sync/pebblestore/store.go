@@ -231,7 +231,9 @@ func (s *Store) checkWatermark(fs vfs.FS) error {
 	if acked > s.applied {
 		_ = wm.close()
 		return fmt.Errorf("%w: the database ends at batch %d but batch %d was acknowledged (%s): "+
-			"its write-ahead log is damaged and lost %d acknowledged batches", ErrCorrupt, s.applied, acked, watermarkFile, acked-s.applied)
+			"its write-ahead log is damaged and lost %d acknowledged batches "+
+			"(if the store was restored from an older copy on purpose, delete %s)",
+			ErrCorrupt, s.applied, acked, watermarkFile, acked-s.applied, fs.PathJoin(s.dir, watermarkFile))
 	}
 	s.wm = wm
 	return nil
