@@ -38,6 +38,8 @@ func (s *Store) Apply(b *sync.Batch) error {
 			return fmt.Errorf("pebblestore apply: key state %d is nil", i)
 		}
 	}
+	s.treeMu.Lock()
+	defer s.treeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/merkle"
 )
 
 // TestConcurrentReadsDuringApply reads from several goroutines while
 // batches are applied and the store is finally closed: a key a batch
 // wrote is never visible without the batch's event, and reads end with
-// ErrClosed once the store is closed (run with -race).
+// ErrClosed once the store is closed, and tree readers (WithTree, Verify)
+// see the tree consistent with the state (run with -race).
 func TestConcurrentReadsDuringApply(t *testing.T) {
 	s, err := Open(t.TempDir(), Options{MerkleDepth: 8})
 	must(t, err)
@@ -52,6 +54,33 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 			}
 		}()
 	}
+	// Tree readers: inside WithTree the tree always equals one rebuilt
+	// from the source, however Apply interleaves.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := s.WithTree(func(tr *merkle.Tree, src merkle.Source) error {
+				rebuilt, err := merkle.Rebuild(tr.Depth(), src)
+				if err == nil && !rebuilt.Equal(tr) {
+					err = errors.New("tree differs from its source inside WithTree")
+				}
+				return err
+			})
+			if err == nil {
+				err = s.Verify()
+			}
+			if err != nil && !errors.Is(err, sync.ErrClosed) {
+				errs <- err
+				return
+			}
+		}
+	}()
 	for i, b := range batches {
 		must(t, s.Apply(b))
 		if i == len(batches)/2 {

@@ -38,6 +38,9 @@ type Store struct {
 	db   *pebble.DB
 	lock *pebble.Lock
 
+	// treeMu orders tree readers (WithTree, Verify) against Apply, which
+	// holds it for writing. Lock order: treeMu before mu.
+	treeMu gosync.RWMutex
 	mu     gosync.RWMutex // guards closed, vv, clock and tree
 	iters  gosync.WaitGroup
 	closed bool
@@ -358,8 +361,24 @@ func (s *Store) Close() error {
 
 // MerkleTree returns the anti-entropy tree over the store's key/value
 // state. Apply updates it; the caller must not read it while an Apply runs
-// (the engine applies its batches and runs sessions on one goroutine).
+// (an engine that applies its batches and runs sessions on one goroutine).
+// Otherwise use WithTree.
 func (s *Store) MerkleTree() *merkle.Tree { return s.tree }
+
+// WithTree calls fn with the tree and its source while no Apply runs: a
+// merkle session step (Initiator.Start/Step, Responder.Handle) run inside
+// fn sees one consistent state even when other goroutines apply batches.
+// fn must not call Apply or Close.
+func (s *Store) WithTree(fn func(*merkle.Tree, merkle.Source) error) error {
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(s.tree, hashSource{s})
+}
 
 // MerkleSource returns the store's entries in KeyHash order, for the
 // nodes below the tree's leaves and for Result.Entries.

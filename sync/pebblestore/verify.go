@@ -15,13 +15,13 @@ import (
 // rebuilt from the state. It returns the first problem found, wrapping
 // ErrCorrupt. It reads the whole store: run it on demand, not per open.
 func (s *Store) Verify() error {
+	s.treeMu.RLock() // no Apply while the tree is compared
+	defer s.treeMu.RUnlock()
 	done, err := s.begin()
 	if err != nil {
 		return err
 	}
 	defer done()
-	s.mu.RLock() // no Apply while the tree is compared
-	defer s.mu.RUnlock()
 
 	if err := s.scan([]byte{tabEvent}, []byte{tabEvent + 1}, func(k, p []byte) error {
 		var id sync.EventID
