@@ -271,3 +271,33 @@ func FuzzResponseDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestResponderEndsEndlessSessions: a peer that keeps asking for the same
+// level-64 nodes to be listed, or keeps a session going past 64 levels, is
+// cut off instead of served forever.
+func TestResponderEndsEndlessSessions(t *testing.T) {
+	a, _ := NewMemState(4)
+	for i := uint64(0); i < 50; i++ {
+		a.Put(kh(i), dg(i, 0))
+	}
+	r, _ := NewResponder(DefaultConfig(), a.Tree, a.Index)
+	if _, err := r.Handle(&Request{Start: true, Levels: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Descend one level at a time down to level 64, then ask to list there.
+	var err error
+	for round := 0; round < 80 && err == nil; round++ {
+		marks := make([]Mark, len(r.frontier))
+		for i, f := range r.frontier {
+			if f.Level < MaxLevel && r.frontier[i].Prefix == r.frontier[0].Prefix {
+				marks[i] = MarkDescend
+			} else if i == 0 {
+				marks[i] = MarkList
+			}
+		}
+		_, err = r.Handle(&Request{Marks: marks, Levels: 1})
+	}
+	if !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("endless session: %v", err)
+	}
+}

@@ -73,6 +73,9 @@ func (s *Responder) handle(req *Request) (*Response, error) {
 		s.frontier = frontier
 		return resp, nil
 	}
+	if s.result.RoundTrips > maxRounds {
+		return nil, fmt.Errorf("%w: session still going after %d rounds", ErrInvalidMessage, s.result.RoundTrips)
+	}
 	if len(req.Marks) != len(s.frontier) {
 		return nil, fmt.Errorf("%w: %d marks for %d nodes", ErrInvalidMessage, len(req.Marks), len(s.frontier))
 	}
@@ -110,6 +113,10 @@ func (s *Responder) handle(req *Request) (*Response, error) {
 	return resp, nil
 }
 
+// maxRounds bounds a session: every round descends at least one level of
+// at most MaxLevel, and a list round reaches the last level at once.
+const maxRounds = MaxLevel + 2
+
 // answer builds the response to marks over frontier: for each node marked
 // MarkDescend the hashes of its descendants k levels down (all but the
 // last), for each marked MarkList its entries. It returns the new frontier:
@@ -144,6 +151,9 @@ func answer(t *Tree, src Source, frontier []Range, marks []Mark, k, maxNodes int
 				next = append(next, p.child(k, uint64(j)))
 			}
 		case MarkList:
+			if p.Level >= MaxLevel {
+				return nil, nil, fmt.Errorf("%w: list asked for at level %d", ErrInvalidMessage, p.Level)
+			}
 			if int(p.Level) <= t.Depth() && t.Node(p).Count > uint64(budget) {
 				return nil, nil, fmt.Errorf("%w: listing %d entries of %s, %d left", ErrMessageTooLarge, t.Node(p).Count, p, budget)
 			}
