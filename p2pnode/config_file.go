@@ -167,6 +167,10 @@ preset: default
 #probe_failed: 0.1            # share of digest syncs sent to failed peers (heals partitions)
 #max_clock_skew: 1m           # remote clock readings further ahead are not adopted
 #peer_selection: random       # random, round-robin, least-recently-contacted, most-reliable
+#anti_entropy_interval: 15s   # Merkle anti-entropy with one chosen peer this often
+#merkle_tree_depth: 16        # levels of the store's Merkle tree (2^depth leaves)
+#full_sync_threshold: 0.1     # share of differing leaves past which a snapshot is pulled
+#gc_interval: 1m              # garbage collection of superseded events and old tombstones
 #tick_interval: 100ms         # how often the engine's timers run
 #inbox_size: 4096             # received messages waiting for the engine before drops
 

@@ -56,7 +56,7 @@ func openStore(cfg Config) (msync.Store, error) {
 		return msync.NewMemStore(), nil
 	case "pebble":
 		dir := filepath.Join(cfg.DataDir, StoreDirName)
-		s, err := pebblestore.Open(dir, pebblestore.Options{})
+		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth})
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}

@@ -40,6 +40,9 @@ func (e *Engine) eventByID(id EventID) (*Event, error) {
 // must not be modified; use keyForWrite.
 func (e *Engine) keyState(key string) (*KeyState, error) {
 	if ks, ok := e.pend.key(key); ok {
+		if ks == nil {
+			return nil, fmt.Errorf("key %q: %w", key, ErrNotFound)
+		}
 		return ks, nil
 	}
 	return e.store.KeyState(key)
@@ -48,6 +51,10 @@ func (e *Engine) keyState(key string) (*KeyState, error) {
 // keyForWrite returns a pending, modifiable state of key.
 func (e *Engine) keyForWrite(key string) (*KeyState, error) {
 	if ks, ok := e.pend.key(key); ok {
+		if ks == nil {
+			ks = &KeyState{Key: key}
+			e.pend.setKey(ks)
+		}
 		return ks, nil
 	}
 	ks, err := e.store.KeyState(key)
@@ -70,11 +77,30 @@ func (e *Engine) accept(from PeerID, ev *Event, via source, hops uint32) (bool, 
 		return false, fmt.Errorf("%w: nil event from %s", ErrInvalidEvent, from)
 	}
 	id := ev.ID()
-	known, err := e.known(id)
-	if err != nil {
-		return false, err
+	have := e.vv[ev.Origin]
+	if ev.Seq <= have {
+		known, err := e.known(id)
+		if err != nil {
+			return false, err
+		}
+		if known || ev.Seq <= e.floor[ev.Origin] {
+			// Below the garbage-collection floor the log may lack the
+			// event: it was applied and compacted, so it is a duplicate
+			// (equivocation cannot be checked there).
+			e.stats.Duplicates++
+			return false, nil
+		}
+		if err := ev.Verify(e.cfg.Verifier); err != nil {
+			e.stats.Rejected++
+			return false, fmt.Errorf("from %s: %w", from, err)
+		}
+		e.stats.Rejected++
+		return false, fmt.Errorf("%w: %s/%d from %s differs from the stored event", ErrEquivocation, ev.Origin, ev.Seq, from)
 	}
-	if known {
+	// Above the vector the log may hold the event already, as a version a
+	// key state received from a peer carried; it is applied (and the
+	// vector advanced) all the same.
+	if _, ok := e.heldIDs[id]; ok {
 		e.stats.Duplicates++
 		return false, nil
 	}
@@ -82,12 +108,7 @@ func (e *Engine) accept(from PeerID, ev *Event, via source, hops uint32) (bool, 
 		e.stats.Rejected++
 		return false, fmt.Errorf("from %s: %w", from, err)
 	}
-	have := e.vv[ev.Origin]
-	switch {
-	case ev.Seq <= have:
-		e.stats.Rejected++
-		return false, fmt.Errorf("%w: %s/%d from %s differs from the stored event", ErrEquivocation, ev.Origin, ev.Seq, from)
-	case ev.Seq > have+1:
+	if ev.Seq > have+1 {
 		return e.hold(from, ev, id, via, hops)
 	}
 	if err := e.apply(ev, id, via, hops, from); err != nil {
@@ -126,7 +147,7 @@ func (e *Engine) hold(from PeerID, ev *Event, id EventID, via source, hops uint3
 	if e.gapAsked == nil {
 		e.gapAsked = map[PeerID]time.Time{}
 	}
-	if last, ok := e.gapAsked[ev.Origin]; !ok || e.now.Sub(last) >= e.cfg.PullTimeout {
+	if last, ok := e.gapAsked[ev.Origin]; e.snap == nil && (!ok || e.now.Sub(last) >= e.cfg.PullTimeout) {
 		e.gapAsked[ev.Origin] = e.now
 		e.out.send(from, &SyncExchange{Request: []SeqRange{{Origin: ev.Origin, From: e.vv[ev.Origin] + 1, To: ev.Seq - 1}}})
 	}
@@ -175,7 +196,11 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	if via == viaLocal {
 		kind = ChangeCreated
 	}
-	e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key})
+	// A write that a key state from a peer already brought was reported
+	// then (mergeState); applying its event only advances the vector.
+	if ks == nil || !ks.holds(id) {
+		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key})
+	}
 	if ks != nil && ks.Apply(ev, id) && ks.Conflict() {
 		e.changes = append(e.changes, Change{Kind: ChangeConflict, Event: ev, Key: ev.Key, State: ks.Clone()})
 		e.stats.Conflicts++
@@ -186,7 +211,11 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 
 // collectEvents gathers the events of the ranges within the message limits.
 // more reports that some were left out.
-func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, err error) {
+//
+// Ranges that start at or below the garbage-collection floor of their
+// origin are served from above the floor, and compacted reports that floor:
+// the requester catches up by state for what lies below.
+func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, compacted VersionVector, err error) {
 	budget := e.cfg.MaxMessageSize - messageOverhead - 16*len(ranges)
 	size := 0
 	full := func(ev *Event) bool {
@@ -200,6 +229,13 @@ func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, err 
 		return false
 	}
 	for _, r := range ranges {
+		if f := e.floor[r.Origin]; f > 0 && r.From <= f {
+			if compacted == nil {
+				compacted = VersionVector{}
+			}
+			compacted[r.Origin] = f
+			r.From = f + 1
+		}
 		top := min(r.To, e.vv[r.Origin])
 		if r.From == 0 || r.From > top {
 			continue
@@ -213,7 +249,7 @@ func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, err 
 			return true
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("scan events of %s: %w", r.Origin, err)
+			return nil, false, nil, fmt.Errorf("scan events of %s: %w", r.Origin, err)
 		}
 		// The rest of the range is in the pending writes.
 		for ; !more && next <= top; next++ {
@@ -224,8 +260,8 @@ func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, err 
 			full(ev)
 		}
 		if more {
-			return evs, true, nil
+			return evs, true, compacted, nil
 		}
 	}
-	return evs, false, nil
+	return evs, false, compacted, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/murmur-p2p/murmur/sync/merkle"
 )
 
 // PeerSelection is the strategy that picks gossip targets among live peers.
@@ -117,6 +119,24 @@ type Config struct {
 	// PeerSelection is the target selection strategy.
 	PeerSelection PeerSelection `yaml:"peer_selection"`
 
+	// AntiEntropyInterval is the period of Merkle anti-entropy with one
+	// chosen peer, which repairs what digest sync cannot (state whose
+	// events were garbage-collected, a node that joins empty, a store
+	// restored from a backup). A round between equal states costs one
+	// round trip of about 100 bytes.
+	AntiEntropyInterval time.Duration `yaml:"anti_entropy_interval"`
+	// MerkleTreeDepth is the number of levels of the store's Merkle tree
+	// (2^depth leaves); the daemon passes it to the store, the engine
+	// reads the depth from the store's tree.
+	MerkleTreeDepth int `yaml:"merkle_tree_depth"`
+	// FullSyncThreshold is the fraction of differing leaves at which an
+	// anti-entropy session gives up on ranges and pulls a snapshot of the
+	// peer's whole state instead.
+	FullSyncThreshold float64 `yaml:"full_sync_threshold"`
+	// GCInterval is the period of garbage collection: events no key needs
+	// and tombstones every known peer has applied are deleted (gc.go).
+	GCInterval time.Duration `yaml:"gc_interval"`
+
 	// ExternalDissemination hands new events to an external router (for
 	// example GossipSub) instead of pushing and announcing them: local
 	// events come out in Ready.Broadcast, and events the router delivers go
@@ -147,6 +167,13 @@ func DefaultConfig() Config {
 		ProbeFailed:         0.1,
 		MaxClockSkew:        time.Minute,
 		PeerSelection:       SelectRandom,
+		// Digest sync every second repairs lost events; anti-entropy only
+		// has to catch what it cannot, so every 15 s costs a negligible
+		// ~10 B/s per node while bounding how long such a divergence lasts.
+		AntiEntropyInterval: 15 * time.Second,
+		MerkleTreeDepth:     16,  // 65,536 leaves (5 MiB): ~15 keys per leaf at a million keys
+		FullSyncThreshold:   0.1, // the seed's full_sync_threshold
+		GCInterval:          time.Minute,
 	}
 }
 
@@ -210,6 +237,12 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.SuspectTimeout, d.SuspectTimeout)
 	setDur(&c.FailTimeout, d.FailTimeout)
 	setDur(&c.MaxClockSkew, d.MaxClockSkew)
+	setDur(&c.AntiEntropyInterval, d.AntiEntropyInterval)
+	setInt(&c.MerkleTreeDepth, d.MerkleTreeDepth)
+	setDur(&c.GCInterval, d.GCInterval)
+	if c.FullSyncThreshold == 0 {
+		c.FullSyncThreshold = d.FullSyncThreshold
+	}
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
@@ -286,6 +319,14 @@ func (c Config) Validate() error {
 		return bad("probe_failed", c.ProbeFailed, "must be between 0 and 1")
 	case c.PeerSelection < SelectRandom || c.PeerSelection > SelectMostReliable:
 		return bad("peer_selection", int(c.PeerSelection), "unknown strategy")
+	case c.AntiEntropyInterval < 0:
+		return bad("anti_entropy_interval", c.AntiEntropyInterval, "must be positive")
+	case c.MerkleTreeDepth < 0 || c.MerkleTreeDepth > merkle.MaxDepth:
+		return bad("merkle_tree_depth", c.MerkleTreeDepth, fmt.Sprintf("must be between 1 and %d", merkle.MaxDepth))
+	case c.FullSyncThreshold < 0:
+		return bad("full_sync_threshold", c.FullSyncThreshold, "must not be negative (1 or more disables full sync)")
+	case c.GCInterval < 0:
+		return bad("gc_interval", c.GCInterval, "must be positive")
 	}
 	return nil
 }

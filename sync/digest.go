@@ -13,6 +13,11 @@ import (
 // answers with those events (SyncEvents): the Dart seed's
 // digest -> events + request -> events, behind a one-hash short cut.
 
+// snapshotMinEvents: an empty node whose peer holds more than this many
+// messages' worth of events (MaxEventsPerMessage each) pulls a snapshot
+// instead of the events.
+const snapshotMinEvents = 10
+
 // syncState is a digest sync this engine started.
 type syncState struct {
 	peer     PeerID
@@ -81,6 +86,7 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		return nil // not ours, or expired
 	}
 	if m.Match {
+		e.peerVV[from] = e.vv.Clone()
 		e.endSync(m.Nonce)
 		e.stats.SyncMatches++
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Match: true}})
@@ -93,6 +99,15 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 			return fmt.Errorf("%w: sync digest from %s has an origin of %d bytes", ErrInvalidMessage, from, len(o))
 		}
 	}
+	e.peerVV[from] = theirs.Clone()
+	if e.empty() && theirs.total() > snapshotMinEvents*uint64(e.cfg.MaxEventsPerMessage) {
+		// A new empty node takes a long history by snapshot rather than
+		// event by event (it then raises its vector to the peer's); a
+		// short one is cheaper as events, and keeps application events.
+		e.endSync(m.Nonce)
+		e.startSnapshot(from)
+		return nil
+	}
 	var give, want []SeqRange
 	for _, o := range e.vv.Origins() {
 		if mine, t := e.vv[o], theirs[o]; mine > t {
@@ -100,16 +115,16 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		}
 	}
 	for _, o := range theirs.Origins() {
-		if t, mine := theirs[o], e.vv[o]; t > mine && len(want) < e.maxIDs() {
+		if t, mine := theirs[o], e.vv[o]; t > mine && len(want) < e.maxIDs() && e.snap == nil {
 			want = append(want, SeqRange{Origin: o, From: mine + 1, To: t})
 		}
 	}
-	evs, more, err := e.collectEvents(give)
+	evs, more, compacted, err := e.collectEvents(give)
 	if err != nil {
 		return err
 	}
 	st.sent = len(evs)
-	e.out.send(from, &SyncExchange{Nonce: m.Nonce, Events: evs, Request: want, More: more})
+	e.out.send(from, &SyncExchange{Nonce: m.Nonce, Events: evs, Request: want, More: more, Compacted: compacted})
 	if len(want) == 0 {
 		e.endSync(m.Nonce)
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: len(evs)}})
@@ -121,6 +136,9 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 // gap requests (Nonce 0, no events) from peers that hold out-of-order events.
 func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 	var errs []error
+	if err := e.onCompacted(from, m.Compacted); err != nil {
+		return err
+	}
 	for _, ev := range m.Events {
 		if _, err := e.accept(from, ev, viaSync, 0); err != nil {
 			errs = append(errs, err)
@@ -133,11 +151,11 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 				return errors.Join(errs...)
 			}
 		}
-		evs, more, err := e.collectEvents(m.Request)
+		evs, more, compacted, err := e.collectEvents(m.Request)
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			e.out.send(from, &SyncEvents{Nonce: m.Nonce, Events: evs, More: more})
+			e.out.send(from, &SyncEvents{Nonce: m.Nonce, Events: evs, More: more, Compacted: compacted})
 		}
 	}
 	if m.More {
@@ -149,6 +167,9 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 // onSyncEvents accepts the events answering our request.
 func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 	var errs []error
+	if err := e.onCompacted(from, m.Compacted); err != nil {
+		return err
+	}
 	received := 0
 	for _, ev := range m.Events {
 		isNew, err := e.accept(from, ev, viaSync, 0)
@@ -167,4 +188,28 @@ func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 		e.startSync(from)
 	}
 	return errors.Join(errs...)
+}
+
+// onCompacted reacts to a peer's report that events we need are below its
+// garbage-collection floor: we catch up by state from that peer (an
+// anti-entropy session that raises our vector when it completes).
+func (e *Engine) onCompacted(from PeerID, compacted VersionVector) error {
+	if len(compacted) == 0 {
+		return nil
+	}
+	if err := checkVector(from, compacted); err != nil {
+		return err
+	}
+	for o, f := range compacted {
+		if f > e.vv[o] {
+			e.stats.CompactedSeen++
+			if e.empty() {
+				e.startSnapshot(from)
+			} else {
+				e.startAE(from, true)
+			}
+			return nil
+		}
+	}
+	return nil
 }

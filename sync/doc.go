@@ -119,6 +119,74 @@
 // announced onward, so a healed partition is repaired by pull, not one sync
 // at a time.
 //
+// # Anti-entropy
+//
+// Digest sync repairs lost events; anti-entropy repairs state. Every
+// AntiEntropyInterval the engine opens a Merkle reconciliation session
+// (sync/merkle) with one peer over the store's tree (MerkleStore: a tree
+// over (HashKey(key), KeyState.Digest()) entries that the store updates in
+// Apply). AERequest/AEResponse round trips walk both trees down to the
+// differing ranges; then each side sends the other its key states in them
+// (AEStates: per key the signed events of its versions and its context),
+// and each merges them by the causality rules (merge.go): a version
+// survives if the other side holds it or the other side's knowledge (the
+// key's context, plus that side's version vector) does not cover it; the
+// contexts are joined. Past FullSyncThreshold of differing leaves the
+// initiator pulls a snapshot instead (SnapshotRequest/SnapshotChunk, the
+// whole state in key order, resumable from the last key received). An
+// empty node whose first digest sync meets a long history also pulls a
+// snapshot instead of the log. Sessions are bounded: one started at a time,
+// one answered per peer and four in all, each dropped after SuspectTimeout
+// of silence. See merge.go for the trust model: values are verified by
+// their origins' signatures; contexts cannot be and are bounded.
+//
+// # Garbage collection and catch-up
+//
+// Every GCInterval the engine computes the safe vector: the pointwise
+// minimum of its own vector and the last vector it learned (by digest sync)
+// from every known peer that is not failed. Every such node has applied
+// every write the safe vector covers. Below it, the engine deletes
+// (Batch.DeleteEvents, Batch.DeleteKeys) application events, writes that
+// no key state holds as a version any more (superseded), and keys whose
+// versions are all tombstones and whose context the safe vector covers
+// (with their events). Collection is "safe" in that no node the engine
+// knows of needs what it deletes; a node it does not know of (new, or
+// failed and forgotten) catches up by state instead:
+//
+//   - The floor (persisted as metadata "gc-floor") is, per origin, the seq
+//     at or below which the log may lack events. A digest sync request
+//     that starts at or below it is served from above it, and the reply's
+//     Compacted field reports the floor. A node told of a floor above its
+//     own vector starts a catch-up session with that peer: an anti-entropy
+//     session whose first response carries the peer's vector V (read
+//     before any of the session's state), or a snapshot, whose first chunk
+//     carries V. When the session's states are merged (or the last chunk
+//     is in), the node's state reflects every write V covers, so it raises
+//     its vector to V and its floor with it (raiseTo), and events above V
+//     arrive by digest sync as usual. A snapshot resumed from another peer
+//     raises to the pointwise minimum of the senders' vectors.
+//
+// Invariants:
+//
+//  1. State reflects the vector: for every origin o, every write of o with
+//     seq <= VersionVector()[o] has been applied to the key state (it is a
+//     version, or superseded by one, or its key was collected). Events and
+//     state change in one Batch; raiseTo only follows a complete merge.
+//  2. The log holds every event of o in floor[o] < seq <= vector[o]; below
+//     the floor it may lack any; floor <= vector.
+//  3. Every version of a key state has its event in the log (possibly
+//     above the vector, when the version arrived as state: applying that
+//     event later advances the vector without a second change report).
+//  4. A key absent from a node whose vector covers a write to it means
+//     that write was superseded or deleted there: absence carries the
+//     node's vector as its context, so collected tombstones do not
+//     resurrect values through anti-entropy.
+//  5. An event at or below the floor that arrives again is a duplicate
+//     (equivocation below the floor cannot be detected: the event is gone).
+//
+// Application events (Publish) below a floor are not replayed to a node
+// that catches up by state: state has no record of them.
+//
 // # Peers and failure detection
 //
 // Targets are chosen among live peers by SelectRandom, SelectRoundRobin,
@@ -131,7 +199,8 @@
 // # Messages
 //
 // Message bodies are plain structs (Push, PushAck, PullSync, PullRequest,
-// PullResponse, SyncRoot, SyncDigest, SyncExchange, SyncEvents) whose Size
+// PullResponse, SyncRoot, SyncDigest, SyncExchange, SyncEvents, AERequest,
+// AEResponse, AEStates, SnapshotRequest, SnapshotChunk) whose Size
 // is their canonical encoded size, so the simulator can count bytes; the
 // protocol package maps them to protobuf frames. Step rejects messages over
 // MaxMessageSize or the per-message count limits (ErrMessageTooLarge), and
@@ -143,5 +212,5 @@
 // and by (origin, seq), key state by key, prefix and key-hash order, the
 // version vector, clock and small metadata, all written through an atomic
 // Batch that can also delete (garbage collection). MemStore implements it in
-// memory.
+// memory, with a Merkle tree (MerkleStore); pebblestore on disk.
 package sync

@@ -53,6 +53,19 @@ type Engine struct {
 	nextSync time.Time
 	nonce    uint64
 
+	// ae is the anti-entropy session this engine started; aeResp the
+	// sessions peers started, by peer; snap the snapshot being pulled.
+	ae     *aeInitiator
+	aeResp map[PeerID]*aeResponder
+	snap   *snapPull
+	nextAE time.Time
+	nextGC time.Time
+	// floor is the garbage-collection floor: per origin, the seq at or
+	// below which the log may lack events (collected, or skipped by a
+	// catch-up by state). peerVV holds each peer's last learned vector.
+	floor  VersionVector
+	peerVV map[PeerID]VersionVector
+
 	stats Stats
 }
 
@@ -98,6 +111,18 @@ func New(cfg Config) (*Engine, error) {
 	if vv == nil {
 		vv = VersionVector{}
 	}
+	floor := VersionVector{}
+	switch p, err := cfg.Store.Meta(floorMeta); {
+	case err == nil:
+		if floor, err = decodeVector(p); err != nil {
+			return nil, fmt.Errorf("load garbage-collection floor: %w", err)
+		}
+	case !errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("load garbage-collection floor: %w", err)
+	}
+	if _, ok := cfg.Store.(MerkleStore); !ok {
+		log.Warnf("store %T keeps no Merkle tree: anti-entropy and snapshots are off", cfg.Store)
+	}
 	e := &Engine{
 		cfg:     cfg,
 		id:      cfg.Signer.ID(),
@@ -112,6 +137,8 @@ func New(cfg Config) (*Engine, error) {
 		judging: map[EventID]*pushJudge{},
 		pulls:   map[EventID]*pullState{},
 		syncs:   map[uint64]*syncState{},
+		floor:   floor,
+		peerVV:  map[PeerID]VersionVector{},
 	}
 	return e, nil
 }
@@ -136,6 +163,7 @@ func (e *Engine) Stats() Stats {
 		s.Events += seq
 	}
 	s.Origins = len(e.vv)
+	s.Snapshot = e.Snapshot()
 	return s
 }
 
@@ -236,7 +264,7 @@ func (e *Engine) List(prefix string) ([]*KeyState, error) {
 		return nil, fmt.Errorf("list %q: %w", prefix, err)
 	}
 	for k, ks := range e.pend.keys {
-		if hasPrefix(k, prefix) && !ks.Deleted() {
+		if ks != nil && hasPrefix(k, prefix) && !ks.Deleted() {
 			out = append(out, ks.Clone())
 		}
 	}
@@ -261,6 +289,8 @@ func (e *Engine) PeerUp(id PeerID) {
 
 // PeerDown removes a peer from the view (disconnected or left).
 func (e *Engine) PeerDown(id PeerID) {
+	delete(e.peerVV, id)
+	delete(e.aeResp, id)
 	if e.peers.remove(id) {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerFailed})
 	}
@@ -310,6 +340,16 @@ func (e *Engine) Tick(now time.Time) {
 		e.startSync("")
 		e.nextSync = now.Add(e.cfg.SyncInterval)
 	}
+	e.tickAntiEntropy(now)
+	if e.cfg.GCInterval > 0 {
+		if e.nextGC.IsZero() {
+			e.nextGC = now.Add(e.cfg.GCInterval)
+		}
+		if !now.Before(e.nextGC) {
+			e.collectGarbage()
+			e.nextGC = now.Add(e.cfg.GCInterval)
+		}
+	}
 }
 
 // SyncNow starts a digest sync with peer right away (a manual trigger); an
@@ -331,6 +371,7 @@ func (e *Engine) Step(msg Message) error {
 	size := msg.Size()
 	e.stats.MessagesReceived++
 	e.stats.BytesReceived += uint64(size)
+	e.countAE(msg.Body, size, false)
 	if t := msg.Body.Type(); int(t) < numMessageTypes {
 		e.stats.ReceivedByType[t]++
 	}
@@ -365,6 +406,16 @@ func (e *Engine) Step(msg Message) error {
 		return e.onSyncExchange(msg.From, m)
 	case *SyncEvents:
 		return e.onSyncEvents(msg.From, m)
+	case *AERequest:
+		return e.onAERequest(msg.From, m)
+	case *AEResponse:
+		return e.onAEResponse(msg.From, m)
+	case *AEStates:
+		return e.onAEStates(msg.From, m)
+	case *SnapshotRequest:
+		return e.onSnapshotRequest(msg.From, m)
+	case *SnapshotChunk:
+		return e.onSnapshotChunk(msg.From, m)
 	default:
 		return fmt.Errorf("%w: unknown body %T from %s", ErrInvalidMessage, msg.Body, msg.From)
 	}
@@ -416,6 +467,13 @@ func (e *Engine) checkCounts(msg Message) error {
 		if len(m.Request) > e.maxIDs() {
 			n, kind, limit = len(m.Request), "ranges", e.maxIDs()
 		}
+	case *AEStates:
+		n, kind, limit = len(m.States), "states", e.maxIDs()
+		if len(m.Ranges) > e.maxIDs() {
+			n, kind = len(m.Ranges), "ranges"
+		}
+	case *SnapshotChunk:
+		n, kind, limit = len(m.States), "states", e.maxIDs()
 	}
 	if n > limit {
 		return fmt.Errorf("%w: %s from %s has %d %s, limit %d", ErrMessageTooLarge, msg.Body.Type(), msg.From, n, kind, limit)
@@ -438,6 +496,7 @@ func (e *Engine) Ready() Ready {
 	e.stats.Broadcast += uint64(len(rd.Broadcast))
 	for _, m := range rd.Messages {
 		size := m.Size()
+		e.countAE(m.Body, size, true)
 		e.stats.MessagesSent++
 		e.stats.BytesSent += uint64(size)
 		e.stats.SentByType[m.Body.Type()]++
@@ -454,8 +513,10 @@ func (e *Engine) Advance() { e.pend.reset() }
 // the failure detector.
 func expectsReply(b Body) bool {
 	switch m := b.(type) {
-	case *Push, *PullRequest, *SyncRoot:
+	case *Push, *PullRequest, *SyncRoot, *SnapshotRequest:
 		return true
+	case *AERequest:
+		return m.Req != nil && !m.Req.Done && !m.Req.FullSync
 	case *SyncDigest:
 		return !m.Match
 	case *SyncExchange:
@@ -468,4 +529,20 @@ func expectsReply(b Body) bool {
 func (e *Engine) nextNonce() uint64 {
 	e.nonce++
 	return e.nonce
+}
+
+// countAE adds an anti-entropy or snapshot message to the byte counters.
+func (e *Engine) countAE(b Body, size int, sent bool) {
+	switch b.Type() {
+	case TypeAERequest, TypeAEResponse, TypeAEStates:
+		if sent {
+			e.stats.AEBytesSent += uint64(size)
+		} else {
+			e.stats.AEBytesReceived += uint64(size)
+		}
+	case TypeSnapshotChunk, TypeSnapshotRequest:
+		if sent {
+			e.stats.SnapshotBytesSent += uint64(size)
+		}
+	}
 }

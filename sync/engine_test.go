@@ -407,7 +407,7 @@ func TestConcurrentWritesAreReportedAsConflicts(t *testing.T) {
 }
 
 func TestFailureDetector(t *testing.T) {
-	tn, ids := newTestNet(t, 2, func(c *Config) { c.SyncInterval = time.Hour })
+	tn, ids := newTestNet(t, 2, func(c *Config) { c.SyncInterval, c.AntiEntropyInterval = time.Hour, time.Hour })
 	a, b := ids[0], ids[1]
 	ea := tn.engines[a]
 	down := true

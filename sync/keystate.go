@@ -2,6 +2,7 @@ package sync
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"strings"
 )
@@ -78,6 +79,16 @@ func (ks *KeyState) Winner() (v Version, ok bool) {
 	return ks.Versions[0], true
 }
 
+// holds reports whether one of the versions is the write with event ID id.
+func (ks *KeyState) holds(id EventID) bool {
+	for _, v := range ks.Versions {
+		if v.Event == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Conflict reports whether the key has concurrent siblings.
 func (ks *KeyState) Conflict() bool { return ks != nil && len(ks.Versions) > 1 }
 
@@ -145,3 +156,29 @@ func (ks *KeyState) Equal(o *KeyState) bool {
 
 // hasPrefix reports whether key starts with prefix.
 func hasPrefix(key, prefix string) bool { return strings.HasPrefix(key, prefix) }
+
+// digestDomain separates key-state digests from other sha256 uses.
+const digestDomain = "murmur/keystate/v1\x00"
+
+// Digest returns the canonical digest of the key's state, which the Merkle
+// tree of anti-entropy covers: sha256 over "murmur/keystate/v1\x00", the
+// uvarint-prefixed key, the uvarint number of versions, their event IDs in
+// read order, and the context as a uvarint entry count followed by
+// (uvarint-prefixed origin, uvarint seq) sorted by origin. Nodes holding
+// equal states (Equal) get equal digests; every store computes it this way.
+func (ks *KeyState) Digest() [32]byte {
+	b := make([]byte, 0, len(digestDomain)+16+len(ks.Key)+32*len(ks.Versions)+len(ks.Context)*48)
+	b = append(b, digestDomain...)
+	b = appendBytes(b, []byte(ks.Key))
+	b = binary.AppendUvarint(b, uint64(len(ks.Versions)))
+	for _, v := range ks.Versions {
+		b = append(b, v.Event[:]...)
+	}
+	origins := ks.Context.Origins()
+	b = binary.AppendUvarint(b, uint64(len(origins)))
+	for _, o := range origins {
+		b = appendBytes(b, []byte(o))
+		b = binary.AppendUvarint(b, ks.Context[o])
+	}
+	return sha256.Sum256(b)
+}

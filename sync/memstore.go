@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	gosync "sync"
+
+	"github.com/murmur-p2p/murmur/sync/merkle"
 )
 
 // MemStore is an in-memory Store for tests and simulations. It is safe for
@@ -20,18 +22,60 @@ type MemStore struct {
 	vv     VersionVector
 	clock  Timestamp
 	meta   map[string][]byte
+	// tree is the Merkle tree over keys, updated in Apply.
+	tree *merkle.MemState
 }
 
-var _ Store = (*MemStore)(nil)
+var (
+	_ MerkleStore     = (*MemStore)(nil)
+	_ KeyRangeScanner = (*MemStore)(nil)
+)
 
-// NewMemStore returns an empty in-memory store.
+// DefaultMemStoreDepth is the Merkle tree depth of NewMemStore: 1,024
+// leaves (80 KiB), sized for tests and simulations of up to some ten
+// thousand keys.
+const DefaultMemStoreDepth = 10
+
+// NewMemStore returns an empty in-memory store whose Merkle tree has
+// DefaultMemStoreDepth levels.
 func NewMemStore() *MemStore {
+	m, err := NewMemStoreDepth(DefaultMemStoreDepth)
+	if err != nil {
+		panic(err) // the default depth is valid
+	}
+	return m
+}
+
+// NewMemStoreDepth returns an empty in-memory store whose Merkle tree has
+// depth levels (merkle_tree_depth, 1..merkle.MaxDepth).
+func NewMemStoreDepth(depth int) (*MemStore, error) {
+	tree, err := merkle.NewMemState(depth)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
 	return &MemStore{
 		events: map[EventID]*Event{},
 		dots:   map[Dot]EventID{},
 		keys:   map[string]*KeyState{},
 		vv:     VersionVector{},
-	}
+		tree:   tree,
+	}, nil
+}
+
+// MerkleTree implements MerkleStore.
+func (m *MemStore) MerkleTree() *merkle.Tree { return m.tree.Tree }
+
+// MerkleSource implements MerkleStore.
+func (m *MemStore) MerkleSource() merkle.Source { return m.tree.Index }
+
+// ScanKeysFrom implements KeyRangeScanner.
+func (m *MemStore) ScanKeysFrom(from string, fn func(*KeyState) bool) error {
+	return m.ScanKeys("", func(ks *KeyState) bool {
+		if ks.Key < from {
+			return true
+		}
+		return fn(ks)
+	})
 }
 
 func (m *MemStore) check() error {
@@ -234,7 +278,10 @@ func (m *MemStore) Apply(b *Batch) error {
 		}
 	}
 	for _, k := range b.DeleteKeys {
-		delete(m.keys, k)
+		if _, ok := m.keys[k]; ok {
+			delete(m.keys, k)
+			m.tree.Delete(merkle.HashKey(k))
+		}
 	}
 	for _, e := range b.Events {
 		id := e.ID()
@@ -243,6 +290,7 @@ func (m *MemStore) Apply(b *Batch) error {
 	}
 	for _, ks := range b.Keys {
 		m.keys[ks.Key] = ks.Clone()
+		m.tree.Put(merkle.HashKey(ks.Key), ks.Digest())
 	}
 	m.vv.Merge(b.VersionVector)
 	if m.clock.Less(b.Clock) {

@@ -29,7 +29,7 @@ const (
 )
 
 // numMessageTypes sizes per-type counters.
-const numMessageTypes = 10
+const numMessageTypes = 15
 
 // String names the message type.
 func (t MessageType) String() string {
@@ -52,13 +52,24 @@ func (t MessageType) String() string {
 		return "sync-exchange"
 	case TypeSyncEvents:
 		return "sync-events"
+	case TypeAERequest:
+		return "ae-request"
+	case TypeAEResponse:
+		return "ae-response"
+	case TypeAEStates:
+		return "ae-states"
+	case TypeSnapshotRequest:
+		return "snapshot-request"
+	case TypeSnapshotChunk:
+		return "snapshot-chunk"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
 // Body is the content of a message: one of *Push, *PushAck, *PullSync,
 // *PullRequest, *PullResponse, *SyncRoot, *SyncDigest, *SyncExchange,
-// *SyncEvents.
+// *SyncEvents, *AERequest, *AEResponse, *AEStates, *SnapshotRequest,
+// *SnapshotChunk.
 type Body interface {
 	// Type returns the body's message type.
 	Type() MessageType
@@ -142,19 +153,25 @@ type SeqRange struct {
 // SyncExchange carries the events the digest's sender lacks and requests
 // the ranges the exchange's sender lacks. More means events were left out
 // for the size limits; the receiver should sync again.
+//
+// Compacted lists, for origins whose events the receiver needs below the
+// sender's garbage-collection floor, that floor: those events may be gone
+// (see gc.go), so the receiver catches up by state (anti-entropy) instead.
 type SyncExchange struct {
-	Nonce   uint64
-	Events  []*Event
-	Request []SeqRange
-	More    bool
+	Nonce     uint64
+	Events    []*Event
+	Request   []SeqRange
+	More      bool
+	Compacted VersionVector
 }
 
 // SyncEvents answers a SyncExchange's request. More means events were left
-// out for the size limits.
+// out for the size limits. Compacted is as in SyncExchange.
 type SyncEvents struct {
-	Nonce  uint64
-	Events []*Event
-	More   bool
+	Nonce     uint64
+	Events    []*Event
+	More      bool
+	Compacted VersionVector
 }
 
 // Type implements Body.
@@ -215,11 +232,20 @@ func (m *SyncExchange) Size() int {
 	for _, r := range m.Request {
 		n += bytesSize(len(r.Origin)) + uvarintSize(r.From) + uvarintSize(r.To)
 	}
+	if len(m.Compacted) > 0 {
+		n += vvSize(m.Compacted)
+	}
 	return n
 }
 
 // Size implements Body.
-func (m *SyncEvents) Size() int { return uvarintSize(m.Nonce) + eventsSize(m.Events) + 1 }
+func (m *SyncEvents) Size() int {
+	n := uvarintSize(m.Nonce) + eventsSize(m.Events) + 1
+	if len(m.Compacted) > 0 {
+		n += vvSize(m.Compacted)
+	}
+	return n
+}
 
 // eventsSize is the size of a count-prefixed list of length-prefixed events.
 func eventsSize(evs []*Event) int {
@@ -254,6 +280,19 @@ func payloadEvents(b Body) []*Event {
 		return m.Events
 	case *SyncEvents:
 		return m.Events
+	case *AEStates:
+		return stateEvents(m.States)
+	case *SnapshotChunk:
+		return stateEvents(m.States)
 	}
 	return nil
+}
+
+// stateEvents returns the version events of states.
+func stateEvents(states []*StateEntry) []*Event {
+	var out []*Event
+	for _, s := range states {
+		out = append(out, s.Versions...)
+	}
+	return out
 }

@@ -1,5 +1,7 @@
 package sync
 
+import "time"
+
 // Ready is everything the engine wants done after the inputs given since the
 // last Advance. The caller must act on the fields in this order:
 //
@@ -50,6 +52,12 @@ const (
 	ChangePeerState
 	// ChangeExchange: a digest sync with Peer finished; Exchange has the result.
 	ChangeExchange
+	// ChangeAntiEntropy: an anti-entropy session this node started with
+	// Peer ended; AntiEntropy has the result.
+	ChangeAntiEntropy
+	// ChangeSnapshot: a chunk of a snapshot pulled from Peer was merged;
+	// Snapshot has the progress (Done on the last).
+	ChangeSnapshot
 )
 
 // String names the kind.
@@ -65,6 +73,10 @@ func (k ChangeKind) String() string {
 		return "peer-state"
 	case ChangeExchange:
 		return "exchange"
+	case ChangeAntiEntropy:
+		return "anti-entropy"
+	case ChangeSnapshot:
+		return "snapshot"
 	}
 	return "unknown"
 }
@@ -83,6 +95,24 @@ type Change struct {
 	PeerState PeerState
 	// Exchange is set for ChangeExchange.
 	Exchange *ExchangeResult
+	// AntiEntropy is set for ChangeAntiEntropy.
+	AntiEntropy *AEResult
+	// Snapshot is set for ChangeSnapshot.
+	Snapshot *SnapshotProgress
+}
+
+// AEResult summarises one anti-entropy session from the initiator's side.
+type AEResult struct {
+	// Match: the trees were equal. FullSync: too many leaves differed and a
+	// snapshot pull follows. Refused, TimedOut: the session did not finish.
+	Match, FullSync, Refused, TimedOut bool
+	// DifferingLeaves and Ranges are what the tree walk found; RoundTrips
+	// its request/response pairs.
+	DifferingLeaves, Ranges, RoundTrips int
+	// StatesSent and StatesReceived count the key states exchanged.
+	StatesSent, StatesReceived int
+	// Duration is the session's engine time.
+	Duration time.Duration
 }
 
 // ExchangeResult summarises one digest sync from the local side.

@@ -38,6 +38,35 @@ type Stats struct {
 	// (engine time, timeouts included).
 	SyncTimeouts  uint64
 	SyncDurations Histogram
+	// AERounds counts anti-entropy sessions started; AEMatches those whose
+	// trees were equal; AEFullSyncs those that chose a snapshot;
+	// AERefused those the peer refused; AETimeouts those that timed out;
+	// AEAborted sessions (either side) whose tree walk became inconsistent
+	// (the trees changed between round trips, or a peer misbehaved).
+	AERounds, AEMatches, AEFullSyncs, AERefused, AETimeouts, AEAborted uint64
+	// AEBytesSent and AEBytesReceived count anti-entropy messages (tree
+	// walk and states).
+	AEBytesSent, AEBytesReceived uint64
+	// AEDifferingLeaves sums the differing leaves sessions found;
+	// AEStatesSent and AEStatesReceived count key states exchanged.
+	AEDifferingLeaves, AEStatesSent, AEStatesReceived uint64
+	// StatesMerged counts received key states (and absences) that changed
+	// ours: the differing keys repaired; StateVersionsAdopted the versions
+	// they brought.
+	StatesMerged, StateVersionsAdopted uint64
+	// SnapshotsSent and SnapshotsReceived count complete snapshots;
+	// the Chunk counters their chunks; SnapshotBytesSent and
+	// SnapshotBytesReceived their bytes; SnapshotRetries resumed pulls.
+	SnapshotsSent, SnapshotsReceived, SnapshotChunksSent, SnapshotChunksReceived uint64
+	SnapshotBytesSent, SnapshotBytesReceived, SnapshotRetries                    uint64
+	// Snapshot is the running snapshot pull (Active false when none).
+	Snapshot SnapshotProgress
+	// CatchUps counts raises of the version vector by state (after a
+	// snapshot or a catch-up session); CompactedSeen counts digest syncs
+	// that found needed events garbage-collected at the peer.
+	CatchUps, CompactedSeen uint64
+	// GCEvents and GCKeys count events and tombstoned keys garbage-collected.
+	GCEvents, GCKeys uint64
 	// Buffered counts events held while an earlier event of their origin was
 	// missing; Dropped counts events dropped because that buffer was full.
 	Buffered, Dropped uint64

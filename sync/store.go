@@ -11,9 +11,11 @@ package sync
 // Reads may be served while no Apply is running; implementations used from
 // more than one goroutine must make Apply atomic with respect to reads.
 //
-// Invariant the engine maintains: for every origin o the log holds the events
-// of o with seq 1..VersionVector()[o] (until a garbage collector removes
-// superseded ones through Batch.DeleteEvents) and no others.
+// Invariants the engine maintains (doc.go, "Garbage collection and
+// catch-up"): for every origin o the log holds the events of o with seq
+// above the garbage-collection floor up to VersionVector()[o], possibly
+// some below the floor, and possibly events above the vector that key
+// states hold as versions (received as state).
 //
 // Methods that find nothing return an error wrapping ErrNotFound. Returned
 // objects belong to the caller and may be modified; event byte slices are

@@ -168,3 +168,12 @@ func DigestOf(v VersionVector) Digest {
 	}
 	return d
 }
+
+// total returns the number of events the vector covers.
+func (v VersionVector) total() uint64 {
+	var n uint64
+	for _, s := range v {
+		n += s
+	}
+	return n
+}

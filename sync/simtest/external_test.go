@@ -37,6 +37,7 @@ func externalScenario(seed uint64) error {
 			c.SyncInterval = 500 * time.Millisecond
 			c.SuspectTimeout = time.Second
 			c.FailTimeout = 2 * time.Second
+			c.GCInterval = time.Hour // the property checks every event is kept
 		},
 	})
 	if err != nil {

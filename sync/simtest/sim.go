@@ -225,6 +225,63 @@ func (s *Sim) Restart(i int) error {
 	return s.boot(i)
 }
 
+// Disconnect crashes node i and tells every other live node that it is
+// gone (PeerDown), as closed connections would: they forget what they knew
+// of it, so garbage collection no longer waits for it.
+func (s *Sim) Disconnect(i int) error {
+	s.Crash(i)
+	for j, n := range s.nodes {
+		if j == i || n.eng == nil {
+			continue
+		}
+		n.eng.PeerDown(s.nodes[i].ID)
+		if err := s.drain(j, n.depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reconnect boots node i from its store (a node whose store is still empty
+// joins as a new node) and tells the live nodes of its view (PeerUp).
+func (s *Sim) Reconnect(i int) error {
+	if err := s.Restart(i); err != nil {
+		return err
+	}
+	for _, j := range s.nodes[i].view {
+		n := s.nodes[j]
+		if n.eng == nil {
+			continue
+		}
+		n.eng.PeerUp(s.nodes[i].ID)
+		if err := s.drain(j, n.depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StatesEqual reports whether every live node holds the same version
+// vector and the same Merkle root over its key states.
+func (s *Sim) StatesEqual() bool {
+	first := true
+	var vv msync.Digest
+	var root [32]byte
+	var count uint64
+	for _, n := range s.nodes {
+		if n.eng == nil {
+			continue
+		}
+		r := n.Store.MerkleTree().Root()
+		if first {
+			vv, root, count, first = n.eng.Digest(), r.Hash(), r.Count, false
+		} else if n.eng.Digest() != vv || r.Hash() != root || r.Count != count {
+			return false
+		}
+	}
+	return true
+}
+
 // Partition splits the network: group[i] is node i's side; messages only
 // pass between nodes of the same side. Nil heals.
 func (s *Sim) Partition(group []int) { s.group = group }
