@@ -376,7 +376,12 @@ func TestProtocolFor(t *testing.T) {
 			t.Errorf("%s on %s, want %s", typ, p, want)
 		}
 	}
-	for _, typ := range []msync.MessageType{0, 10, 255} {
+	for typ := msync.TypeAERequest; typ <= msync.TypeSnapshotChunk; typ++ {
+		if p, err := ProtocolFor(typ); err != nil || p != AntiEntropyProtocol {
+			t.Errorf("%s on %s (%v), want %s", typ, p, err, AntiEntropyProtocol)
+		}
+	}
+	for _, typ := range []msync.MessageType{0, 15, 255} {
 		if _, err := ProtocolFor(typ); !errors.Is(err, ErrUnknownMessage) {
 			t.Errorf("type %d: got %v, want ErrUnknownMessage", typ, err)
 		}

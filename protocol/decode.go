@@ -84,14 +84,24 @@ func FromProto(env *pb.Envelope, lim Limits) (msync.Body, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sync-events: %w", err)
 		}
-		return &msync.SyncEvents{Nonce: b.SyncEvents.GetNonce(), Events: evs, More: b.SyncEvents.GetMore()}, nil
+		m := &msync.SyncEvents{Nonce: b.SyncEvents.GetNonce(), Events: evs, More: b.SyncEvents.GetMore()}
+		if c := b.SyncEvents.GetCompacted(); c != nil {
+			if m.Compacted, err = vectorFromProto(c, lim); err != nil {
+				return nil, fmt.Errorf("sync-events: compacted: %w", err)
+			}
+		}
+		return m, nil
 	case nil:
 		if n := len(env.ProtoReflect().GetUnknown()); n > 0 {
 			return nil, fmt.Errorf("%w: envelope holds no known body (%d bytes of unknown fields)", ErrUnknownMessage, n)
 		}
 		return nil, fmt.Errorf("%w: empty envelope", ErrUnknownMessage)
 	default:
-		return nil, fmt.Errorf("%w: envelope body %T", ErrUnknownMessage, b)
+		body, ok, err := aeFromProto(env, lim)
+		if !ok {
+			return nil, fmt.Errorf("%w: envelope body %T", ErrUnknownMessage, b)
+		}
+		return body, err
 	}
 }
 
@@ -142,7 +152,13 @@ func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*msync.SyncExchange,
 		}
 		req[i] = msync.SeqRange{Origin: msync.PeerID(r.GetOrigin()), From: r.GetFrom(), To: r.GetTo()}
 	}
-	return &msync.SyncExchange{Nonce: x.GetNonce(), Events: evs, Request: req, More: x.GetMore()}, nil
+	m := &msync.SyncExchange{Nonce: x.GetNonce(), Events: evs, Request: req, More: x.GetMore()}
+	if c := x.GetCompacted(); c != nil {
+		if m.Compacted, err = vectorFromProto(c, lim); err != nil {
+			return nil, fmt.Errorf("sync-exchange: compacted: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // EventFromProto converts one event, checking the sizes and ranges of its

@@ -67,15 +67,29 @@ func ToProto(b msync.Body) (*pb.Envelope, error) {
 		for i, r := range m.Request {
 			rs[i] = &pb.SeqRange{Origin: []byte(r.Origin), From: r.From, To: r.To}
 		}
-		env.Body = &pb.Envelope_SyncExchange{SyncExchange: &pb.SyncExchange{Nonce: m.Nonce, Events: evs, Request: rs, More: m.More}}
+		x := &pb.SyncExchange{Nonce: m.Nonce, Events: evs, Request: rs, More: m.More}
+		if len(m.Compacted) > 0 {
+			x.Compacted = &pb.VersionVector{Entries: vvToProto(m.Compacted)}
+		}
+		env.Body = &pb.Envelope_SyncExchange{SyncExchange: x}
 	case *msync.SyncEvents:
 		evs, err := eventsToProto(m.Events)
 		if err != nil {
 			return nil, fmt.Errorf("sync-events: %w", err)
 		}
-		env.Body = &pb.Envelope_SyncEvents{SyncEvents: &pb.SyncEvents{Nonce: m.Nonce, Events: evs, More: m.More}}
+		x := &pb.SyncEvents{Nonce: m.Nonce, Events: evs, More: m.More}
+		if len(m.Compacted) > 0 {
+			x.Compacted = &pb.VersionVector{Entries: vvToProto(m.Compacted)}
+		}
+		env.Body = &pb.Envelope_SyncEvents{SyncEvents: x}
 	default:
-		return nil, fmt.Errorf("%w: no wire form for %s (%T)", ErrUnknownMessage, b.Type(), b)
+		ok, err := aeToProto(b, env)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: no wire form for %s (%T)", ErrUnknownMessage, b.Type(), b)
+		}
 	}
 	return env, nil
 }

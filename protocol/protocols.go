@@ -17,15 +17,14 @@ const (
 	// SyncProtocol carries digest sync: SyncRoot, SyncDigest, SyncExchange
 	// and SyncEvents.
 	SyncProtocol p2pprotocol.ID = "/murmur/sync/1.0.0"
-	// AntiEntropyProtocol is reserved for Merkle anti-entropy; its messages
-	// are specified when it is implemented, and no handler is registered for
-	// it yet.
+	// AntiEntropyProtocol carries Merkle anti-entropy and snapshots:
+	// AERequest, AEResponse, AEStates, SnapshotRequest and SnapshotChunk.
 	AntiEntropyProtocol p2pprotocol.ID = "/murmur/ae/1.0.0"
 )
 
 // Protocols returns the protocols the Transport serves, in a fixed order.
 func Protocols() []p2pprotocol.ID {
-	return []p2pprotocol.ID{PushProtocol, SyncProtocol}
+	return []p2pprotocol.ID{PushProtocol, SyncProtocol, AntiEntropyProtocol}
 }
 
 // ProtocolFor returns the protocol that carries messages of type t. It
@@ -36,6 +35,8 @@ func ProtocolFor(t msync.MessageType) (p2pprotocol.ID, error) {
 		return PushProtocol, nil
 	case msync.TypeSyncRoot, msync.TypeSyncDigest, msync.TypeSyncExchange, msync.TypeSyncEvents:
 		return SyncProtocol, nil
+	case msync.TypeAERequest, msync.TypeAEResponse, msync.TypeAEStates, msync.TypeSnapshotRequest, msync.TypeSnapshotChunk:
+		return AntiEntropyProtocol, nil
 	}
 	return "", fmt.Errorf("%w: no protocol carries message type %s", ErrUnknownMessage, t)
 }

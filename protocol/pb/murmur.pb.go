@@ -102,6 +102,11 @@ type Envelope struct {
 	//	*Envelope_SyncDigest
 	//	*Envelope_SyncExchange
 	//	*Envelope_SyncEvents
+	//	*Envelope_AeRequest
+	//	*Envelope_AeResponse
+	//	*Envelope_AeStates
+	//	*Envelope_SnapshotRequest
+	//	*Envelope_SnapshotChunk
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -225,6 +230,51 @@ func (x *Envelope) GetSyncEvents() *SyncEvents {
 	return nil
 }
 
+func (x *Envelope) GetAeRequest() *AERequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_AeRequest); ok {
+			return x.AeRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAeResponse() *AEResponse {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_AeResponse); ok {
+			return x.AeResponse
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAeStates() *AEStates {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_AeStates); ok {
+			return x.AeStates
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSnapshotRequest() *SnapshotRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_SnapshotRequest); ok {
+			return x.SnapshotRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSnapshotChunk() *SnapshotChunk {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_SnapshotChunk); ok {
+			return x.SnapshotChunk
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -265,6 +315,27 @@ type Envelope_SyncEvents struct {
 	SyncEvents *SyncEvents `protobuf:"bytes,9,opt,name=sync_events,json=syncEvents,proto3,oneof"`
 }
 
+type Envelope_AeRequest struct {
+	// 10..15: anti-entropy, /murmur/ae/1.0.0 (docs/protocol.md section 9).
+	AeRequest *AERequest `protobuf:"bytes,10,opt,name=ae_request,json=aeRequest,proto3,oneof"`
+}
+
+type Envelope_AeResponse struct {
+	AeResponse *AEResponse `protobuf:"bytes,11,opt,name=ae_response,json=aeResponse,proto3,oneof"`
+}
+
+type Envelope_AeStates struct {
+	AeStates *AEStates `protobuf:"bytes,12,opt,name=ae_states,json=aeStates,proto3,oneof"`
+}
+
+type Envelope_SnapshotRequest struct {
+	SnapshotRequest *SnapshotRequest `protobuf:"bytes,13,opt,name=snapshot_request,json=snapshotRequest,proto3,oneof"`
+}
+
+type Envelope_SnapshotChunk struct {
+	SnapshotChunk *SnapshotChunk `protobuf:"bytes,14,opt,name=snapshot_chunk,json=snapshotChunk,proto3,oneof"`
+}
+
 func (*Envelope_Push) isEnvelope_Body() {}
 
 func (*Envelope_PushAck) isEnvelope_Body() {}
@@ -282,6 +353,16 @@ func (*Envelope_SyncDigest) isEnvelope_Body() {}
 func (*Envelope_SyncExchange) isEnvelope_Body() {}
 
 func (*Envelope_SyncEvents) isEnvelope_Body() {}
+
+func (*Envelope_AeRequest) isEnvelope_Body() {}
+
+func (*Envelope_AeResponse) isEnvelope_Body() {}
+
+func (*Envelope_AeStates) isEnvelope_Body() {}
+
+func (*Envelope_SnapshotRequest) isEnvelope_Body() {}
+
+func (*Envelope_SnapshotChunk) isEnvelope_Body() {}
 
 // Event is one signed write. The fields carry exactly what the engine's
 // canonical encoding covers, so the receiver rebuilds the canonical bytes,
@@ -929,11 +1010,14 @@ func (x *SyncDigest) GetVersionVector() *VersionVector {
 // SyncExchange carries the events the digest's sender lacks and requests the
 // ranges its own sender lacks. nonce 0 with no events is a gap request.
 type SyncExchange struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	Events        []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
-	Request       []*SeqRange            `protobuf:"bytes,3,rep,name=request,proto3" json:"request,omitempty"`
-	More          bool                   `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Nonce   uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Events  []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	Request []*SeqRange            `protobuf:"bytes,3,rep,name=request,proto3" json:"request,omitempty"`
+	More    bool                   `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	// Garbage-collection floors of the sender for origins whose needed
+	// events lie at or below them (catch up by anti-entropy instead).
+	Compacted     *VersionVector `protobuf:"bytes,5,opt,name=compacted,proto3" json:"compacted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -996,12 +1080,20 @@ func (x *SyncExchange) GetMore() bool {
 	return false
 }
 
+func (x *SyncExchange) GetCompacted() *VersionVector {
+	if x != nil {
+		return x.Compacted
+	}
+	return nil
+}
+
 // SyncEvents answers the request of a SyncExchange.
 type SyncEvents struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	Events        []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
 	More          bool                   `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	Compacted     *VersionVector         `protobuf:"bytes,4,opt,name=compacted,proto3" json:"compacted,omitempty"` // as in SyncExchange
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1057,11 +1149,499 @@ func (x *SyncEvents) GetMore() bool {
 	return false
 }
 
+func (x *SyncEvents) GetCompacted() *VersionVector {
+	if x != nil {
+		return x.Compacted
+	}
+	return nil
+}
+
+// AERequest is one request of a Merkle reconciliation session. request is
+// the sync/merkle Request binary encoding (docs/protocol.md 9.2).
+type AERequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	CatchUp       bool                   `protobuf:"varint,2,opt,name=catch_up,json=catchUp,proto3" json:"catch_up,omitempty"` // ask for the responder's version vector in the first response
+	Request       []byte                 `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`                 // merkle request, required
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AERequest) Reset() {
+	*x = AERequest{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AERequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AERequest) ProtoMessage() {}
+
+func (x *AERequest) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AERequest.ProtoReflect.Descriptor instead.
+func (*AERequest) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AERequest) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *AERequest) GetCatchUp() bool {
+	if x != nil {
+		return x.CatchUp
+	}
+	return false
+}
+
+func (x *AERequest) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// AEResponse answers the AERequest with the same nonce. response is the
+// sync/merkle Response binary encoding; absent when refused.
+type AEResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Refused       bool                   `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	Response      []byte                 `protobuf:"bytes,3,opt,name=response,proto3" json:"response,omitempty"`
+	VersionVector *VersionVector         `protobuf:"bytes,4,opt,name=version_vector,json=versionVector,proto3" json:"version_vector,omitempty"` // only in the first response of a catch-up session
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AEResponse) Reset() {
+	*x = AEResponse{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AEResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AEResponse) ProtoMessage() {}
+
+func (x *AEResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AEResponse.ProtoReflect.Descriptor instead.
+func (*AEResponse) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AEResponse) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *AEResponse) GetRefused() bool {
+	if x != nil {
+		return x.Refused
+	}
+	return false
+}
+
+func (x *AEResponse) GetResponse() []byte {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *AEResponse) GetVersionVector() *VersionVector {
+	if x != nil {
+		return x.VersionVector
+	}
+	return nil
+}
+
+// KeyState is one key's replicated state: the signed events of its
+// versions and its causal context.
+type KeyState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`           // 1..1024 bytes
+	Versions      []*Event               `protobuf:"bytes,2,rep,name=versions,proto3" json:"versions,omitempty"` // <= 64, each a put or delete of key
+	Context       []*VersionEntry        `protobuf:"bytes,3,rep,name=context,proto3" json:"context,omitempty"`   // <= 16384 entries, distinct origins
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyState) Reset() {
+	*x = KeyState{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyState) ProtoMessage() {}
+
+func (x *KeyState) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyState.ProtoReflect.Descriptor instead.
+func (*KeyState) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *KeyState) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KeyState) GetVersions() []*Event {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *KeyState) GetContext() []*VersionEntry {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+// MerkleRange is a tree node: the KeyHashes whose first level bits equal
+// prefix (level 0..64; prefix < 2^level).
+type MerkleRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Level         uint32                 `protobuf:"varint,1,opt,name=level,proto3" json:"level,omitempty"`
+	Prefix        uint64                 `protobuf:"varint,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MerkleRange) Reset() {
+	*x = MerkleRange{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MerkleRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MerkleRange) ProtoMessage() {}
+
+func (x *MerkleRange) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MerkleRange.ProtoReflect.Descriptor instead.
+func (*MerkleRange) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MerkleRange) GetLevel() uint32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *MerkleRange) GetPrefix() uint64 {
+	if x != nil {
+		return x.Prefix
+	}
+	return 0
+}
+
+// AEStates carries the sender's key states in the differing ranges of a
+// session; ranges lists the ranges this message completes.
+type AEStates struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	States        []*KeyState            `protobuf:"bytes,2,rep,name=states,proto3" json:"states,omitempty"`
+	Ranges        []*MerkleRange         `protobuf:"bytes,3,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	VersionVector *VersionVector         `protobuf:"bytes,4,opt,name=version_vector,json=versionVector,proto3" json:"version_vector,omitempty"` // the sender's vector when it read the states
+	Last          bool                   `protobuf:"varint,5,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AEStates) Reset() {
+	*x = AEStates{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AEStates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AEStates) ProtoMessage() {}
+
+func (x *AEStates) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AEStates.ProtoReflect.Descriptor instead.
+func (*AEStates) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AEStates) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *AEStates) GetStates() []*KeyState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *AEStates) GetRanges() []*MerkleRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+func (x *AEStates) GetVersionVector() *VersionVector {
+	if x != nil {
+		return x.VersionVector
+	}
+	return nil
+}
+
+func (x *AEStates) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
+// SnapshotRequest asks for the chunk of the peer's state after the cursor
+// (the last key received; started false: from the first key).
+type SnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Started       bool                   `protobuf:"varint,2,opt,name=started,proto3" json:"started,omitempty"`
+	After         []byte                 `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotRequest) Reset() {
+	*x = SnapshotRequest{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotRequest) ProtoMessage() {}
+
+func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SnapshotRequest) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *SnapshotRequest) GetStarted() bool {
+	if x != nil {
+		return x.Started
+	}
+	return false
+}
+
+func (x *SnapshotRequest) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+// SnapshotChunk is the next states after the cursor, in ascending key order.
+type SnapshotChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Started       bool                   `protobuf:"varint,2,opt,name=started,proto3" json:"started,omitempty"`
+	After         []byte                 `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	States        []*KeyState            `protobuf:"bytes,4,rep,name=states,proto3" json:"states,omitempty"`
+	Last          bool                   `protobuf:"varint,5,opt,name=last,proto3" json:"last,omitempty"`
+	VersionVector *VersionVector         `protobuf:"bytes,6,opt,name=version_vector,json=versionVector,proto3" json:"version_vector,omitempty"`
+	KeysTotal     uint64                 `protobuf:"varint,7,opt,name=keys_total,json=keysTotal,proto3" json:"keys_total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotChunk) Reset() {
+	*x = SnapshotChunk{}
+	mi := &file_protocol_pb_murmur_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotChunk) ProtoMessage() {}
+
+func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_murmur_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
+func (*SnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_murmur_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SnapshotChunk) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetStarted() bool {
+	if x != nil {
+		return x.Started
+	}
+	return false
+}
+
+func (x *SnapshotChunk) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetStates() []*KeyState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
+func (x *SnapshotChunk) GetVersionVector() *VersionVector {
+	if x != nil {
+		return x.VersionVector
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetKeysTotal() uint64 {
+	if x != nil {
+		return x.KeysTotal
+	}
+	return 0
+}
+
 var File_protocol_pb_murmur_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_murmur_proto_rawDesc = "" +
 	"\n" +
-	"\x18protocol/pb/murmur.proto\x12\tmurmur.v1\"\x83\x04\n" +
+	"\x18protocol/pb/murmur.proto\x12\tmurmur.v1\"\xb4\x06\n" +
 	"\bEnvelope\x12%\n" +
 	"\x04push\x18\x01 \x01(\v2\x0f.murmur.v1.PushH\x00R\x04push\x12/\n" +
 	"\bpush_ack\x18\x02 \x01(\v2\x12.murmur.v1.PushAckH\x00R\apushAck\x122\n" +
@@ -1073,7 +1653,15 @@ const file_protocol_pb_murmur_proto_rawDesc = "" +
 	"syncDigest\x12>\n" +
 	"\rsync_exchange\x18\b \x01(\v2\x17.murmur.v1.SyncExchangeH\x00R\fsyncExchange\x128\n" +
 	"\vsync_events\x18\t \x01(\v2\x15.murmur.v1.SyncEventsH\x00R\n" +
-	"syncEventsB\x06\n" +
+	"syncEvents\x125\n" +
+	"\n" +
+	"ae_request\x18\n" +
+	" \x01(\v2\x14.murmur.v1.AERequestH\x00R\taeRequest\x128\n" +
+	"\vae_response\x18\v \x01(\v2\x15.murmur.v1.AEResponseH\x00R\n" +
+	"aeResponse\x122\n" +
+	"\tae_states\x18\f \x01(\v2\x13.murmur.v1.AEStatesH\x00R\baeStates\x12G\n" +
+	"\x10snapshot_request\x18\r \x01(\v2\x1a.murmur.v1.SnapshotRequestH\x00R\x0fsnapshotRequest\x12A\n" +
+	"\x0esnapshot_chunk\x18\x0e \x01(\v2\x18.murmur.v1.SnapshotChunkH\x00R\rsnapshotChunkB\x06\n" +
 	"\x04body\"\xf7\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\fR\x06origin\x12\x10\n" +
@@ -1115,17 +1703,55 @@ const file_protocol_pb_murmur_proto_rawDesc = "" +
 	"SyncDigest\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\bR\x05match\x12?\n" +
-	"\x0eversion_vector\x18\x03 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\"\x91\x01\n" +
+	"\x0eversion_vector\x18\x03 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\"\xc9\x01\n" +
 	"\fSyncExchange\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.murmur.v1.EventR\x06events\x12-\n" +
 	"\arequest\x18\x03 \x03(\v2\x13.murmur.v1.SeqRangeR\arequest\x12\x12\n" +
-	"\x04more\x18\x04 \x01(\bR\x04more\"`\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\x126\n" +
+	"\tcompacted\x18\x05 \x01(\v2\x18.murmur.v1.VersionVectorR\tcompacted\"\x98\x01\n" +
 	"\n" +
 	"SyncEvents\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.murmur.v1.EventR\x06events\x12\x12\n" +
-	"\x04more\x18\x03 \x01(\bR\x04more*?\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\x126\n" +
+	"\tcompacted\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\tcompacted\"V\n" +
+	"\tAERequest\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x19\n" +
+	"\bcatch_up\x18\x02 \x01(\bR\acatchUp\x12\x18\n" +
+	"\arequest\x18\x03 \x01(\fR\arequest\"\x99\x01\n" +
+	"\n" +
+	"AEResponse\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x18\n" +
+	"\arefused\x18\x02 \x01(\bR\arefused\x12\x1a\n" +
+	"\bresponse\x18\x03 \x01(\fR\bresponse\x12?\n" +
+	"\x0eversion_vector\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\"}\n" +
+	"\bKeyState\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12,\n" +
+	"\bversions\x18\x02 \x03(\v2\x10.murmur.v1.EventR\bversions\x121\n" +
+	"\acontext\x18\x03 \x03(\v2\x17.murmur.v1.VersionEntryR\acontext\";\n" +
+	"\vMerkleRange\x12\x14\n" +
+	"\x05level\x18\x01 \x01(\rR\x05level\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\x04R\x06prefix\"\xd2\x01\n" +
+	"\bAEStates\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12+\n" +
+	"\x06states\x18\x02 \x03(\v2\x13.murmur.v1.KeyStateR\x06states\x12.\n" +
+	"\x06ranges\x18\x03 \x03(\v2\x16.murmur.v1.MerkleRangeR\x06ranges\x12?\n" +
+	"\x0eversion_vector\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\x12\x12\n" +
+	"\x04last\x18\x05 \x01(\bR\x04last\"W\n" +
+	"\x0fSnapshotRequest\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x18\n" +
+	"\astarted\x18\x02 \x01(\bR\astarted\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\fR\x05after\"\xf6\x01\n" +
+	"\rSnapshotChunk\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x18\n" +
+	"\astarted\x18\x02 \x01(\bR\astarted\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\fR\x05after\x12+\n" +
+	"\x06states\x18\x04 \x03(\v2\x13.murmur.v1.KeyStateR\x06states\x12\x12\n" +
+	"\x04last\x18\x05 \x01(\bR\x04last\x12?\n" +
+	"\x0eversion_vector\x18\x06 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\x12\x1d\n" +
+	"\n" +
+	"keys_total\x18\a \x01(\x04R\tkeysTotal*?\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -1147,23 +1773,30 @@ func file_protocol_pb_murmur_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_murmur_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_protocol_pb_murmur_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_protocol_pb_murmur_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_protocol_pb_murmur_proto_goTypes = []any{
-	(Op)(0),               // 0: murmur.v1.Op
-	(*Envelope)(nil),      // 1: murmur.v1.Envelope
-	(*Event)(nil),         // 2: murmur.v1.Event
-	(*VersionEntry)(nil),  // 3: murmur.v1.VersionEntry
-	(*VersionVector)(nil), // 4: murmur.v1.VersionVector
-	(*SeqRange)(nil),      // 5: murmur.v1.SeqRange
-	(*Push)(nil),          // 6: murmur.v1.Push
-	(*PushAck)(nil),       // 7: murmur.v1.PushAck
-	(*PullSync)(nil),      // 8: murmur.v1.PullSync
-	(*PullRequest)(nil),   // 9: murmur.v1.PullRequest
-	(*PullResponse)(nil),  // 10: murmur.v1.PullResponse
-	(*SyncRoot)(nil),      // 11: murmur.v1.SyncRoot
-	(*SyncDigest)(nil),    // 12: murmur.v1.SyncDigest
-	(*SyncExchange)(nil),  // 13: murmur.v1.SyncExchange
-	(*SyncEvents)(nil),    // 14: murmur.v1.SyncEvents
+	(Op)(0),                 // 0: murmur.v1.Op
+	(*Envelope)(nil),        // 1: murmur.v1.Envelope
+	(*Event)(nil),           // 2: murmur.v1.Event
+	(*VersionEntry)(nil),    // 3: murmur.v1.VersionEntry
+	(*VersionVector)(nil),   // 4: murmur.v1.VersionVector
+	(*SeqRange)(nil),        // 5: murmur.v1.SeqRange
+	(*Push)(nil),            // 6: murmur.v1.Push
+	(*PushAck)(nil),         // 7: murmur.v1.PushAck
+	(*PullSync)(nil),        // 8: murmur.v1.PullSync
+	(*PullRequest)(nil),     // 9: murmur.v1.PullRequest
+	(*PullResponse)(nil),    // 10: murmur.v1.PullResponse
+	(*SyncRoot)(nil),        // 11: murmur.v1.SyncRoot
+	(*SyncDigest)(nil),      // 12: murmur.v1.SyncDigest
+	(*SyncExchange)(nil),    // 13: murmur.v1.SyncExchange
+	(*SyncEvents)(nil),      // 14: murmur.v1.SyncEvents
+	(*AERequest)(nil),       // 15: murmur.v1.AERequest
+	(*AEResponse)(nil),      // 16: murmur.v1.AEResponse
+	(*KeyState)(nil),        // 17: murmur.v1.KeyState
+	(*MerkleRange)(nil),     // 18: murmur.v1.MerkleRange
+	(*AEStates)(nil),        // 19: murmur.v1.AEStates
+	(*SnapshotRequest)(nil), // 20: murmur.v1.SnapshotRequest
+	(*SnapshotChunk)(nil),   // 21: murmur.v1.SnapshotChunk
 }
 var file_protocol_pb_murmur_proto_depIdxs = []int32{
 	6,  // 0: murmur.v1.Envelope.push:type_name -> murmur.v1.Push
@@ -1175,20 +1808,35 @@ var file_protocol_pb_murmur_proto_depIdxs = []int32{
 	12, // 6: murmur.v1.Envelope.sync_digest:type_name -> murmur.v1.SyncDigest
 	13, // 7: murmur.v1.Envelope.sync_exchange:type_name -> murmur.v1.SyncExchange
 	14, // 8: murmur.v1.Envelope.sync_events:type_name -> murmur.v1.SyncEvents
-	0,  // 9: murmur.v1.Event.op:type_name -> murmur.v1.Op
-	3,  // 10: murmur.v1.Event.context:type_name -> murmur.v1.VersionEntry
-	3,  // 11: murmur.v1.VersionVector.entries:type_name -> murmur.v1.VersionEntry
-	2,  // 12: murmur.v1.Push.events:type_name -> murmur.v1.Event
-	2,  // 13: murmur.v1.PullResponse.events:type_name -> murmur.v1.Event
-	4,  // 14: murmur.v1.SyncDigest.version_vector:type_name -> murmur.v1.VersionVector
-	2,  // 15: murmur.v1.SyncExchange.events:type_name -> murmur.v1.Event
-	5,  // 16: murmur.v1.SyncExchange.request:type_name -> murmur.v1.SeqRange
-	2,  // 17: murmur.v1.SyncEvents.events:type_name -> murmur.v1.Event
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	15, // 9: murmur.v1.Envelope.ae_request:type_name -> murmur.v1.AERequest
+	16, // 10: murmur.v1.Envelope.ae_response:type_name -> murmur.v1.AEResponse
+	19, // 11: murmur.v1.Envelope.ae_states:type_name -> murmur.v1.AEStates
+	20, // 12: murmur.v1.Envelope.snapshot_request:type_name -> murmur.v1.SnapshotRequest
+	21, // 13: murmur.v1.Envelope.snapshot_chunk:type_name -> murmur.v1.SnapshotChunk
+	0,  // 14: murmur.v1.Event.op:type_name -> murmur.v1.Op
+	3,  // 15: murmur.v1.Event.context:type_name -> murmur.v1.VersionEntry
+	3,  // 16: murmur.v1.VersionVector.entries:type_name -> murmur.v1.VersionEntry
+	2,  // 17: murmur.v1.Push.events:type_name -> murmur.v1.Event
+	2,  // 18: murmur.v1.PullResponse.events:type_name -> murmur.v1.Event
+	4,  // 19: murmur.v1.SyncDigest.version_vector:type_name -> murmur.v1.VersionVector
+	2,  // 20: murmur.v1.SyncExchange.events:type_name -> murmur.v1.Event
+	5,  // 21: murmur.v1.SyncExchange.request:type_name -> murmur.v1.SeqRange
+	4,  // 22: murmur.v1.SyncExchange.compacted:type_name -> murmur.v1.VersionVector
+	2,  // 23: murmur.v1.SyncEvents.events:type_name -> murmur.v1.Event
+	4,  // 24: murmur.v1.SyncEvents.compacted:type_name -> murmur.v1.VersionVector
+	4,  // 25: murmur.v1.AEResponse.version_vector:type_name -> murmur.v1.VersionVector
+	2,  // 26: murmur.v1.KeyState.versions:type_name -> murmur.v1.Event
+	3,  // 27: murmur.v1.KeyState.context:type_name -> murmur.v1.VersionEntry
+	17, // 28: murmur.v1.AEStates.states:type_name -> murmur.v1.KeyState
+	18, // 29: murmur.v1.AEStates.ranges:type_name -> murmur.v1.MerkleRange
+	4,  // 30: murmur.v1.AEStates.version_vector:type_name -> murmur.v1.VersionVector
+	17, // 31: murmur.v1.SnapshotChunk.states:type_name -> murmur.v1.KeyState
+	4,  // 32: murmur.v1.SnapshotChunk.version_vector:type_name -> murmur.v1.VersionVector
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_murmur_proto_init() }
@@ -1206,6 +1854,11 @@ func file_protocol_pb_murmur_proto_init() {
 		(*Envelope_SyncDigest)(nil),
 		(*Envelope_SyncExchange)(nil),
 		(*Envelope_SyncEvents)(nil),
+		(*Envelope_AeRequest)(nil),
+		(*Envelope_AeResponse)(nil),
+		(*Envelope_AeStates)(nil),
+		(*Envelope_SnapshotRequest)(nil),
+		(*Envelope_SnapshotChunk)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1213,7 +1866,7 @@ func file_protocol_pb_murmur_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_murmur_proto_rawDesc), len(file_protocol_pb_murmur_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
