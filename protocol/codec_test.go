@@ -335,9 +335,9 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestDecodeRejectsBytes(t *testing.T) {
-	// Field 20 of the envelope, length-delimited, empty: a body type from
+	// Field 30 of the envelope, length-delimited, empty: a body type from
 	// a future version.
-	future := protowire.AppendBytes(protowire.AppendTag(nil, 20, protowire.BytesType), nil)
+	future := protowire.AppendBytes(protowire.AppendTag(nil, 30, protowire.BytesType), nil)
 	cases := []struct {
 		name string
 		data []byte
@@ -381,7 +381,7 @@ func TestProtocolFor(t *testing.T) {
 			t.Errorf("%s on %s (%v), want %s", typ, p, err, AntiEntropyProtocol)
 		}
 	}
-	for _, typ := range []msync.MessageType{0, 15, 255} {
+	for _, typ := range []msync.MessageType{0, 10, 15, 21, 255} {
 		if _, err := ProtocolFor(typ); !errors.Is(err, ErrUnknownMessage) {
 			t.Errorf("type %d: got %v, want ErrUnknownMessage", typ, err)
 		}

@@ -135,7 +135,7 @@ type faultCase struct {
 }
 
 func faultCases() []faultCase {
-	future := protowire.AppendBytes(protowire.AppendTag(nil, 20, protowire.BytesType), nil)
+	future := protowire.AppendBytes(protowire.AppendTag(nil, 30, protowire.BytesType), nil)
 	return []faultCase{
 		{"malformed frame", PushProtocol, func(*testing.T) []byte { return AppendFrame(nil, []byte{0xff, 0xff, 0xff}) }, FaultMalformed},
 		{"non-minimal length prefix", SyncProtocol, func(*testing.T) []byte { return []byte{0x81, 0x00} }, FaultMalformed},

@@ -29,7 +29,7 @@ const (
 )
 
 // numMessageTypes sizes per-type counters.
-const numMessageTypes = 15
+const numMessageTypes = 21
 
 // String names the message type.
 func (t MessageType) String() string {

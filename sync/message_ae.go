@@ -3,20 +3,21 @@ package sync
 import "github.com/murmur-p2p/murmur/sync/merkle"
 
 // Anti-entropy and snapshot message types (see antientropy.go and
-// catchup.go). They continue the numbering of message.go.
+// catchup.go). They are numbered from 16, the range the wire protocol keeps
+// for anti-entropy (the protobuf Envelope's field numbers equal the types).
 const (
 	// TypeAERequest carries one request of a Merkle reconciliation session
 	// from its initiator.
-	TypeAERequest MessageType = 10
+	TypeAERequest MessageType = 16
 	// TypeAEResponse answers an AERequest (or refuses the session).
-	TypeAEResponse MessageType = 11
+	TypeAEResponse MessageType = 17
 	// TypeAEStates carries the sender's key states in the ranges a finished
 	// session found to differ.
-	TypeAEStates MessageType = 12
+	TypeAEStates MessageType = 18
 	// TypeSnapshotRequest asks for the next chunk of the peer's whole state.
-	TypeSnapshotRequest MessageType = 13
+	TypeSnapshotRequest MessageType = 19
 	// TypeSnapshotChunk is one chunk of a snapshot, in key order.
-	TypeSnapshotChunk MessageType = 14
+	TypeSnapshotChunk MessageType = 20
 )
 
 // MaxStateVersions bounds the versions (siblings) of one key state received

@@ -88,7 +88,7 @@ func (Op) EnumDescriptor() ([]byte, []int) {
 // Envelope wraps exactly one message body. The oneof field number equals the
 // sync engine's MessageType, so the numbering is stable across both.
 // Numbers 1..9 carry /murmur/push/1.0.0 and /murmur/sync/1.0.0 bodies;
-// numbers 16 and up are kept for anti-entropy (/murmur/ae/1.0.0).
+// numbers 16..20 carry anti-entropy (/murmur/ae/1.0.0); 10..15 are unused.
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -316,24 +316,24 @@ type Envelope_SyncEvents struct {
 }
 
 type Envelope_AeRequest struct {
-	// 10..15: anti-entropy, /murmur/ae/1.0.0 (docs/protocol.md section 9).
-	AeRequest *AERequest `protobuf:"bytes,10,opt,name=ae_request,json=aeRequest,proto3,oneof"`
+	// 16..20: anti-entropy, /murmur/ae/1.0.0 (docs/protocol.md section 9).
+	AeRequest *AERequest `protobuf:"bytes,16,opt,name=ae_request,json=aeRequest,proto3,oneof"`
 }
 
 type Envelope_AeResponse struct {
-	AeResponse *AEResponse `protobuf:"bytes,11,opt,name=ae_response,json=aeResponse,proto3,oneof"`
+	AeResponse *AEResponse `protobuf:"bytes,17,opt,name=ae_response,json=aeResponse,proto3,oneof"`
 }
 
 type Envelope_AeStates struct {
-	AeStates *AEStates `protobuf:"bytes,12,opt,name=ae_states,json=aeStates,proto3,oneof"`
+	AeStates *AEStates `protobuf:"bytes,18,opt,name=ae_states,json=aeStates,proto3,oneof"`
 }
 
 type Envelope_SnapshotRequest struct {
-	SnapshotRequest *SnapshotRequest `protobuf:"bytes,13,opt,name=snapshot_request,json=snapshotRequest,proto3,oneof"`
+	SnapshotRequest *SnapshotRequest `protobuf:"bytes,19,opt,name=snapshot_request,json=snapshotRequest,proto3,oneof"`
 }
 
 type Envelope_SnapshotChunk struct {
-	SnapshotChunk *SnapshotChunk `protobuf:"bytes,14,opt,name=snapshot_chunk,json=snapshotChunk,proto3,oneof"`
+	SnapshotChunk *SnapshotChunk `protobuf:"bytes,20,opt,name=snapshot_chunk,json=snapshotChunk,proto3,oneof"`
 }
 
 func (*Envelope_Push) isEnvelope_Body() {}
@@ -1655,13 +1655,12 @@ const file_protocol_pb_murmur_proto_rawDesc = "" +
 	"\vsync_events\x18\t \x01(\v2\x15.murmur.v1.SyncEventsH\x00R\n" +
 	"syncEvents\x125\n" +
 	"\n" +
-	"ae_request\x18\n" +
-	" \x01(\v2\x14.murmur.v1.AERequestH\x00R\taeRequest\x128\n" +
-	"\vae_response\x18\v \x01(\v2\x15.murmur.v1.AEResponseH\x00R\n" +
+	"ae_request\x18\x10 \x01(\v2\x14.murmur.v1.AERequestH\x00R\taeRequest\x128\n" +
+	"\vae_response\x18\x11 \x01(\v2\x15.murmur.v1.AEResponseH\x00R\n" +
 	"aeResponse\x122\n" +
-	"\tae_states\x18\f \x01(\v2\x13.murmur.v1.AEStatesH\x00R\baeStates\x12G\n" +
-	"\x10snapshot_request\x18\r \x01(\v2\x1a.murmur.v1.SnapshotRequestH\x00R\x0fsnapshotRequest\x12A\n" +
-	"\x0esnapshot_chunk\x18\x0e \x01(\v2\x18.murmur.v1.SnapshotChunkH\x00R\rsnapshotChunkB\x06\n" +
+	"\tae_states\x18\x12 \x01(\v2\x13.murmur.v1.AEStatesH\x00R\baeStates\x12G\n" +
+	"\x10snapshot_request\x18\x13 \x01(\v2\x1a.murmur.v1.SnapshotRequestH\x00R\x0fsnapshotRequest\x12A\n" +
+	"\x0esnapshot_chunk\x18\x14 \x01(\v2\x18.murmur.v1.SnapshotChunkH\x00R\rsnapshotChunkB\x06\n" +
 	"\x04body\"\xf7\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\fR\x06origin\x12\x10\n" +
