@@ -2,6 +2,7 @@ package simtest
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	msync "github.com/murmur-p2p/murmur/sync"
@@ -78,4 +79,27 @@ func JoinScenario(seed uint64, nodes, writes, keys int) (JoinResult, error) {
 	res.BytesReceived = st.BytesReceived
 	res.Keys = s.Node(joiner).Store.MerkleTree().Root().Count
 	return res, nil
+}
+
+// JoinCase is one row of the join benchmark.
+type JoinCase struct {
+	Nodes, Writes, Keys int
+}
+
+// RunJoinBench prints, per case, how an empty node joining after the
+// writes catches up: virtual time to identical state and vector, snapshot
+// chunks and bytes, and all bytes the joiner received, as a ratio to the
+// size of the state it ends with.
+func RunJoinBench(w io.Writer, cases []JoinCase) error {
+	fmt.Fprintln(w, "| nodes | writes | keys | catch-up (virtual) | snapshot chunks | snapshot bytes | bytes received | bytes / key |")
+	fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, c := range cases {
+		r, err := JoinScenario(1, c.Nodes, c.Writes, c.Keys)
+		if err != nil {
+			return fmt.Errorf("join %+v: %w", c, err)
+		}
+		fmt.Fprintf(w, "| %d | %d | %d | %v | %d | %d | %d | %.0f |\n", c.Nodes, c.Writes, c.Keys, r.CatchUp,
+			r.SnapshotChunks, r.SnapshotBytes, r.BytesReceived, float64(r.BytesReceived)/float64(max(r.Keys, 1)))
+	}
+	return nil
 }
