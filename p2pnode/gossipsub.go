@@ -64,6 +64,7 @@ type gossipRouter struct {
 	sub     *pubsub.Subscription
 	self    peer.ID
 	drop    func(peer.ID) bool
+	fault   func(peer.ID, string) // told of peers that forward invalid events
 	queue   chan *msync.Event
 	cancel  context.CancelFunc
 	wg      gosync.WaitGroup
@@ -99,11 +100,12 @@ type GossipStats struct {
 
 // startGossip joins the network's events topic on h. drop, if not nil,
 // simulates loss of received messages (see WithReceiveLoss).
-func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool) (*gossipRouter, error) {
+func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(peer.ID, string)) (*gossipRouter, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gossipRouter{
 		self:    h.ID(),
 		drop:    drop,
+		fault:   fault,
 		queue:   make(chan *msync.Event, publishQueueSize),
 		cancel:  cancel,
 		tracer:  &gossipTracer{},
@@ -190,6 +192,10 @@ func (g *gossipRouter) validate(_ context.Context, from peer.ID, m *pubsub.Messa
 	if err != nil {
 		g.rejected.Add(1)
 		log.Debugw("gossipsub event rejected", "from", from, "error", err)
+		if g.fault != nil {
+			// from forwarded it: GossipSub peers validate before forwarding.
+			g.fault(from, "invalid gossipsub event")
+		}
 		return pubsub.ValidationReject
 	}
 	m.ValidatorData = ev

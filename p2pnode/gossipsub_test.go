@@ -116,7 +116,7 @@ func TestGossipSubConcurrentWritesConverge(t *testing.T) {
 }
 
 func TestGossipSubRejectsBadlySignedEvent(t *testing.T) {
-	nodes := gossipCluster(t, "gossip-reject", 3, nil)
+	nodes := gossipCluster(t, "gossip-reject", 3, func(c *Config) { c.Ban.Threshold = 3 })
 	victim := nodes[1]
 
 	// The attacker is a bare libp2p host running GossipSub with the same
@@ -202,4 +202,15 @@ func TestGossipSubRejectsBadlySignedEvent(t *testing.T) {
 			}
 		}
 	}
+
+	// Forwarding invalid events counts against the peer: a third one
+	// reaches the ban threshold and the victim cuts the attacker off.
+	if _, banned := victim.Banned()[h.ID()]; banned {
+		t.Fatal("attacker banned before the threshold")
+	}
+	publishRaw([]byte{0xfe, 0xfe})
+	waitFor(t, 10*time.Second, func() bool {
+		_, banned := victim.Banned()[h.ID()]
+		return banned
+	}, func() string { return "attacker not banned after 3 invalid events" })
 }
