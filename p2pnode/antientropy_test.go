@@ -2,6 +2,7 @@ package p2pnode
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,7 +34,15 @@ func TestEmptyNodeCatchesUpAfterGarbageCollection(t *testing.T) {
 			}
 		}
 		return true
-	}, func() string { return "no garbage collection on every node" })
+	}, func() string {
+		var b []string
+		for i, n := range nodes {
+			st, _ := n.Stats()
+			ps, _ := n.EnginePeers()
+			b = append(b, fmt.Sprintf("node %d: %d events collected, peers %v, %d sync rounds (%d matched)", i, st.Engine.GCEvents, ps, st.Engine.SyncRounds, st.Engine.SyncMatches))
+		}
+		return "garbage collection on every node: " + strings.Join(b, "; ")
+	})
 
 	cfg := testConfig(t, "aejoin", firstAddr(t, nodes[0]))
 	tune(3, &cfg)

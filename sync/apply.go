@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -199,14 +200,33 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	// A write that a key state from a peer already brought was reported
 	// then (mergeState); applying its event only advances the vector.
 	if ks == nil || !ks.holds(id) {
-		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key})
+		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key, Via: via.delivery()})
+	}
+	var before []Version
+	if ks != nil {
+		before = slices.Clone(ks.Versions)
 	}
 	if ks != nil && ks.Apply(ev, id) && ks.Conflict() {
 		e.changes = append(e.changes, Change{Kind: ChangeConflict, Event: ev, Key: ev.Key, State: ks.Clone()})
 		e.stats.Conflicts++
 	}
+	if ks != nil {
+		e.collectSuperseded(before, ks)
+	}
 	e.disseminate(ev, id, via, hops, from)
 	return nil
+}
+
+// collectSuperseded deletes the events of versions in before that ks no
+// longer holds, if they are at or below the garbage-collection floor:
+// every known node applied them when the floor passed them (gc.go), so
+// once superseded nothing needs them.
+func (e *Engine) collectSuperseded(before []Version, ks *KeyState) {
+	for _, v := range before {
+		if v.Seq <= e.floor[v.Origin] && !ks.holds(v.Event) {
+			e.deleteEvent(v.Event)
+		}
+	}
 }
 
 // collectEvents gathers the events of the ranges within the message limits.

@@ -165,6 +165,7 @@ func (e *Engine) mergeState(from PeerID, key string, theirs *StateEntry, theirVV
 	if next.Equal(cur) {
 		return false, nil
 	}
+	e.collectSuperseded(cur.Versions, next)
 	if len(merged) == 0 && dominates(e.vv, ctx) {
 		// Nothing left and our vector covers every write the key saw:
 		// absent now means deleted, as it does at the peer.
