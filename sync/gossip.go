@@ -208,6 +208,7 @@ func (e *Engine) onPullResponse(from PeerID, m *PullResponse) error {
 // expirePushes judges pushes whose acks did not all arrive in time.
 func (e *Engine) expirePushes() {
 	for _, id := range dueIDs(e.judging, e.now, func(j *pushJudge) time.Time { return j.deadline }) {
+		e.stats.AckTimeouts++
 		e.judge(id)
 	}
 	for n, ps := range e.pushes {
@@ -223,9 +224,13 @@ func (e *Engine) expirePulls() {
 	for _, id := range dueIDs(e.pulls, e.now, func(p *pullState) time.Time { return p.deadline }) {
 		pl := e.pulls[id]
 		if known, err := e.known(id); err != nil || known || len(pl.alts) == 0 {
+			if err == nil && !known {
+				e.stats.PullsAbandoned++
+			}
 			delete(e.pulls, id)
 			continue
 		}
+		e.stats.PullRetries++
 		pl.asked, pl.alts = pl.alts[0], pl.alts[1:]
 		pl.deadline = e.now.Add(e.cfg.PullTimeout)
 		e.out.addPullRequest(pl.asked, id)

@@ -99,6 +99,8 @@ type Change struct {
 	AntiEntropy *AEResult
 	// Snapshot is set for ChangeSnapshot.
 	Snapshot *SnapshotProgress
+	// Via is set for ChangeReceived: the path that delivered Event.
+	Via Delivery
 }
 
 // AEResult summarises one anti-entropy session from the initiator's side.

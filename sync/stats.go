@@ -30,6 +30,11 @@ type Stats struct {
 	// Pulls counts events requested by PullRequest; PullsServed counts events
 	// sent in PullResponses.
 	Pulls, PullsServed uint64
+	// AckTimeouts counts pushes judged at their ack deadline with acks
+	// missing; PullRetries counts pulls that timed out and asked the next
+	// announcer; PullsAbandoned those that timed out with none left (digest
+	// sync brings the event).
+	AckTimeouts, PullRetries, PullsAbandoned uint64
 	// SyncRounds counts digest syncs started; SyncMatches those whose roots
 	// matched.
 	SyncRounds, SyncMatches uint64

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	msync "github.com/murmur-p2p/murmur/sync"
+)
+
+// pathsHeader heads the table of delivery paths (pathStats.row).
+const pathsHeader = "| setting | mode | deliveries push/pull/sync/router | p99 ms by path push/pull/sync/router | slowest writes: last delivery path@ms | ack timeouts/write | pull retries/write | pulls abandoned/write | msgs dropped by nodes/write |\n" +
+	"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+
+// shownPaths are the delivery paths the table reports, in column order.
+var shownPaths = []msync.Delivery{msync.DeliveryPush, msync.DeliveryPull, msync.DeliverySync, msync.DeliveryExternal}
+
+// pathStats says where a run's deliveries came from: every ChangeReceived
+// with its path (Change.Via) and its delay after the write, the path of the
+// delivery that completed each of the slowest writes, and the engines'
+// timeout counters.
+type pathStats struct {
+	byPath map[msync.Delivery][]time.Duration
+	// slowest are the last deliveries of the slowest writes, slowest first.
+	slowest []delivery
+	// Per write, summed over nodes.
+	ackTimeouts, pullRetries, pullsAbandoned, lost float64
+}
+
+// delivery is one node receiving one write.
+type delivery struct {
+	via   msync.Delivery
+	after time.Duration
+}
+
+// tally fills the path statistics from each write's deliveries (one per
+// node; the writer's own entry has the zero path and delay and is skipped).
+func tally(writes [][]delivery, writers []int, slowest int) pathStats {
+	ps := pathStats{byPath: map[msync.Delivery][]time.Duration{}}
+	var lasts []delivery
+	for w, ds := range writes {
+		var last delivery
+		for i, d := range ds {
+			if i == writers[w] {
+				continue
+			}
+			ps.byPath[d.via] = append(ps.byPath[d.via], d.after)
+			if d.after >= last.after {
+				last = d
+			}
+		}
+		lasts = append(lasts, last)
+	}
+	slices.SortFunc(lasts, func(a, b delivery) int { return -int(a.after - b.after) })
+	ps.slowest = lasts[:min(slowest, len(lasts))]
+	return ps
+}
+
+// row formats the statistics as a row of the paths table.
+func (ps pathStats) row(setting, mode string) string {
+	total := 0
+	for _, ds := range ps.byPath {
+		total += len(ds)
+	}
+	var shares, p99s, slow []string
+	for _, p := range shownPaths {
+		ds := ps.byPath[p]
+		shares = append(shares, fmt.Sprintf("%.1f%%", 100*float64(len(ds))/float64(max(total, 1))))
+		if len(ds) == 0 {
+			p99s = append(p99s, "-")
+			continue
+		}
+		slices.Sort(ds)
+		p99s = append(p99s, fmt.Sprintf("%.0f", ms(ds[min(len(ds)-1, len(ds)*99/100)])))
+	}
+	for _, d := range ps.slowest {
+		slow = append(slow, fmt.Sprintf("%s@%.0f", d.via, ms(d.after)))
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f |", setting, mode,
+		strings.Join(shares, "/"), strings.Join(p99s, "/"), strings.Join(slow, " "),
+		ps.ackTimeouts, ps.pullRetries, ps.pullsAbandoned, ps.lost)
+}
