@@ -155,6 +155,36 @@ func (r *replication) deliver(from peer.ID, m msync.Message) {
 	}
 }
 
+// progressLog logs long-running repair work as it progresses: a snapshot
+// pull chunk by chunk, and keys repaired by anti-entropy. It reads the
+// engine's counters, which unlike the lossy change subscriptions never miss
+// an update.
+type progressLog struct {
+	lastKeys, lastMerged, lastFull, lastSnapshots uint64
+	active                                        bool
+}
+
+func (p *progressLog) update(st msync.Stats) {
+	sn := st.Snapshot
+	if sn.Active && (!p.active || sn.KeysDone != p.lastKeys) {
+		pct := 0.0
+		if sn.KeysTotal > 0 {
+			pct = 100 * float64(sn.KeysDone) / float64(sn.KeysTotal)
+		}
+		log.Infow("snapshot catch-up in progress", "from", peer.ID(sn.Peer), "keys", sn.KeysDone, "of", sn.KeysTotal,
+			"percent", fmt.Sprintf("%.0f", pct), "bytes", sn.BytesDone)
+	}
+	if st.SnapshotsReceived > p.lastSnapshots {
+		log.Infow("snapshot catch-up finished", "keys", sn.KeysDone, "snapshots_received", st.SnapshotsReceived,
+			"bytes_received_total", st.SnapshotBytesReceived)
+	}
+	if st.StatesMerged > p.lastMerged || st.AEFullSyncs > p.lastFull {
+		log.Infow("anti-entropy repaired state", "keys_repaired", st.StatesMerged-p.lastMerged,
+			"full_syncs", st.AEFullSyncs-p.lastFull, "differing_leaves_total", st.AEDifferingLeaves)
+	}
+	p.active, p.lastKeys, p.lastMerged, p.lastFull, p.lastSnapshots = sn.Active, sn.KeysDone, st.StatesMerged, st.AEFullSyncs, st.SnapshotsReceived
+}
+
 func (r *replication) stepLoop(ctx context.Context) {
 	defer r.wg.Done()
 	for {
@@ -178,6 +208,8 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 	defer r.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var progress progressLog
+	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +218,10 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 			if err := r.node.Tick(now); err != nil {
 				log.Errorw("sync engine stopped", "error", err)
 				return
+			}
+			if now.Sub(lastLog) >= time.Second {
+				progress.update(r.node.Stats())
+				lastLog = now
 			}
 		}
 	}
@@ -221,8 +257,10 @@ func (r *replication) close() error {
 		errs = append(errs, fmt.Errorf("close transport: %w", err))
 	}
 	r.cancel()
-	r.wg.Wait()
+	// Closing the engine makes the loops' next call fail, so they return
+	// even if one is blocked in a call when ctx ends.
 	r.node.Close()
+	r.wg.Wait()
 	if err := r.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

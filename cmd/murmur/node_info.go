@@ -74,6 +74,20 @@ func printStatus(stdout io.Writer, st controlapi.Status) error {
 	fmt.Fprintf(tw, "events:\t%d created, %d accepted, %d duplicates, %d rejected, %d conflicts\n", e.Created, e.Accepted, e.Duplicates, e.Rejected, e.Conflicts)
 	fmt.Fprintf(tw, "messages:\t%d sent (%s), %d received (%s)\n", e.MessagesSent, humanBytes(int64(e.BytesSent)), e.MessagesReceived, humanBytes(int64(e.BytesReceived)))
 	fmt.Fprintf(tw, "digest syncs:\t%d started, %d matched, %d timed out\n", e.SyncRounds, e.SyncMatches, e.SyncTimeouts)
+	fmt.Fprintf(tw, "anti-entropy:\t%d rounds, %d matched, %d full syncs, %d keys repaired, %d B sent, %d B received\n",
+		e.AERounds, e.AEMatches, e.AEFullSyncs, e.StatesMerged, e.AEBytesSent, e.AEBytesReceived)
+	fmt.Fprintf(tw, "garbage collected:\t%d events, %d keys\n", e.GCEvents, e.GCKeys)
+	if sn := e.Snapshot; sn.Active || sn.KeysDone > 0 {
+		state := "running"
+		if !sn.Active {
+			state = "finished"
+		}
+		pct := ""
+		if sn.KeysTotal > 0 {
+			pct = fmt.Sprintf(" (%.0f%%)", 100*float64(sn.KeysDone)/float64(sn.KeysTotal))
+		}
+		fmt.Fprintf(tw, "snapshot:\t%s from %s: %d of %d keys%s, %d B\n", state, sn.Peer, sn.KeysDone, sn.KeysTotal, pct, sn.BytesDone)
+	}
 	origins := make([]string, 0, len(st.VersionVector))
 	for o := range st.VersionVector {
 		origins = append(origins, o)

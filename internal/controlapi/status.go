@@ -34,7 +34,18 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			BytesSent: st.Engine.BytesSent, BytesReceived: st.Engine.BytesReceived,
 			Pulls: st.Engine.Pulls, SyncRounds: st.Engine.SyncRounds, SyncMatches: st.Engine.SyncMatches,
 			InboxDropped: st.InboxDropped,
+			AERounds:     st.Engine.AERounds, AEMatches: st.Engine.AEMatches, AEFullSyncs: st.Engine.AEFullSyncs,
+			AEBytesSent: st.Engine.AEBytesSent, AEBytesReceived: st.Engine.AEBytesReceived,
+			StatesMerged: st.Engine.StatesMerged, GCEvents: st.Engine.GCEvents, GCKeys: st.Engine.GCKeys,
+			Snapshot: SnapshotStatus{
+				Active: st.Engine.Snapshot.Active, KeysDone: st.Engine.Snapshot.KeysDone,
+				KeysTotal: st.Engine.Snapshot.KeysTotal, BytesDone: st.Engine.Snapshot.BytesDone,
+				Started: st.Engine.Snapshot.Started, Done: st.Engine.Snapshot.Done,
+			},
 		},
+	}
+	if p := st.Engine.Snapshot.Peer; p != "" {
+		res.Engine.Snapshot.Peer = peer.ID(p).String()
 	}
 	for _, a := range s.node.Addrs() {
 		res.Addrs = append(res.Addrs, a.String())

@@ -189,6 +189,28 @@ type EngineStatus struct {
 	SyncMatches      uint64 `json:"sync_matches"`
 	SyncTimeouts     uint64 `json:"sync_timeouts"`
 	InboxDropped     uint64 `json:"inbox_dropped"`
+	AERounds         uint64 `json:"ae_rounds"`
+	AEMatches        uint64 `json:"ae_matches"`
+	AEFullSyncs      uint64 `json:"ae_full_syncs"`
+	AEBytesSent      uint64 `json:"ae_bytes_sent"`
+	AEBytesReceived  uint64 `json:"ae_bytes_received"`
+	StatesMerged     uint64 `json:"states_merged"`
+	GCEvents         uint64 `json:"gc_events"`
+	GCKeys           uint64 `json:"gc_keys"`
+	// Snapshot is the running (or last) snapshot pull: long work shows its
+	// progress here.
+	Snapshot SnapshotStatus `json:"snapshot"`
+}
+
+// SnapshotStatus is the progress of a snapshot pull.
+type SnapshotStatus struct {
+	Active    bool      `json:"active"`
+	Peer      string    `json:"peer,omitempty"`
+	KeysDone  uint64    `json:"keys_done"`
+	KeysTotal uint64    `json:"keys_total"`
+	BytesDone uint64    `json:"bytes_done"`
+	Started   time.Time `json:"started,omitzero"`
+	Done      bool      `json:"done"`
 }
 
 // SyncResult answers POST /v1/sync: the outcome of the digest sync, or
