@@ -164,6 +164,30 @@ func conformance(t *testing.T, open func(t *testing.T) sync.Store) {
 			t.Fatalf("KeyState after Close: %v", err)
 		}
 	})
+	t.Run("scan keys from", func(t *testing.T) {
+		s := open(t)
+		r, ok := s.(sync.KeyRangeScanner)
+		if !ok {
+			t.Fatalf("%T does not implement sync.KeyRangeScanner", s)
+		}
+		w := newWriter("o")
+		for _, k := range []string{"a", "b", "b/1", "c", "d"} {
+			must(t, s.Apply(w.put(k, []byte(k))))
+		}
+		var got []string
+		must(t, r.ScanKeysFrom("b/0", func(ks *sync.KeyState) bool {
+			got = append(got, ks.Key)
+			return len(got) < 2
+		}))
+		if !slices.Equal(got, []string{"b/1", "c"}) {
+			t.Fatalf("ScanKeysFrom(b/0) stopping after 2 = %v, want [b/1 c]", got)
+		}
+		got = nil
+		must(t, r.ScanKeysFrom("", func(ks *sync.KeyState) bool { got = append(got, ks.Key); return true }))
+		if !slices.Equal(got, []string{"a", "b", "b/1", "c", "d"}) {
+			t.Fatalf("ScanKeysFrom(\"\") = %v", got)
+		}
+	})
 }
 
 func TestConformanceMemStore(t *testing.T) {

@@ -155,6 +155,29 @@ func (s *Store) ScanKeys(prefix string, fn func(*sync.KeyState) bool) error {
 	return err
 }
 
+// ScanKeysFrom implements sync.KeyRangeScanner: it calls fn for every key
+// >= from in ascending key order until fn returns false, seeking straight to
+// from, so a snapshot chunk costs what it reads rather than a scan from the
+// first key.
+func (s *Store) ScanKeysFrom(from string, fn func(*sync.KeyState) bool) error {
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = s.scan(keyKey(from), prefixEnd(keyKey("")), func(k, p []byte) error {
+		ks, err := decodeKeyState(string(k[1:]), p)
+		if err != nil {
+			return fmt.Errorf("%w (in %s)", err, s.dir)
+		}
+		if !fn(ks) {
+			return errStop
+		}
+		return nil
+	})
+	return err
+}
+
 // prefixEnd returns the smallest key after every key starting with p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)

@@ -52,7 +52,10 @@ type Store struct {
 	wm      *watermark
 }
 
-var _ sync.Store = (*Store)(nil)
+var (
+	_ sync.Store           = (*Store)(nil)
+	_ sync.KeyRangeScanner = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the store in dir. It fails with
 // ErrLocked if another process has dir open, with ErrCorrupt if Pebble or
