@@ -49,6 +49,7 @@ type Engine struct {
 	pushes   map[uint64]*pushState
 	judging  map[EventID]*pushJudge
 	pulls    map[EventID]*pullState
+	sweeps   map[EventID]*sweep // announce sweeps due (gossip.go)
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64

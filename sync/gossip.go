@@ -26,9 +26,26 @@ type pushJudge struct {
 // pullState is an event requested by ID and not yet received.
 type pullState struct {
 	asked    PeerID
+	askedAt  time.Time
 	alts     []PeerID
 	hops     uint32
 	deadline time.Time
+}
+
+// sweep is the second wave of an announcement. The first wave tells
+// Fanout+PullExtra random peers; each peer is then missed by all of its
+// neighbours with probability about e^-(Fanout+PullExtra) (0.7% at the
+// defaults), and a missed node waits for digest sync. So once the first
+// wave had time to spread (the longest adaptive timeout of its targets),
+// the announcer tells every other live peer not known to have the event:
+// peers it told, that told it (announce, push, pull) or that asked for it
+// are skipped. IDs are 32 bytes and batched per peer, the payload is still
+// pulled once, and a node is only missed when every neighbour's
+// announcement to it is lost.
+type sweep struct {
+	hops  uint32
+	due   time.Time
+	known []PeerID
 }
 
 // maxPullAlternates bounds the announcers remembered per pulled event.
@@ -87,7 +104,8 @@ func (e *Engine) pushTo(ev *Event, id EventID, hops uint32, exclude func(PeerID)
 	for _, p := range targets {
 		e.out.addPush(p, hops, ev)
 	}
-	e.judging[id] = &pushJudge{pushedTo: targets, hops: hops, deadline: e.now.Add(e.cfg.AckTimeout)}
+	e.judging[id] = &pushJudge{pushedTo: targets, hops: hops,
+		deadline: e.now.Add(e.peers.maxTimeout(targets, e.cfg.AckTimeout))}
 }
 
 // announce sends the event ID to Fanout+PullExtra peers, unless the hop
@@ -96,8 +114,42 @@ func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool) {
 	if hops > uint32(e.cfg.MaxHops) {
 		return
 	}
-	for _, p := range e.peers.pick(e, e.cfg.Fanout+e.cfg.PullExtra, exclude) {
+	targets := e.peers.pick(e, e.cfg.Fanout+e.cfg.PullExtra, exclude)
+	for _, p := range targets {
 		e.out.addAnnounce(p, hops, id)
+	}
+	if len(targets) == 0 {
+		return
+	}
+	if e.sweeps == nil {
+		e.sweeps = map[EventID]*sweep{}
+	}
+	known := slices.Clone(targets)
+	for _, p := range e.peers.ids {
+		if exclude != nil && exclude(p) {
+			known = append(known, p)
+		}
+	}
+	e.sweeps[id] = &sweep{hops: hops, due: e.now.Add(e.peers.maxTimeout(targets, e.cfg.PullTimeout)), known: known}
+}
+
+// knows records that peer has (or was told of, or is being sent) an event
+// this node is about to sweep.
+func (e *Engine) knows(id EventID, peer PeerID) {
+	if sw := e.sweeps[id]; sw != nil && !slices.Contains(sw.known, peer) {
+		sw.known = append(sw.known, peer)
+	}
+}
+
+// expireSweeps runs the second wave of the announcements that are due.
+func (e *Engine) expireSweeps() {
+	for _, id := range dueIDs(e.sweeps, e.now, func(sw *sweep) time.Time { return sw.due }) {
+		sw := e.sweeps[id]
+		delete(e.sweeps, id)
+		for _, p := range e.peers.pick(e, len(e.peers.ids), func(p PeerID) bool { return slices.Contains(sw.known, p) }) {
+			e.out.addAnnounce(p, sw.hops, id)
+			e.stats.Swept++
+		}
 	}
 }
 
@@ -124,6 +176,8 @@ func (e *Engine) onPush(from PeerID, m *Push) error {
 		}
 		if isNew {
 			ack.New = append(ack.New, ev.ID())
+		} else {
+			e.knows(ev.ID(), from)
 		}
 	}
 	e.out.send(from, ack)
@@ -137,6 +191,8 @@ func (e *Engine) onPushAck(from PeerID, m *PushAck) {
 		return
 	}
 	delete(e.pushes, m.Nonce)
+	// The push was sent at its deadline minus AckTimeout (outbox.flush).
+	e.peers.observeRTT(from, e.now.Sub(ps.deadline.Add(-e.cfg.AckTimeout)))
 	for _, id := range ps.ids {
 		j := e.judging[id]
 		if j == nil {
@@ -157,6 +213,7 @@ func (e *Engine) onPushAck(from PeerID, m *PushAck) {
 func (e *Engine) onPullSync(from PeerID, m *PullSync) {
 	for _, id := range m.IDs {
 		if known, err := e.known(id); err != nil || known {
+			e.knows(id, from)
 			continue
 		}
 		if pl := e.pulls[id]; pl != nil {
@@ -165,7 +222,7 @@ func (e *Engine) onPullSync(from PeerID, m *PullSync) {
 			}
 			continue
 		}
-		e.pulls[id] = &pullState{asked: from, hops: m.Hops, deadline: e.now.Add(e.cfg.PullTimeout)}
+		e.pulls[id] = &pullState{asked: from, askedAt: e.now, hops: m.Hops, deadline: e.now.Add(e.peers.timeout(from, e.cfg.PullTimeout))}
 		e.out.addPullRequest(from, id)
 		e.stats.Pulls++
 	}
@@ -180,6 +237,7 @@ func (e *Engine) onPullRequest(from PeerID, m *PullRequest) error {
 		}
 		e.out.addPullResponse(from, ev)
 		e.stats.PullsServed++
+		e.knows(id, from)
 	}
 	return nil
 }
@@ -196,6 +254,9 @@ func (e *Engine) onPullResponse(from PeerID, m *PullResponse) error {
 		hops := uint32(e.cfg.MaxHops)
 		if pl := e.pulls[id]; pl != nil {
 			hops = pl.hops
+			if pl.asked == from {
+				e.peers.observeRTT(from, e.now.Sub(pl.askedAt))
+			}
 		}
 		if _, err := e.accept(from, ev, viaPull, hops); err != nil {
 			errs = append(errs, err)
@@ -219,8 +280,10 @@ func (e *Engine) expirePushes() {
 }
 
 // expirePulls asks the next announcer for pulls that timed out, or gives up
-// (digest sync will bring the event).
+// (digest sync will bring the event), and runs the announce sweeps that
+// are due.
 func (e *Engine) expirePulls() {
+	e.expireSweeps()
 	for _, id := range dueIDs(e.pulls, e.now, func(p *pullState) time.Time { return p.deadline }) {
 		pl := e.pulls[id]
 		if known, err := e.known(id); err != nil || known || len(pl.alts) == 0 {
@@ -232,7 +295,7 @@ func (e *Engine) expirePulls() {
 		}
 		e.stats.PullRetries++
 		pl.asked, pl.alts = pl.alts[0], pl.alts[1:]
-		pl.deadline = e.now.Add(e.cfg.PullTimeout)
+		pl.askedAt, pl.deadline = e.now, e.now.Add(e.peers.timeout(pl.asked, e.cfg.PullTimeout))
 		e.out.addPullRequest(pl.asked, id)
 		e.stats.Pulls++
 	}

@@ -43,6 +43,54 @@ type peerInfo struct {
 	waitingSince time.Time
 	// requests and answers count requests sent and answered (most-reliable).
 	requests, answers uint64
+	// srtt and rttvar are the smoothed round-trip time and its variation
+	// (RFC 6298) from request/response pairs, in engine time; rtts counts
+	// the samples.
+	srtt, rttvar time.Duration
+	rtts         uint64
+}
+
+// minTimeout is the floor of the adaptive timeouts: engine time advances
+// only with Tick, so shorter ones would fire on the next tick anyway.
+const minTimeout = 50 * time.Millisecond
+
+// observeRTT feeds one round-trip sample of the peer into its estimate.
+func (t *peerTable) observeRTT(id PeerID, sample time.Duration) {
+	p, ok := t.m[id]
+	if !ok || sample < 0 {
+		return
+	}
+	if p.rtts == 0 {
+		p.srtt, p.rttvar = sample, sample/2
+	} else {
+		diff := p.srtt - sample
+		if diff < 0 {
+			diff = -diff
+		}
+		p.rttvar = (3*p.rttvar + diff) / 4
+		p.srtt = (7*p.srtt + sample) / 8
+	}
+	p.rtts++
+}
+
+// timeout is how long to wait for the peer's answer: srtt + 4 rttvar
+// within [minTimeout, limit], or limit (the configured timeout) before the
+// first sample.
+func (t *peerTable) timeout(id PeerID, limit time.Duration) time.Duration {
+	p, ok := t.m[id]
+	if !ok || p.rtts == 0 {
+		return limit
+	}
+	return min(max(p.srtt+4*p.rttvar, minTimeout), limit)
+}
+
+// maxTimeout is the longest timeout among peers (see timeout).
+func (t *peerTable) maxTimeout(ids []PeerID, limit time.Duration) time.Duration {
+	var d time.Duration
+	for _, id := range ids {
+		d = max(d, t.timeout(id, limit))
+	}
+	return d
 }
 
 // reliability is the Laplace-smoothed share of answered requests.

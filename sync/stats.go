@@ -35,6 +35,8 @@ type Stats struct {
 	// announcer; PullsAbandoned those that timed out with none left (digest
 	// sync brings the event).
 	AckTimeouts, PullRetries, PullsAbandoned uint64
+	// Swept counts IDs announced by the second wave (see sweep in gossip.go).
+	Swept uint64
 	// SyncRounds counts digest syncs started; SyncMatches those whose roots
 	// matched.
 	SyncRounds, SyncMatches uint64
