@@ -53,6 +53,8 @@ type Engine struct {
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64
+	// tickGap is the largest recent gap between Ticks (see timeoutFloor).
+	tickGap time.Duration
 
 	// ae is the anti-entropy session this engine started; aeResp the
 	// sessions peers started, by peer; snap the snapshot being pulled.
@@ -325,6 +327,11 @@ func (e *Engine) Tick(now time.Time) {
 	if now.Before(e.now) {
 		return
 	}
+	if !e.now.IsZero() {
+		// Track how coarse engine time is: the largest recent gap between
+		// ticks, decaying by 1/8 per tick.
+		e.tickGap = max(now.Sub(e.now), e.tickGap-e.tickGap/8)
+	}
 	e.now = now
 	for _, c := range e.peers.detect(now, e.cfg.SuspectTimeout, e.cfg.FailTimeout) {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: c.id, PeerState: c.state})
@@ -351,6 +358,13 @@ func (e *Engine) Tick(now time.Time) {
 			e.nextGC = now.Add(e.cfg.GCInterval)
 		}
 	}
+}
+
+// timeoutFloor is the shortest adaptive timeout: minTimeout, or three tick
+// gaps when ticks are coarser, so that an answer arriving a tick late is not
+// taken for a loss.
+func (e *Engine) timeoutFloor() time.Duration {
+	return max(minTimeout, 3*e.tickGap)
 }
 
 // SyncNow starts a digest sync with peer right away (a manual trigger); an

@@ -552,3 +552,32 @@ func TestConfigValidateNamesKey(t *testing.T) {
 		t.Fatalf("MarshalText: %s", b)
 	}
 }
+
+// The adaptive timeouts never go below three tick gaps: with coarse ticks,
+// round trips measure as zero and a one-tick timeout would fire before a
+// slightly late answer is stepped.
+func TestTimeoutFloorFollowsTickGranularity(t *testing.T) {
+	tn, ids := newTestNet(t, 2, nil)
+	e, peer := tn.engines[ids[0]], ids[1]
+	e.PeerUp(peer)
+	e.peers.observeRTT(peer, 0) // a round trip within one tick
+	now := t0
+	for i := 0; i < 10; i++ {
+		now = now.Add(100 * time.Millisecond)
+		e.Tick(now)
+	}
+	if got := e.peers.timeout(peer, e.timeoutFloor(), e.cfg.PullTimeout); got != 300*time.Millisecond {
+		t.Fatalf("timeout with 100ms ticks = %v, want 300ms", got)
+	}
+	// Finer ticks lower the floor again, gradually, down to minTimeout.
+	for i := 0; i < 100; i++ {
+		now = now.Add(10 * time.Millisecond)
+		e.Tick(now)
+	}
+	if got := e.peers.timeout(peer, e.timeoutFloor(), e.cfg.PullTimeout); got != minTimeout {
+		t.Fatalf("timeout with 10ms ticks = %v, want %v", got, minTimeout)
+	}
+	if got := e.peers.timeout(peer, e.timeoutFloor(), 20*time.Millisecond); got != 20*time.Millisecond {
+		t.Fatalf("the configured timeout caps the floor: got %v", got)
+	}
+}

@@ -105,7 +105,7 @@ func (e *Engine) pushTo(ev *Event, id EventID, hops uint32, exclude func(PeerID)
 		e.out.addPush(p, hops, ev)
 	}
 	e.judging[id] = &pushJudge{pushedTo: targets, hops: hops,
-		deadline: e.now.Add(e.peers.maxTimeout(targets, e.cfg.AckTimeout))}
+		deadline: e.now.Add(e.peers.maxTimeout(targets, e.timeoutFloor(), e.cfg.AckTimeout))}
 }
 
 // announce sends the event ID to Fanout+PullExtra peers, unless the hop
@@ -130,7 +130,7 @@ func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool) {
 			known = append(known, p)
 		}
 	}
-	e.sweeps[id] = &sweep{hops: hops, due: e.now.Add(e.peers.maxTimeout(targets, e.cfg.PullTimeout)), known: known}
+	e.sweeps[id] = &sweep{hops: hops, due: e.now.Add(e.peers.maxTimeout(targets, e.timeoutFloor(), e.cfg.PullTimeout)), known: known}
 }
 
 // knows records that peer has (or was told of, or is being sent) an event
@@ -222,7 +222,7 @@ func (e *Engine) onPullSync(from PeerID, m *PullSync) {
 			}
 			continue
 		}
-		e.pulls[id] = &pullState{asked: from, askedAt: e.now, hops: m.Hops, deadline: e.now.Add(e.peers.timeout(from, e.cfg.PullTimeout))}
+		e.pulls[id] = &pullState{asked: from, askedAt: e.now, hops: m.Hops, deadline: e.now.Add(e.peers.timeout(from, e.timeoutFloor(), e.cfg.PullTimeout))}
 		e.out.addPullRequest(from, id)
 		e.stats.Pulls++
 	}
@@ -295,7 +295,7 @@ func (e *Engine) expirePulls() {
 		}
 		e.stats.PullRetries++
 		pl.asked, pl.alts = pl.alts[0], pl.alts[1:]
-		pl.askedAt, pl.deadline = e.now, e.now.Add(e.peers.timeout(pl.asked, e.cfg.PullTimeout))
+		pl.askedAt, pl.deadline = e.now, e.now.Add(e.peers.timeout(pl.asked, e.timeoutFloor(), e.cfg.PullTimeout))
 		e.out.addPullRequest(pl.asked, id)
 		e.stats.Pulls++
 	}

@@ -50,8 +50,11 @@ type peerInfo struct {
 	rtts         uint64
 }
 
-// minTimeout is the floor of the adaptive timeouts: engine time advances
-// only with Tick, so shorter ones would fire on the next tick anyway.
+// minTimeout is the lowest floor of the adaptive timeouts. The floor in
+// force is higher when ticks are coarse (see Engine.timeoutFloor): engine
+// time advances only with Tick, so round trips measure as whole ticks (often
+// zero) and a timeout of one tick would fire on the next Tick, before a
+// slightly late answer could be stepped.
 const minTimeout = 50 * time.Millisecond
 
 // observeRTT feeds one round-trip sample of the peer into its estimate.
@@ -74,21 +77,21 @@ func (t *peerTable) observeRTT(id PeerID, sample time.Duration) {
 }
 
 // timeout is how long to wait for the peer's answer: srtt + 4 rttvar
-// within [minTimeout, limit], or limit (the configured timeout) before the
-// first sample.
-func (t *peerTable) timeout(id PeerID, limit time.Duration) time.Duration {
+// within [floor, limit], or limit (the configured timeout) before the first
+// sample.
+func (t *peerTable) timeout(id PeerID, floor, limit time.Duration) time.Duration {
 	p, ok := t.m[id]
 	if !ok || p.rtts == 0 {
 		return limit
 	}
-	return min(max(p.srtt+4*p.rttvar, minTimeout), limit)
+	return min(max(p.srtt+4*p.rttvar, floor), limit)
 }
 
 // maxTimeout is the longest timeout among peers (see timeout).
-func (t *peerTable) maxTimeout(ids []PeerID, limit time.Duration) time.Duration {
+func (t *peerTable) maxTimeout(ids []PeerID, floor, limit time.Duration) time.Duration {
 	var d time.Duration
 	for _, id := range ids {
-		d = max(d, t.timeout(id, limit))
+		d = max(d, t.timeout(id, floor, limit))
 	}
 	return d
 }
