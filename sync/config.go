@@ -100,9 +100,12 @@ type Config struct {
 
 	// SyncInterval is the period of digest sync with one chosen peer.
 	SyncInterval time.Duration `yaml:"sync_interval"`
-	// AckTimeout is how long a pusher waits for acks before judging the push.
+	// AckTimeout is the longest a pusher waits for acks before judging the
+	// push; with round-trip samples from a peer the wait adapts to them
+	// (srtt + 4 rttvar, never below three tick gaps).
 	AckTimeout time.Duration `yaml:"ack_timeout"`
-	// PullTimeout is how long a pull may take before asking another announcer.
+	// PullTimeout is the longest a pull may take before another announcer is
+	// asked, and before the announce sweep; it adapts like AckTimeout.
 	PullTimeout time.Duration `yaml:"pull_timeout"`
 	// SuspectTimeout: a peer that leaves a request unanswered this long is
 	// suspected (still used, after alive peers).

@@ -89,6 +89,11 @@
 // event announces only its ID to Fanout+PullExtra peers; receivers lacking it
 // send a PullRequest to one announcer at a time (another one after
 // PullTimeout) and get a PullResponse. Announcements stop after MaxHops hops.
+// After the first wave, an announcer sweeps: it announces to its other live
+// peers not known to have the event, so a node that every random choice
+// missed does not wait for digest sync. Ack and pull timeouts adapt to each
+// peer's measured round trip (RFC 6298 over engine time), between three
+// tick gaps and the configured AckTimeout/PullTimeout.
 // So each node receives the payload about once (the simulator measures 1.05
 // copies per node at N = 10,000, see docs/benchmarks.md), while IDs, at 32
 // bytes each, carry the redundancy the epidemic needs. A recently seen event
