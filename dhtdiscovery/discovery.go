@@ -9,8 +9,8 @@
 // address space (or even a connection) never mix: a peer enters the table
 // only once identify shows it serves the network's MemberProtocol.
 //
-// The table is the set of connected members; the pool is every member ever
-// learnt of (from the DHT or from a connection) with its addresses. Layers
+// The table is the set of connected members; the pool is the members most
+// recently learnt of (from the DHT or a connection; up to poolSize). Layers
 // above read Peers and subscribe to PeerEvent changes.
 package dhtdiscovery
 
@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	logging "github.com/ipfs/go-log/v2"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/event"
@@ -83,8 +84,8 @@ type Discovery struct {
 	kick   chan struct{} // wakes the discovery loop early
 
 	mu     sync.Mutex
-	table  map[peer.ID]time.Time // member -> when it joined
-	pool   map[peer.ID]struct{}  // members learnt of, connected or not
+	table  map[peer.ID]time.Time             // member -> when it joined
+	pool   *simplelru.LRU[peer.ID, struct{}] // members learnt of, connected or not (most recent poolSize)
 	subs   map[int]chan PeerEvent
 	nextID int
 	closed bool
@@ -108,7 +109,7 @@ func New(h host.Host, cfg Config) (*Discovery, error) {
 		member:    protocol.ID(MemberProtocol(cfg.Network)),
 		kick:      make(chan struct{}, 1),
 		table:     make(map[peer.ID]time.Time),
-		pool:      make(map[peer.ID]struct{}),
+		pool:      newPool(),
 		subs:      make(map[int]chan PeerEvent),
 	}
 	h.SetStreamHandler(d.member, d.handleMember)
@@ -366,7 +367,7 @@ func (d *Discovery) checkMember(p peer.ID) {
 	}
 	d.host.ConnManager().Protect(p, "murmur-table")
 	d.mu.Lock()
-	d.pool[p] = struct{}{}
+	d.pool.Add(p, struct{}{})
 	if _, ok := d.table[p]; ok || d.closed {
 		d.mu.Unlock()
 		return
@@ -411,7 +412,7 @@ func (d *Discovery) leave(p peer.ID) {
 
 func (d *Discovery) addToPool(p peer.ID) {
 	d.mu.Lock()
-	d.pool[p] = struct{}{}
+	d.pool.Add(p, struct{}{})
 	d.mu.Unlock()
 }
 
@@ -449,8 +450,8 @@ func (d *Discovery) Peers() []peer.ID {
 func (d *Discovery) Known() []peer.ID {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]peer.ID, 0, len(d.pool))
-	for p := range d.pool {
+	out := make([]peer.ID, 0, d.pool.Len())
+	for _, p := range d.pool.Keys() {
 		out = append(out, p)
 	}
 	slices.Sort(out)
@@ -513,6 +514,18 @@ func (d *Discovery) Close() error {
 		}
 	}
 	return nil
+}
+
+// poolSize bounds the pool: provider records can be published at will, so
+// the pool keeps only the members learnt of most recently.
+const poolSize = 4096
+
+func newPool() *simplelru.LRU[peer.ID, struct{}] {
+	pool, err := simplelru.NewLRU[peer.ID, struct{}](poolSize, nil)
+	if err != nil {
+		panic(err) // only for a non-positive size
+	}
+	return pool
 }
 
 // jitter spreads periodic work of many nodes apart: d plus up to 20%.

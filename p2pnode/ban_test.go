@@ -2,6 +2,8 @@ package p2pnode
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/protocol"
+	msync "github.com/murmur-p2p/murmur/sync"
 )
 
 // TestMisbehavingPeerIsBanned has a raw libp2p host send garbage frames on
@@ -66,4 +69,24 @@ func TestMisbehavingPeerIsBanned(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitConverged(t, []*Node{a, b}, 1, 10*time.Second)
+}
+
+func TestSenderAtFault(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("x: %w", msync.ErrBadSignature), true},
+		{fmt.Errorf("x: %w", msync.ErrInvalidEvent), true},
+		{fmt.Errorf("x: %w", msync.ErrInvalidMessage), true},
+		{fmt.Errorf("x: %w", msync.ErrMessageTooLarge), true},
+		{fmt.Errorf("relayed: %w", msync.ErrEquivocation), false},
+		{fmt.Errorf("persist: %w", msync.ErrClosed), false},
+		{errors.New("disk full"), false},
+	}
+	for _, tc := range cases {
+		if got := senderAtFault(tc.err); got != tc.want {
+			t.Errorf("senderAtFault(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }

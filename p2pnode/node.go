@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	logging "github.com/ipfs/go-log/v2"
@@ -101,6 +102,10 @@ type Node struct {
 	// bans scores peers by their faults and refuses banned (or, with an
 	// allow-list, unlisted) peers' connections.
 	bans *security.Banlist
+	// liveHost is the host from its creation in Start, readable without mu:
+	// fault reports arrive from stream goroutines while Start still holds mu
+	// (waiting for bootstrap peers).
+	liveHost atomic.Pointer[host.Host]
 
 	mu      sync.Mutex
 	started bool
@@ -168,6 +173,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.liveHost.Store(&h)
 	disc, err := dhtdiscovery.New(h, n.cfg.Discovery)
 	if err != nil {
 		h.Close()
@@ -277,8 +283,8 @@ func (n *Node) fault(p peer.ID, what string) {
 		return
 	}
 	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration)
-	if h := n.Host(); h != nil {
-		_ = h.Network().ClosePeer(p)
+	if h := n.liveHost.Load(); h != nil {
+		_ = (*h).Network().ClosePeer(p)
 	}
 }
 

@@ -155,6 +155,16 @@ func (r *replication) deliver(from peer.ID, m msync.Message) {
 	}
 }
 
+// senderAtFault reports whether a refused message is the sender's fault. An
+// honest peer validates what it relays, so malformed or badly signed content
+// counts against it; an equivocating origin's events do not (an honest
+// relay may pass one on before it sees the other version), nor do local
+// failures.
+func senderAtFault(err error) bool {
+	return errors.Is(err, msync.ErrInvalidMessage) || errors.Is(err, msync.ErrMessageTooLarge) ||
+		errors.Is(err, msync.ErrInvalidEvent) || errors.Is(err, msync.ErrBadSignature)
+}
+
 // progressLog logs long-running repair work as it progresses: a snapshot
 // pull chunk by chunk, and keys repaired by anti-entropy. It reads the
 // engine's counters, which unlike the lossy change subscriptions never miss
@@ -198,7 +208,9 @@ func (r *replication) stepLoop(ctx context.Context) {
 				}
 				r.rejected.Add(1)
 				log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
-				r.fault(peer.ID(m.From), "refused message")
+				if senderAtFault(err) {
+					r.fault(peer.ID(m.From), "refused message")
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -39,10 +40,16 @@ type Banlist struct {
 	now   func() time.Time
 	allow map[peer.ID]bool // nil: everyone allowed
 
+	// faults and banned are LRUs, so peer IDs made up by the thousand
+	// cannot grow them without bound: the least recently faulting peers
+	// are forgotten first.
 	mu     sync.Mutex
-	faults map[peer.ID][]time.Time
-	banned map[peer.ID]time.Time // until
+	faults *simplelru.LRU[peer.ID, []time.Time]
+	banned *simplelru.LRU[peer.ID, time.Time] // until
 }
+
+// banlistSize is how many peers' fault histories and bans are remembered.
+const banlistSize = 4096
 
 var _ connmgr.ConnectionGater = (*Banlist)(nil)
 
@@ -52,7 +59,9 @@ func NewBanlist(cfg BanConfig, now func() time.Time, allow []peer.ID) *Banlist {
 	if now == nil {
 		now = time.Now
 	}
-	b := &Banlist{cfg: cfg, now: now, faults: map[peer.ID][]time.Time{}, banned: map[peer.ID]time.Time{}}
+	faults, _ := simplelru.NewLRU[peer.ID, []time.Time](banlistSize, nil)
+	banned, _ := simplelru.NewLRU[peer.ID, time.Time](banlistSize, nil)
+	b := &Banlist{cfg: cfg, now: now, faults: faults, banned: banned}
 	if len(allow) > 0 {
 		b.allow = make(map[peer.ID]bool, len(allow))
 		for _, p := range allow {
@@ -71,22 +80,22 @@ func (b *Banlist) Fault(p peer.ID) bool {
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if until, ok := b.banned[p]; ok && now.Before(until) {
+	if until, ok := b.banned.Get(p); ok && now.Before(until) {
 		return true
 	}
 	cutoff := now.Add(-b.cfg.Window)
-	fs := b.faults[p]
+	fs, _ := b.faults.Get(p)
 	i := 0
 	for i < len(fs) && fs[i].Before(cutoff) {
 		i++
 	}
 	fs = append(fs[i:], now)
 	if len(fs) >= b.cfg.Threshold {
-		delete(b.faults, p)
-		b.banned[p] = now.Add(b.cfg.Duration)
+		b.faults.Remove(p)
+		b.banned.Add(p, now.Add(b.cfg.Duration))
 		return true
 	}
-	b.faults[p] = fs
+	b.faults.Add(p, fs)
 	return false
 }
 
@@ -95,9 +104,9 @@ func (b *Banlist) Banned(p peer.ID) bool {
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	until, ok := b.banned[p]
+	until, ok := b.banned.Peek(p)
 	if ok && !now.Before(until) {
-		delete(b.banned, p)
+		b.banned.Remove(p)
 		return false
 	}
 	return ok
@@ -108,9 +117,9 @@ func (b *Banlist) BannedPeers() map[peer.ID]time.Time {
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[peer.ID]time.Time, len(b.banned))
-	for p, until := range b.banned {
-		if now.Before(until) {
+	out := make(map[peer.ID]time.Time)
+	for _, p := range b.banned.Keys() {
+		if until, _ := b.banned.Peek(p); now.Before(until) {
 			out[p] = until
 		}
 	}

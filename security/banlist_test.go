@@ -1,6 +1,7 @@
 package security
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,5 +89,24 @@ func TestRateLimiter(t *testing.T) {
 	}
 	if !NewRateLimiter(RateConfig{}, 1, nil).Allow("x") {
 		t.Fatal("a zero rate should disable the limit")
+	}
+}
+
+func TestBanlistMemoryIsBounded(t *testing.T) {
+	b := NewBanlist(BanConfig{Threshold: 2, Window: time.Minute, Duration: time.Hour}, nil, nil)
+	for i := 0; i < 3*banlistSize; i++ {
+		p := peer.ID(fmt.Sprintf("sybil-%d", i))
+		b.Fault(p)
+		b.Fault(p) // banned
+	}
+	b.Fault("one-fault")
+	if n := b.faults.Len(); n > banlistSize {
+		t.Fatalf("%d fault histories kept, limit %d", n, banlistSize)
+	}
+	if n := len(b.BannedPeers()); n != banlistSize {
+		t.Fatalf("%d bans kept, want the %d most recent", n, banlistSize)
+	}
+	if !b.Banned(peer.ID(fmt.Sprintf("sybil-%d", 3*banlistSize-1))) {
+		t.Fatal("the most recent ban was forgotten")
 	}
 }
