@@ -84,11 +84,15 @@ func (n *Node) do(fn func(*Engine) error) error {
 	inErr := fn(n.eng)
 	for n.eng.HasReady() {
 		rd := n.eng.Ready()
-		if err := n.store.Apply(rd.Batch); err != nil {
-			// Nothing of this Ready may leave the node; the engine state is
-			// ahead of the store, so stop until a restart.
-			n.closed = true
-			return fmt.Errorf("node: persist batch: %w", err)
+		// An empty batch needs no store round trip (or fsync).
+		if !rd.Batch.Empty() {
+			if err := n.store.Apply(rd.Batch); err != nil {
+				// Nothing of this Ready may leave the node; the engine state is
+				// ahead of the store, so stop until a restart, and tell the
+				// subscribers by closing their channels.
+				n.closeLocked()
+				return fmt.Errorf("node: persist batch: %w", err)
+			}
 		}
 		for _, m := range rd.Messages {
 			n.transport.Send(m)
@@ -199,6 +203,11 @@ func (n *Node) Peers() []PeerStatus {
 func (n *Node) Close() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.closeLocked()
+}
+
+// closeLocked stops the node and closes the subscriptions; n.mu is held.
+func (n *Node) closeLocked() {
 	if n.closed {
 		return
 	}
