@@ -65,6 +65,7 @@ type gossipRouter struct {
 	self    peer.ID
 	drop    func(peer.ID) bool
 	fault   func(peer.ID, string) // told of peers that forward invalid events
+	allow   func(peer.ID) bool    // the per-peer rate limit shared with the stream protocols
 	queue   chan *msync.Event
 	cancel  context.CancelFunc
 	wg      gosync.WaitGroup
@@ -72,7 +73,7 @@ type gossipRouter struct {
 	maxSize int
 
 	published, publishFailed, queueFull atomic.Uint64
-	received, rejected, lost            atomic.Uint64
+	received, rejected, lost, limited   atomic.Uint64
 }
 
 // GossipStats are the counters of a node's GossipSub dissemination.
@@ -83,8 +84,9 @@ type GossipStats struct {
 	Published, PublishFailed, QueueFull uint64
 	// Received counts events delivered to the engine; Rejected counts
 	// messages the topic validator refused (undecodable or badly signed);
-	// Lost counts messages dropped by a WithReceiveLoss hook.
-	Received, Rejected, Lost uint64
+	// Lost counts messages dropped by a WithReceiveLoss hook; RateLimited
+	// messages over their sender's peer_rate_limit (ignored, not forwarded).
+	Received, Rejected, Lost, RateLimited uint64
 	// RPCsSent and BytesSent count the GossipSub RPCs queued to peers and
 	// their encoded size; PayloadsSent and PayloadBytesSent count the event
 	// messages in them and their data bytes; ControlBytesSent is the rest
@@ -100,12 +102,13 @@ type GossipStats struct {
 
 // startGossip joins the network's events topic on h. drop, if not nil,
 // simulates loss of received messages (see WithReceiveLoss).
-func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(peer.ID, string)) (*gossipRouter, error) {
+func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(peer.ID, string), allow func(peer.ID) bool) (*gossipRouter, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gossipRouter{
 		self:    h.ID(),
 		drop:    drop,
 		fault:   fault,
+		allow:   allow,
 		queue:   make(chan *msync.Event, publishQueueSize),
 		cancel:  cancel,
 		tracer:  &gossipTracer{},
@@ -186,6 +189,15 @@ func decodeEvent(data []byte) (*msync.Event, error) {
 func (g *gossipRouter) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	if from != g.self && g.drop != nil && g.drop(from) {
 		g.lost.Add(1)
+		return pubsub.ValidationIgnore
+	}
+	if from != g.self && g.allow != nil && !g.allow(from) {
+		// Over the sender's rate limit: neither delivered nor forwarded,
+		// and counted against it as on the stream protocols.
+		g.limited.Add(1)
+		if g.fault != nil {
+			g.fault(from, "rate limit")
+		}
 		return pubsub.ValidationIgnore
 	}
 	ev, err := decodeEvent(m.GetData())
@@ -300,7 +312,7 @@ func (g *gossipRouter) stats() GossipStats {
 	t := g.tracer
 	st := GossipStats{
 		Published: g.published.Load(), PublishFailed: g.publishFailed.Load(), QueueFull: g.queueFull.Load(),
-		Received: g.received.Load(), Rejected: g.rejected.Load(), Lost: g.lost.Load(),
+		Received: g.received.Load(), Rejected: g.rejected.Load(), Lost: g.lost.Load(), RateLimited: g.limited.Load(),
 		RPCsSent: t.sent.rpcs.Load(), BytesSent: t.sent.bytes.Load(),
 		PayloadsSent: t.sent.payloads.Load(), PayloadBytesSent: t.sent.payloadBytes.Load(),
 		RPCsDropped:      t.dropped.rpcs.Load(),

@@ -103,7 +103,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	r.drop = opts.recvLoss
 	var tr msync.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
-		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault); err != nil {
+		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
 			t.Close()
 			store.Close()
 			return nil, err
