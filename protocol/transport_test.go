@@ -160,7 +160,7 @@ func TestFaultEndsOnlyThatStream(t *testing.T) {
 			faults := make(chan Fault, 8)
 			victim := newNode(t, Config{
 				Limits:       Limits{MaxMessageSize: 1 << 20},
-				FrameTimeout: 300 * time.Millisecond,
+				FrameTimeout: time.Second,
 				OnFault:      func(f Fault) { faults <- f },
 			})
 			good, bad := newNode(t, Config{}), newHost(t)
@@ -392,7 +392,7 @@ func TestQueueBoundedAndCloseInterruptsOpen(t *testing.T) {
 // flow on a reused stream and a stall mid-frame is cut off by the frame
 // deadline (QUIC reports deadlines as os.ErrDeadlineExceeded).
 func TestQUICFlowAndStall(t *testing.T) {
-	a, b := newNodeOn(t, newQUICHost(t), Config{}), newNodeOn(t, newQUICHost(t), Config{FrameTimeout: 300 * time.Millisecond})
+	a, b := newNodeOn(t, newQUICHost(t), Config{}), newNodeOn(t, newQUICHost(t), Config{FrameTimeout: time.Second})
 	connect(t, a.h, b.h)
 	sendRoots(t, a, b, 1, 2, 3)
 	if got := a.t.Stats()[SyncProtocol].StreamsOpened; got != 1 {
