@@ -288,14 +288,29 @@ func (e *Engine) onAEResponse(from PeerID, m *AEResponse) error {
 	return nil
 }
 
+// MaxSeq is the highest sequence number the engine accepts from a peer,
+// in an event or a version vector: far above any real history, and far
+// enough below the top of uint64 that seq arithmetic (seq+1, ranges,
+// sums of vectors) cannot overflow.
+const MaxSeq = 1 << 62
+
 // checkVector validates a version vector received from a peer.
 func checkVector(from PeerID, v VersionVector) error {
 	if len(v) > MaxContextEntries {
 		return fmt.Errorf("%w: vector of %d entries from %s, limit %d", ErrMessageTooLarge, len(v), from, MaxContextEntries)
 	}
-	for o := range v {
+	return checkVectorEntries(from, v)
+}
+
+// checkVectorEntries validates the entries of a peer's version vector: a
+// well-formed origin and a seq no higher than MaxSeq.
+func checkVectorEntries(from PeerID, v VersionVector) error {
+	for o, s := range v {
 		if len(o) == 0 || len(o) > MaxPeerIDSize {
 			return fmt.Errorf("%w: vector from %s has an origin of %d bytes", ErrInvalidMessage, from, len(o))
+		}
+		if s > MaxSeq {
+			return fmt.Errorf("%w: vector from %s has seq %d for %s, limit %d", ErrInvalidMessage, from, s, o, uint64(MaxSeq))
 		}
 	}
 	return nil
@@ -443,12 +458,14 @@ func (e *Engine) mergeAbsent(from PeerID, rg merkle.Range, got map[string]bool, 
 // a peer's state that reflects every write vv covers (see doc.go,
 // "Garbage collection and catch-up"). The log may lack the events between
 // the old and the new vector, so the garbage-collection floor rises with
-// it.
+// it. Our own origin is never raised: only this node writes it, and a
+// peer's claim about it would skip our own sequence. Entries above MaxSeq
+// are ignored (callers have refused them already).
 func (e *Engine) raiseTo(vv VersionVector) {
 	raised := false
 	for _, o := range vv.Origins() {
 		seq := vv[o]
-		if seq <= e.vv[o] {
+		if o == e.id || seq > MaxSeq || seq <= e.vv[o] {
 			continue
 		}
 		old := e.vv[o]

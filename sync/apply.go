@@ -77,6 +77,10 @@ func (e *Engine) accept(from PeerID, ev *Event, via source, hops uint32) (bool, 
 		e.stats.Rejected++
 		return false, fmt.Errorf("%w: nil event from %s", ErrInvalidEvent, from)
 	}
+	if ev.Seq > MaxSeq {
+		e.stats.Rejected++
+		return false, fmt.Errorf("%w: %s/%d from %s is above the seq limit %d", ErrInvalidEvent, ev.Origin, ev.Seq, from, uint64(MaxSeq))
+	}
 	id := ev.ID()
 	have := e.vv[ev.Origin]
 	if ev.Seq <= have {

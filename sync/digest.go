@@ -93,11 +93,9 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		return nil
 	}
 	theirs := m.VersionVector
-	for o := range theirs {
-		if len(o) == 0 || len(o) > MaxPeerIDSize {
-			e.endSync(m.Nonce)
-			return fmt.Errorf("%w: sync digest from %s has an origin of %d bytes", ErrInvalidMessage, from, len(o))
-		}
+	if err := checkVectorEntries(from, theirs); err != nil {
+		e.endSync(m.Nonce)
+		return fmt.Errorf("sync digest: %w", err)
 	}
 	e.peerVV[from] = theirs.Clone()
 	if e.empty() && theirs.total() > snapshotMinEvents*uint64(e.cfg.MaxEventsPerMessage) {
@@ -134,10 +132,12 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 
 // onSyncExchange accepts the events and answers the request. It also serves
 // gap requests (Nonce 0, no events) from peers that hold out-of-order events.
+// Its Compacted field is not acted on: the exchange is not a reply to a
+// sync this engine started (see onCompacted).
 func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 	var errs []error
-	if err := e.onCompacted(from, m.Compacted); err != nil {
-		return err
+	if len(m.Compacted) > 0 {
+		e.stats.CompactedIgnored++
 	}
 	for _, ev := range m.Events {
 		if _, err := e.accept(from, ev, viaSync, 0); err != nil {
@@ -167,7 +167,7 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 // onSyncEvents accepts the events answering our request.
 func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 	var errs []error
-	if err := e.onCompacted(from, m.Compacted); err != nil {
+	if err := e.onCompacted(from, m.Nonce, m.Compacted); err != nil {
 		return err
 	}
 	received := 0
@@ -192,16 +192,24 @@ func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 
 // onCompacted reacts to a peer's report that events we need are below its
 // garbage-collection floor: we catch up by state from that peer (an
-// anti-entropy session that raises our vector when it completes).
-func (e *Engine) onCompacted(from PeerID, compacted VersionVector) error {
+// anti-entropy session that raises our vector when it completes). Only a
+// reply to a digest sync this engine started with that peer (its nonce is
+// in e.syncs) counts: an unsolicited report would let any peer start a
+// catch-up session, whose end raises our vector to what the peer claims.
+// Our own origin never needs catching up.
+func (e *Engine) onCompacted(from PeerID, nonce uint64, compacted VersionVector) error {
 	if len(compacted) == 0 {
+		return nil
+	}
+	if st := e.syncs[nonce]; nonce == 0 || st == nil || st.peer != from {
+		e.stats.CompactedIgnored++
 		return nil
 	}
 	if err := checkVector(from, compacted); err != nil {
 		return err
 	}
 	for o, f := range compacted {
-		if f > e.vv[o] {
+		if o != e.id && f > e.vv[o] {
 			e.stats.CompactedSeen++
 			if e.empty() {
 				e.startSnapshot(from)

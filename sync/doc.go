@@ -162,7 +162,9 @@
 //     at or below which the log may lack events. A digest sync request
 //     that starts at or below it is served from above it, and the reply's
 //     Compacted field reports the floor. A node told of a floor above its
-//     own vector starts a catch-up session with that peer: an anti-entropy
+//     own vector, in a SyncEvents answering a digest sync it started with
+//     that peer (a Compacted anywhere else is ignored and counted as
+//     Stats.CompactedIgnored), starts a catch-up session with that peer: an anti-entropy
 //     session whose first response carries the peer's vector V (read
 //     before any of the session's state), or a snapshot, whose first chunk
 //     carries V. When the session's states are merged (or the last chunk
@@ -170,6 +172,14 @@
 //     its vector to V and its floor with it (raiseTo), and events above V
 //     arrive by digest sync as usual. A snapshot resumed from another peer
 //     raises to the pointwise minimum of the senders' vectors.
+//   - Trust: the node adopts the catch-up peer's vector. raiseTo never
+//     raises the node's own origin (only it writes there; a peer's claim
+//     would skip its sequence), and every seq from a peer, in a vector or
+//     an event, is at most MaxSeq, so seq arithmetic cannot overflow. The
+//     other origins' entries are not capped at signed evidence: the events
+//     between the floor and the vector are the collected ones, so a node
+//     could never reach its peers' vector; a peer the node syncs with can
+//     therefore still make it treat writes of other origins as known.
 //
 // Invariants:
 //

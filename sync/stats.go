@@ -70,8 +70,10 @@ type Stats struct {
 	Snapshot SnapshotProgress
 	// CatchUps counts raises of the version vector by state (after a
 	// snapshot or a catch-up session); CompactedSeen counts digest syncs
-	// that found needed events garbage-collected at the peer.
-	CatchUps, CompactedSeen uint64
+	// that found needed events garbage-collected at the peer;
+	// CompactedIgnored counts such reports not acted on because they did
+	// not answer a digest sync this node started with that peer.
+	CatchUps, CompactedSeen, CompactedIgnored uint64
 	// GCEvents and GCKeys count events and tombstoned keys garbage-collected.
 	GCEvents, GCKeys uint64
 	// Buffered counts events held while an earlier event of their origin was
