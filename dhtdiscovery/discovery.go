@@ -446,14 +446,12 @@ func (d *Discovery) Peers() []peer.ID {
 	return out
 }
 
-// Known returns every member learnt of, connected or not, sorted by peer ID.
+// Known returns the members learnt of (the most recent poolSize),
+// connected or not, sorted by peer ID.
 func (d *Discovery) Known() []peer.ID {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]peer.ID, 0, d.pool.Len())
-	for _, p := range d.pool.Keys() {
-		out = append(out, p)
-	}
+	out := d.pool.Keys() // a fresh slice
 	slices.Sort(out)
 	return out
 }
