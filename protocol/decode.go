@@ -10,13 +10,21 @@ import (
 )
 
 // Unmarshal decodes a frame body into an engine message body, validating
-// it against lim (zero fields take DefaultLimits). Errors wrap
+// it against lim (zero fields take DefaultLimits). The counts of repeated
+// fields are checked on the wire data before it is unmarshalled (see
+// prescan), so rejecting a frame costs at most a small multiple of its size
+// in allocations. Errors wrap
 // ErrMessageTooLarge, ErrMalformedFrame, ErrUnknownMessage or
 // ErrInvalidMessage and name what is wrong.
 func Unmarshal(data []byte, lim Limits) (msync.Body, error) {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(data), lim.MaxMessageSize)
+	}
+	// Count the body's elements on the wire first, so a frame of many tiny
+	// elements is rejected before proto.Unmarshal allocates them.
+	if err := prescan(data, lim); err != nil {
+		return nil, err
 	}
 	env := &pb.Envelope{}
 	if err := proto.Unmarshal(data, env); err != nil {
