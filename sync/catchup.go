@@ -16,6 +16,18 @@ import (
 // vector rises to the pointwise minimum of the vectors the senders had
 // before reading the first chunk (see doc.go).
 
+// snapServe is the snapshot walk this engine serves a peer: at most one per
+// peer. A request that continues it (its cursor is where the last chunk
+// ended) is served at once; any other request from the peer within
+// PullTimeout of the last chunk is refused (dropped: the puller resumes
+// from its cursor, possibly with another peer, after SuspectTimeout), so a
+// small request cannot make the node build large chunks at will.
+type snapServe struct {
+	last time.Time
+	next SnapshotCursor
+	done bool
+}
+
 // snapPull is the snapshot this engine is pulling.
 type snapPull struct {
 	peer     PeerID
@@ -68,8 +80,14 @@ func (e *Engine) requestChunk() {
 	e.out.send(s.peer, &SnapshotRequest{Nonce: s.nonce, Cursor: s.cursor})
 }
 
-// tickSnapshot resumes a stalled pull from its cursor with another peer.
+// tickSnapshot resumes a stalled pull from its cursor with another peer,
+// and forgets served walks idle for SuspectTimeout.
 func (e *Engine) tickSnapshot(now time.Time) {
+	for p, sv := range e.snapServes {
+		if now.Sub(sv.last) >= max(e.cfg.SuspectTimeout, e.cfg.PullTimeout) {
+			delete(e.snapServes, p)
+		}
+	}
 	s := e.snap
 	if s == nil || now.Before(s.deadline) {
 		return
@@ -87,6 +105,11 @@ func (e *Engine) tickSnapshot(now time.Time) {
 func (e *Engine) onSnapshotRequest(from PeerID, m *SnapshotRequest) error {
 	if len(m.Cursor.After) > MaxKeySize || (!m.Cursor.Started && m.Cursor.After != "") {
 		return fmt.Errorf("%w: snapshot cursor from %s", ErrInvalidMessage, from)
+	}
+	sv := e.snapServes[from]
+	if sv != nil && (sv.done || m.Cursor != sv.next) && e.now.Sub(sv.last) < e.cfg.PullTimeout {
+		e.stats.SnapshotRequestsRefused++
+		return nil
 	}
 	vv := e.vv.Clone()
 	out := &SnapshotChunk{Nonce: m.Nonce, Cursor: m.Cursor, VersionVector: vv, Last: true}
@@ -121,6 +144,14 @@ func (e *Engine) onSnapshotRequest(from PeerID, m *SnapshotRequest) error {
 		return fmt.Errorf("snapshot for %s: %w", from, err)
 	}
 	e.out.send(from, out)
+	if e.snapServes == nil {
+		e.snapServes = map[PeerID]*snapServe{}
+	}
+	next := m.Cursor
+	if n := len(out.States); n > 0 {
+		next = SnapshotCursor{Started: true, After: out.States[n-1].Key}
+	}
+	e.snapServes[from] = &snapServe{last: e.now, next: next, done: out.Last}
 	e.stats.SnapshotChunksSent++
 	if out.Last {
 		e.stats.SnapshotsSent++

@@ -142,7 +142,11 @@
 // empty node whose first digest sync meets a long history also pulls a
 // snapshot instead of the log. Sessions are bounded: one started at a time,
 // one answered per peer and four in all, each dropped after SuspectTimeout
-// of silence. See merge.go for the trust model: values are verified by
+// of silence. Snapshot serving is bounded too: one walk per peer; a
+// request that does not continue where the peer's last chunk ended is
+// dropped within PullTimeout of that chunk (Stats.SnapshotRequestsRefused),
+// so small requests cannot make the node build large chunks at will.
+// See merge.go for the trust model: values are verified by
 // their origins' signatures; contexts cannot be and are bounded.
 //
 // # Garbage collection and catch-up

@@ -61,8 +61,10 @@ type Engine struct {
 	ae     *aeInitiator
 	aeResp map[PeerID]*aeResponder
 	snap   *snapPull
-	nextAE time.Time
-	nextGC time.Time
+	// snapServes are the snapshot walks this engine serves, by peer.
+	snapServes map[PeerID]*snapServe
+	nextAE     time.Time
+	nextGC     time.Time
 	// floor is the garbage-collection floor: per origin, the seq at or
 	// below which the log may lack events (collected, or skipped by a
 	// catch-up by state). peerVV holds each peer's last learned vector.

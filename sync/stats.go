@@ -66,6 +66,10 @@ type Stats struct {
 	// SnapshotBytesReceived their bytes; SnapshotRetries resumed pulls.
 	SnapshotsSent, SnapshotsReceived, SnapshotChunksSent, SnapshotChunksReceived uint64
 	SnapshotBytesSent, SnapshotBytesReceived, SnapshotRetries                    uint64
+	// SnapshotRequestsRefused counts snapshot requests dropped because the
+	// same peer asked within PullTimeout of its last chunk without
+	// continuing from where that chunk ended.
+	SnapshotRequestsRefused uint64
 	// Snapshot is the running snapshot pull (Active false when none).
 	Snapshot SnapshotProgress
 	// CatchUps counts raises of the version vector by state (after a
