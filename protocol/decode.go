@@ -93,7 +93,7 @@ func FromProto(env *pb.Envelope, lim Limits) (msync.Body, error) {
 			return nil, fmt.Errorf("sync-events: %w", err)
 		}
 		m := &msync.SyncEvents{Nonce: b.SyncEvents.GetNonce(), Events: evs, More: b.SyncEvents.GetMore()}
-		if c := b.SyncEvents.GetCompacted(); c != nil {
+		if c := b.SyncEvents.GetCompacted(); len(c.GetEntries()) > 0 { // empty is absent, as Marshal sends it
 			if m.Compacted, err = vectorFromProto(c, lim); err != nil {
 				return nil, fmt.Errorf("sync-events: compacted: %w", err)
 			}
@@ -161,7 +161,7 @@ func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*msync.SyncExchange,
 		req[i] = msync.SeqRange{Origin: msync.PeerID(r.GetOrigin()), From: r.GetFrom(), To: r.GetTo()}
 	}
 	m := &msync.SyncExchange{Nonce: x.GetNonce(), Events: evs, Request: req, More: x.GetMore()}
-	if c := x.GetCompacted(); c != nil {
+	if c := x.GetCompacted(); len(c.GetEntries()) > 0 { // empty is absent, as Marshal sends it
 		if m.Compacted, err = vectorFromProto(c, lim); err != nil {
 			return nil, fmt.Errorf("sync-exchange: compacted: %w", err)
 		}
