@@ -136,23 +136,8 @@ func (s *Store) keyState(key string) (*sync.KeyState, error) {
 
 // ScanKeys implements sync.Store.
 func (s *Store) ScanKeys(prefix string, fn func(*sync.KeyState) bool) error {
-	done, err := s.begin()
-	if err != nil {
-		return err
-	}
-	defer done()
 	lo := keyKey(prefix)
-	err = s.scan(lo, prefixEnd(lo), func(k, p []byte) error {
-		ks, err := decodeKeyState(string(k[1:]), p)
-		if err != nil {
-			return fmt.Errorf("%w (in %s)", err, s.dir)
-		}
-		if !fn(ks) {
-			return errStop
-		}
-		return nil
-	})
-	return err
+	return s.scanKeyStates(lo, prefixEnd(lo), fn)
 }
 
 // ScanKeysFrom implements sync.KeyRangeScanner: it calls fn for every key
@@ -160,12 +145,17 @@ func (s *Store) ScanKeys(prefix string, fn func(*sync.KeyState) bool) error {
 // from, so a snapshot chunk costs what it reads rather than a scan from the
 // first key.
 func (s *Store) ScanKeysFrom(from string, fn func(*sync.KeyState) bool) error {
+	return s.scanKeyStates(keyKey(from), prefixEnd(keyKey("")), fn)
+}
+
+// scanKeyStates decodes the key states stored in [lo, hi) in order.
+func (s *Store) scanKeyStates(lo, hi []byte, fn func(*sync.KeyState) bool) error {
 	done, err := s.begin()
 	if err != nil {
 		return err
 	}
 	defer done()
-	err = s.scan(keyKey(from), prefixEnd(keyKey("")), func(k, p []byte) error {
+	return s.scan(lo, hi, func(k, p []byte) error {
 		ks, err := decodeKeyState(string(k[1:]), p)
 		if err != nil {
 			return fmt.Errorf("%w (in %s)", err, s.dir)
@@ -175,7 +165,6 @@ func (s *Store) ScanKeysFrom(from string, fn func(*sync.KeyState) bool) error {
 		}
 		return nil
 	})
-	return err
 }
 
 // prefixEnd returns the smallest key after every key starting with p.
