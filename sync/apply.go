@@ -134,19 +134,21 @@ func (e *Engine) hold(from PeerID, ev *Event, id EventID, via source, hops uint3
 		}
 		return false, nil
 	}
-	if len(e.heldIDs) >= e.cfg.MaxPendingEvents {
+	if len(e.heldIDs) >= e.cfg.MaxPendingEvents || len(byseq) >= e.maxHeldPerOrigin() {
 		e.stats.Dropped++
 		return false, nil
 	}
 	if e.held == nil {
 		e.held = map[PeerID]map[uint64]heldEvent{}
 		e.heldIDs = map[EventID]struct{}{}
+		e.heldSince = map[PeerID]time.Time{}
 	}
 	if byseq == nil {
 		byseq = map[uint64]heldEvent{}
 		e.held[ev.Origin] = byseq
+		e.heldSince[ev.Origin] = e.now
 	}
-	byseq[ev.Seq] = heldEvent{ev: ev, id: id, via: via, hops: hops, from: from}
+	byseq[ev.Seq] = heldEvent{ev: ev, id: id, via: via, hops: hops, from: from, at: e.now}
 	e.heldIDs[id] = struct{}{}
 	e.stats.Buffered++
 	if e.gapAsked == nil {
@@ -157,6 +159,45 @@ func (e *Engine) hold(from PeerID, ev *Event, id EventID, via source, hops uint3
 		e.out.send(from, &SyncExchange{Request: []SeqRange{{Origin: ev.Origin, From: e.vv[ev.Origin] + 1, To: ev.Seq - 1}}})
 	}
 	return true, nil
+}
+
+// heldExpiryPullTimeouts is how many PullTimeouts the held events of an
+// origin wait for their gap without progress before they are dropped
+// (digest sync fetches them again later, in order).
+const heldExpiryPullTimeouts = 4
+
+// maxHeldPerOrigin caps the held events of one origin: an eighth of
+// MaxPendingEvents (at least 1), so one origin whose gap never fills
+// cannot take the whole buffer.
+func (e *Engine) maxHeldPerOrigin() int { return max(1, e.cfg.MaxPendingEvents/8) }
+
+// expireHeld drops held events that have waited heldExpiryPullTimeouts
+// PullTimeouts (engine time) for their gap: the gap was requested when the
+// first of them arrived, so it will not fill by that request.
+func (e *Engine) expireHeld() {
+	ttl := heldExpiryPullTimeouts * e.cfg.PullTimeout
+	for o, since := range e.heldSince {
+		if e.now.Sub(since) < ttl {
+			continue
+		}
+		oldest := e.now
+		for s, h := range e.held[o] {
+			if e.now.Sub(h.at) >= ttl {
+				delete(e.held[o], s)
+				delete(e.heldIDs, h.id)
+				e.stats.HeldExpired++
+			} else if h.at.Before(oldest) {
+				oldest = h.at
+			}
+		}
+		if len(e.held[o]) > 0 {
+			e.heldSince[o] = oldest
+			continue
+		}
+		delete(e.held, o)
+		delete(e.heldSince, o)
+		delete(e.gapAsked, o)
+	}
 }
 
 // release applies held events of origin that have become contiguous.
@@ -175,6 +216,7 @@ func (e *Engine) release(origin PeerID) error {
 		e.stats.Accepted++
 	}
 	delete(e.held, origin)
+	delete(e.heldSince, origin)
 	delete(e.gapAsked, origin)
 	return nil
 }

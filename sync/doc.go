@@ -110,8 +110,11 @@
 // of events digest sync brings are unchanged underneath.
 //
 // Events that arrive before a predecessor of the same origin are held
-// (MaxPendingEvents) and the gap is requested from the sender, which stores
-// its events without gaps.
+// (MaxPendingEvents, at most an eighth of it per origin) and the gap is
+// requested from the sender, which stores its events without gaps. A held
+// event whose gap has not filled after four PullTimeouts (engine time) is
+// dropped (Stats.HeldExpired); digest sync brings it again in order. So a
+// peer that never sends a gap's first event cannot keep the buffer.
 //
 // # Digest sync
 //

@@ -34,6 +34,9 @@ type Engine struct {
 	// origin, keyed by origin then seq; heldIDs indexes them by ID.
 	held    map[PeerID]map[uint64]heldEvent
 	heldIDs map[EventID]struct{}
+	// heldSince is, per origin with held events, no later than when its
+	// oldest held event arrived; expireHeld drops events held too long.
+	heldSince map[PeerID]time.Time
 	// gapAsked is when a missing range of an origin was last requested.
 	gapAsked map[PeerID]time.Time
 
@@ -93,6 +96,8 @@ type heldEvent struct {
 	via  source
 	hops uint32
 	from PeerID
+	// at is when the event was held (engine time).
+	at time.Time
 }
 
 // New creates an engine that resumes from cfg.Store.
@@ -341,6 +346,7 @@ func (e *Engine) Tick(now time.Time) {
 	e.expirePushes()
 	e.expirePulls()
 	e.expireSyncs()
+	e.expireHeld()
 	if e.nextSync.IsZero() {
 		// Spread the first sync over one interval so nodes started together
 		// do not sync in lockstep.

@@ -81,8 +81,11 @@ type Stats struct {
 	// GCEvents and GCKeys count events and tombstoned keys garbage-collected.
 	GCEvents, GCKeys uint64
 	// Buffered counts events held while an earlier event of their origin was
-	// missing; Dropped counts events dropped because that buffer was full.
-	Buffered, Dropped uint64
+	// missing; Dropped counts events dropped because that buffer, or the
+	// origin's share of it (MaxPendingEvents/8), was full; HeldExpired
+	// counts held events dropped because their gap did not fill within
+	// four PullTimeouts of their arrival.
+	Buffered, Dropped, HeldExpired uint64
 }
 
 // SyncDurationBounds are the upper bounds of the SyncDurations buckets.
