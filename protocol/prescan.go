@@ -48,6 +48,14 @@ func limContext(Limits) int       { return msync.MaxContextEntries }
 func limStateVersions(Limits) int { return msync.MaxStateVersions }
 func limStates(l Limits) int      { return l.MaxIDsPerMessage }
 
+// minElementBytes is the least wire size of any valid repeated element (a
+// 32-byte ID plus its tag and length; entries and ranges carry a peer ID of
+// 34 bytes or more); minElementSlack lets small frames through regardless.
+const (
+	minElementBytes = 32
+	minElementSlack = 64
+)
+
 // scanSlots is the number of repeated fields counted per message.
 const scanSlots = 3
 
@@ -111,6 +119,12 @@ func prescan(data []byte, lim Limits) error {
 		cur    protowire.Number // body field number being counted, 0 for none
 		counts scanCounts
 	)
+	// Every element of a valid message takes at least minElementBytes on the
+	// wire (an ID is 32 bytes, a vector entry or range holds a peer ID), so
+	// a frame cannot validly hold more elements in all than its length
+	// allows; this bounds what empty, cheaply repeated elements nested in
+	// events or key states could make proto.Unmarshal allocate.
+	budget := len(data)/minElementBytes + minElementSlack
 	for off := 0; off < len(data); {
 		num, typ, n := protowire.ConsumeField(data[off:])
 		if n < 0 {
@@ -125,7 +139,7 @@ func prescan(data []byte, lim Limits) error {
 		if num != cur {
 			cur, counts = num, scanCounts{}
 		}
-		if err := scanMsg(bytesValue(field), body.layout, lim, &counts, ""); err != nil {
+		if err := scanMsg(bytesValue(field), body.layout, lim, &counts, "", &budget); err != nil {
 			return fmt.Errorf("%s: %w", body.name, err)
 		}
 	}
@@ -148,7 +162,7 @@ func bytesValue(field []byte) []byte {
 // elements of its repeated fields to counts (prefix names a singular
 // message field the message is the value of), and walks each element of a
 // repeated message field with counts of its own.
-func scanMsg(b []byte, layout scanMessage, lim Limits, counts *scanCounts, prefix string) error {
+func scanMsg(b []byte, layout scanMessage, lim Limits, counts *scanCounts, prefix string, budget *int) error {
 	for off := 0; off < len(b); {
 		num, typ, n := protowire.ConsumeField(b[off:])
 		if n < 0 {
@@ -164,7 +178,7 @@ func scanMsg(b []byte, layout scanMessage, lim Limits, counts *scanCounts, prefi
 		if f.limit == nil {
 			// A singular message field: its occurrences merge, so their
 			// elements count together.
-			if err := scanMsg(v, f.elem, lim, counts, prefix+f.name+": "); err != nil {
+			if err := scanMsg(v, f.elem, lim, counts, prefix+f.name+": ", budget); err != nil {
 				return err
 			}
 			continue
@@ -174,9 +188,12 @@ func scanMsg(b []byte, layout scanMessage, lim Limits, counts *scanCounts, prefi
 			return fmt.Errorf("%w: %s%s: more than the limit of %d", f.err, prefix, f.name, max)
 		}
 		counts[f.slot]++
+		if *budget--; *budget < 0 {
+			return fmt.Errorf("%w: %s%s: more elements in all than a frame of this size can validly hold", ErrMessageTooLarge, prefix, f.name)
+		}
 		if f.elem != nil {
 			var sub scanCounts
-			if err := scanMsg(v, f.elem, lim, &sub, ""); err != nil {
+			if err := scanMsg(v, f.elem, lim, &sub, "", budget); err != nil {
 				return fmt.Errorf("%s%s[%d]: %w", prefix, f.name, i, err)
 			}
 		}

@@ -24,6 +24,22 @@ func repeatedEmpty(num protowire.Number, n int) []byte {
 	return b
 }
 
+// repeatedEntries encodes n version entries as field num, each with a
+// 38-byte origin (the size of an Ed25519 peer ID) and seq 1: elements of a
+// realistic size, which the pre-scan's element budget lets through.
+func repeatedEntries(num protowire.Number, n int) []byte {
+	entry := protowire.AppendTag(nil, 1, protowire.BytesType)
+	entry = protowire.AppendBytes(entry, make([]byte, 38))
+	entry = protowire.AppendTag(entry, 2, protowire.VarintType)
+	entry = protowire.AppendVarint(entry, 1)
+	var b []byte
+	for range n {
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = protowire.AppendBytes(b, entry)
+	}
+	return b
+}
+
 // wrap encodes msg as the length-delimited field num.
 func wrap(num protowire.Number, msg []byte) []byte {
 	b := protowire.AppendTag(nil, num, protowire.BytesType)
@@ -90,13 +106,13 @@ var prescanLimits = Limits{MaxMessageSize: 1 << 20, MaxEventsPerMessage: 3, MaxI
 // limit's sentinel and an error naming the body, the field and the limit.
 func TestPrescanEnforcesEveryLimit(t *testing.T) {
 	lim := prescanLimits
-	event := func(contexts int) []byte { return repeatedEmpty(8, contexts) }
+	event := func(contexts int) []byte { return repeatedEntries(8, contexts) }
 	state := func(versions, contexts int) []byte {
 		var b []byte
 		for range versions {
 			b = append(b, wrap(2, event(1))...)
 		}
-		return append(b, repeatedEmpty(3, contexts)...)
+		return append(b, repeatedEntries(3, contexts)...)
 	}
 	events := func(num protowire.Number, n int) []byte {
 		var b []byte
@@ -158,6 +174,27 @@ func TestPrescanEnforcesEveryLimit(t *testing.T) {
 				t.Fatalf("Unmarshal: got %v, want %v", err2, err)
 			}
 		})
+	}
+}
+
+// TestPrescanBoundsNestedElements: a frame whose counts are each within
+// their limit, but which packs more elements in all than its size can
+// validly hold (empty context entries nested in events), is refused before
+// proto.Unmarshal allocates for them.
+func TestPrescanBoundsNestedElements(t *testing.T) {
+	lim := DefaultLimits()
+	var events []byte
+	for range 39 {
+		events = append(events, wrap(3, repeatedEmpty(8, msync.MaxContextEntries))...)
+	}
+	frame := wrap(1, events)
+	var err error
+	n := allocatedBy(func() { _, err = Unmarshal(frame, lim) })
+	if !errors.Is(err, ErrMessageTooLarge) || !strings.Contains(err.Error(), "more elements in all than a frame of this size can validly hold") {
+		t.Fatalf("got %v", err)
+	}
+	if n > 4*uint64(len(frame)) {
+		t.Fatalf("%d-byte frame allocated %d bytes, more than 4x", len(frame), n)
 	}
 }
 
