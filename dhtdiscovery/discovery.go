@@ -391,6 +391,15 @@ func (d *Discovery) isMember(p peer.ID) bool {
 	return err == nil && len(protos) > 0
 }
 
+// KnownNonMember reports whether identify has shown that p does not serve
+// the network's member protocol. It is false while p's protocols are not
+// known yet, so that a member's first messages on a new connection are not
+// lost to the race with identify.
+func (d *Discovery) KnownNonMember(p peer.ID) bool {
+	protos, err := d.host.Peerstore().GetProtocols(p)
+	return err == nil && len(protos) > 0 && !d.isMember(p)
+}
+
 func (d *Discovery) leave(p peer.ID) {
 	d.host.ConnManager().Unprotect(p, "murmur-table")
 	d.mu.Lock()

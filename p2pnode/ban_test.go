@@ -90,3 +90,48 @@ func TestSenderAtFault(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagesFromNonMembersAreDropped: murmur's stream protocols are
+// shared by every network, so a host that identify shows is not a member of
+// ours (here a bare libp2p host speaking the protocol) is not heard by the
+// engine and never enters its peer view.
+func TestMessagesFromNonMembersAreDropped(t *testing.T) {
+	a := startNode(t, testConfig(t, "members"))
+	outsider, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outsider.Close()
+	tr, err := protocol.New(outsider, protocol.DefaultConfig(), func(peer.ID, msync.Message) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := outsider.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		protos, _ := a.Host().Peerstore().GetProtocols(outsider.ID())
+		return len(protos) > 0
+	}, func() string { return "the node never identified the outsider" })
+	msg := msync.Message{From: msync.PeerID(outsider.ID()), To: msync.PeerID(a.ID()), Body: &msync.SyncRoot{Nonce: 1}}
+	waitFor(t, 10*time.Second, func() bool {
+		_ = tr.Send(msg)
+		st, _ := a.Stats()
+		return st.NotMember > 0
+	}, func() string { return "no message from the outsider was counted as a non-member's" })
+	ps, err := a.EnginePeers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if peer.ID(p.ID) == outsider.ID() {
+			t.Fatal("the outsider entered the engine's peer view")
+		}
+	}
+	if st, _ := a.Stats(); st.Engine.MessagesReceived != 0 {
+		t.Fatalf("the engine stepped %d messages from a non-member", st.Engine.MessagesReceived)
+	}
+}

@@ -124,8 +124,10 @@ type Stats struct {
 	Protocols map[string]protocol.ProtocolStats
 	// InboxDropped counts received messages dropped because the engine's
 	// inbox was full; Rejected counts received messages the engine refused;
-	// RateLimited counts messages dropped over their sender's rate limit.
-	InboxDropped, Rejected, RateLimited uint64
+	// RateLimited counts messages dropped over their sender's rate limit;
+	// NotMember counts messages dropped because identify showed the sender
+	// is not a member of this network.
+	InboxDropped, Rejected, RateLimited, NotMember uint64
 	// Banned is the number of peers banned now.
 	Banned int
 }
@@ -137,7 +139,7 @@ func (n *Node) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	st := Stats{Engine: r.node.Stats(), Protocols: map[string]protocol.ProtocolStats{},
-		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(),
+		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(), NotMember: r.notMember.Load(),
 		Banned: len(n.bans.BannedPeers())}
 	for id, ps := range r.transport.Stats() {
 		st.Protocols[string(id)] = ps

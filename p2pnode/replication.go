@@ -39,6 +39,8 @@ type replication struct {
 	dropped   atomic.Uint64 // received messages dropped on a full inbox
 	rejected  atomic.Uint64 // received messages the engine refused
 	limited   atomic.Uint64 // received messages over the sender's rate limit
+	notMember atomic.Uint64 // received messages from identified non-members
+	nonMember func(peer.ID) bool
 	limiter   *security.RateLimiter
 	fault     func(p peer.ID, what string)
 	cancel    context.CancelFunc
@@ -84,10 +86,11 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	engCfg.Rand = newRand()
 
 	r := &replication{
-		store:   store,
-		inbox:   make(chan msync.Message, cfg.InboxSize),
-		limiter: security.NewRateLimiter(cfg.Rate, 4096, nil),
-		fault:   fault,
+		store:     store,
+		inbox:     make(chan msync.Message, cfg.InboxSize),
+		limiter:   security.NewRateLimiter(cfg.Rate, 4096, nil),
+		nonMember: disc.KnownNonMember,
+		fault:     fault,
 	}
 	tcfg := protocol.DefaultConfig()
 	tcfg.Limits = protocol.LimitsFor(engCfg)
@@ -145,6 +148,13 @@ func (r *replication) deliver(from peer.ID, m msync.Message) {
 	if !r.limiter.Allow(from) {
 		r.limited.Add(1)
 		r.fault(from, "rate limit")
+		return
+	}
+	if r.nonMember(from) {
+		// The stream protocols are shared by every murmur network; a peer
+		// that identify shows is not a member of ours does not feed the
+		// engine, which would otherwise take it for a peer.
+		r.notMember.Add(1)
 		return
 	}
 	m.From = msync.PeerID(from)
