@@ -53,7 +53,10 @@ func TestEmptyNodeCatchesUpAfterGarbageCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Engine.SnapshotsReceived == 0 && st.Engine.CatchUps == 0 {
+	// It caught up by state: a snapshot, a catch-up session, or an
+	// anti-entropy round whose merged states repaired its keys (which of
+	// them wins the race depends on timing).
+	if st.Engine.SnapshotsReceived == 0 && st.Engine.CatchUps == 0 && st.Engine.StatesMerged == 0 {
 		t.Fatalf("the new node caught up without anti-entropy: %+v", st.Engine)
 	}
 	if st.Protocols["/murmur/ae/1.0.0"].BytesReceived == 0 {
