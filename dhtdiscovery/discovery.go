@@ -281,6 +281,9 @@ func (d *Discovery) discoverLoop() {
 	for {
 		if d.dht.RoutingTable().Size() > 0 {
 			if n := d.tableSize(); n < d.cfg.TargetPeers {
+				d.reconnectPool(d.cfg.TargetPeers - n)
+			}
+			if n := d.tableSize(); n < d.cfg.TargetPeers {
 				d.findAndConnect(key, d.cfg.TargetPeers-n)
 			}
 		}
@@ -294,7 +297,38 @@ func (d *Discovery) discoverLoop() {
 	}
 }
 
+// reconnectPool dials up to 2*want members of the pool that are not
+// connected, in random order, using the addresses the peerstore still
+// holds. After a partition heals the DHT alone may not lead back: the
+// routing table dropped the other side, and the rendezvous records of the
+// other side may live only there.
+func (d *Discovery) reconnectPool(want int) {
+	var candidates []peer.ID
+	for _, p := range d.Known() {
+		if d.host.Network().Connectedness(p) != network.Connected && len(d.host.Peerstore().Addrs(p)) > 0 {
+			candidates = append(candidates, p)
+		}
+	}
+	rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	for i, p := range candidates {
+		if want <= 0 || i >= 2*want || d.ctx.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+		ctx = network.WithForceDirectDial(ctx, "murmur pool reconnect")
+		err := d.host.Connect(ctx, peer.AddrInfo{ID: p})
+		cancel()
+		if err == nil {
+			want--
+		}
+	}
+}
+
 func (d *Discovery) findAndConnect(key string, want int) {
+	// Connect to members as the lookup streams them in: the lookup itself
+	// may run on for seconds (slow or unreachable DHT peers, for instance
+	// across a partition), and the first providers are usually local
+	// records that are ready at once.
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
 	found, err := d.rd.FindPeers(ctx, key)
@@ -302,22 +336,19 @@ func (d *Discovery) findAndConnect(key string, want int) {
 		log.Debugw("rendezvous lookup failed", "key", key, "error", err)
 		return
 	}
-	var candidates []peer.AddrInfo
 	for ai := range found {
 		if ai.ID == d.host.ID() || len(ai.Addrs) == 0 {
 			continue
 		}
 		d.addToPool(ai.ID)
-		if d.host.Network().Connectedness(ai.ID) != network.Connected {
-			candidates = append(candidates, ai)
+		if want <= 0 || d.host.Network().Connectedness(ai.ID) == network.Connected {
+			continue // keep draining: the pool still learns of members
 		}
-	}
-	rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
-	for _, ai := range candidates {
-		if want <= 0 || d.ctx.Err() != nil {
-			return
-		}
-		cctx, ccancel := context.WithTimeout(d.ctx, 10*time.Second)
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		// This loop paces its own dials (discovery_interval); the swarm's
+		// dial backoff, grown while a partition refused every dial, would
+		// otherwise keep a healed peer unreachable for minutes.
+		cctx = network.WithForceDirectDial(cctx, "murmur discovery")
 		err := d.host.Connect(cctx, ai)
 		ccancel()
 		if err != nil {
