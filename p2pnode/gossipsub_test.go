@@ -3,6 +3,7 @@ package p2pnode
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	gosync "sync"
 	"testing"
@@ -193,7 +194,7 @@ func TestGossipSubRejectsBadlySignedEvent(t *testing.T) {
 		return true
 	}, func() string { return "good event not on every node" })
 	for i, nd := range nodes {
-		if v, err := nd.Get("evil"); !errorsIs(err, ErrNotFound) {
+		if v, err := nd.Get("evil"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("node %d applied the badly signed event: %q, %v", i, v, err)
 		}
 		if i != 1 {

@@ -199,11 +199,7 @@ func (n *Node) Start(ctx context.Context) error {
 }
 
 func (n *Node) newHost() (host.Host, error) {
-	limits, err := n.resourceLimits()
-	if err != nil {
-		return nil, err
-	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(n.resourceLimits()))
 	if err != nil {
 		return nil, fmt.Errorf("create resource manager: %w", err)
 	}
@@ -259,7 +255,7 @@ func (n *Node) newHost() (host.Host, error) {
 
 // resourceLimits scales libp2p's default limits to the configured memory and
 // file descriptors, then caps connections and streams explicitly.
-func (n *Node) resourceLimits() (rcmgr.ConcreteLimitConfig, error) {
+func (n *Node) resourceLimits() rcmgr.ConcreteLimitConfig {
 	r := n.cfg.Resources
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
@@ -273,7 +269,7 @@ func (n *Node) resourceLimits() (rcmgr.ConcreteLimitConfig, error) {
 			Streams: rcmgr.LimitVal(r.MaxStreamsPerPeer),
 		},
 	}
-	return partial.Build(base), nil
+	return partial.Build(base)
 }
 
 // fault records a fault of p; a peer that reaches the ban threshold is

@@ -3,6 +3,7 @@ package p2pnode
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -184,7 +185,7 @@ func TestDataAPIBeforeStartAndAfterClose(t *testing.T) {
 	if _, err := n.Put("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Get("missing"); !errorsIs(err, ErrNotFound) {
+	if _, err := n.Get("missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get missing: %v", err)
 	}
 	vv, err := n.VersionVector()

@@ -3,7 +3,6 @@ package p2pnode
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -86,5 +85,3 @@ func peerCounts(nodes []*Node) string {
 	}
 	return "peer counts" + s
 }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -98,19 +98,6 @@ func (e *Engine) empty() bool {
 	return !ok || ms.MerkleTree().Root().Count == 0
 }
 
-// AntiEntropyNow starts an anti-entropy session with peer right away (a
-// manual trigger); an empty peer lets the selection strategy choose.
-func (e *Engine) AntiEntropyNow(peer PeerID) {
-	if peer == "" {
-		p := e.peers.pick(e, 1, nil)
-		if len(p) == 0 {
-			return
-		}
-		peer = p[0]
-	}
-	e.startAE(peer, false)
-}
-
 // startAE opens a session with peer unless one is running. catchUp asks
 // for the peer's version vector, to raise ours to it afterwards.
 func (e *Engine) startAE(peer PeerID, catchUp bool) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -18,17 +19,19 @@ import (
 )
 
 // runtimeFileName is the file in the data dir where a running daemon records
-// its PID, peer ID, addresses and peer count, refreshed every second and
-// removed on a clean exit. Scripts (testnet/status.sh) read it.
+// its PID, peer ID, addresses and peer count. It is checked every second,
+// rewritten only when something in it changed, and removed on a clean exit.
+// Scripts (testnet/status.sh) read it.
 const runtimeFileName = "daemon.json"
 
 // runtimeInfo is the content of the runtime file.
 type runtimeInfo struct {
-	PID     int       `json:"pid"`
-	PeerID  string    `json:"peer_id"`
-	Network string    `json:"network"`
-	Addrs   []string  `json:"addrs"`
-	Peers   int       `json:"peers"`
+	PID     int      `json:"pid"`
+	PeerID  string   `json:"peer_id"`
+	Network string   `json:"network"`
+	Addrs   []string `json:"addrs"`
+	Peers   int      `json:"peers"`
+	// Updated is when the content last changed.
 	Updated time.Time `json:"updated"`
 }
 
@@ -85,8 +88,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	defer os.Remove(runtimePath)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
+	var written runtimeInfo
 	for {
-		if err := writeRuntime(runtimePath, node); err != nil {
+		if err := writeRuntime(runtimePath, node, &written); err != nil {
 			fmt.Fprintf(stderr, "murmur daemon: %v\n", err)
 		}
 		select {
@@ -113,18 +117,22 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// writeRuntime records the daemon's state atomically (temp file + rename).
-func writeRuntime(path string, node *p2pnode.Node) error {
+// writeRuntime records the daemon's state atomically (temp file + rename)
+// when it differs from what was last written (*last, updated on success).
+func writeRuntime(path string, node *p2pnode.Node, last *runtimeInfo) error {
 	info := runtimeInfo{
 		PID:     os.Getpid(),
 		PeerID:  node.ID().String(),
 		Network: node.Config().Discovery.Network,
 		Peers:   len(node.Peers()),
-		Updated: time.Now().UTC(),
 	}
 	for _, a := range node.Addrs() {
 		info.Addrs = append(info.Addrs, a.String())
 	}
+	if info.PID == last.PID && info.Peers == last.Peers && slices.Equal(info.Addrs, last.Addrs) {
+		return nil
+	}
+	info.Updated = time.Now().UTC()
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode runtime info: %w", err)
@@ -136,5 +144,6 @@ func writeRuntime(path string, node *p2pnode.Node) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write runtime info %s: %w", path, err)
 	}
+	*last = info
 	return nil
 }
