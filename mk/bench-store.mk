@@ -9,4 +9,3 @@ bench-store:
 	$(GO) test -run '^$$' -bench 'AntiEntropy|FullSyncDecision' -benchtime 3x -benchmem $(BENCH_STORE_FLAGS) ./sync/merkle/
 	$(GO) test -run '^$$' -bench 'TreeUpdate' -benchmem $(BENCH_STORE_FLAGS) ./sync/merkle/
 	$(GO) test -run '^$$' -bench 'Apply' -benchtime 2s -benchmem $(BENCH_STORE_FLAGS) ./sync/pebblestore/
-	$(GO) test -run '^$$' -bench 'Snapshot' -benchtime 1x -benchmem $(BENCH_STORE_FLAGS) ./sync/pebblestore/

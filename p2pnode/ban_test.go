@@ -12,7 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/protocol"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // TestMisbehavingPeerIsBanned has a raw libp2p host send garbage frames on
@@ -76,12 +76,12 @@ func TestSenderAtFault(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{fmt.Errorf("x: %w", msync.ErrBadSignature), true},
-		{fmt.Errorf("x: %w", msync.ErrInvalidEvent), true},
-		{fmt.Errorf("x: %w", msync.ErrInvalidMessage), true},
-		{fmt.Errorf("x: %w", msync.ErrMessageTooLarge), true},
-		{fmt.Errorf("relayed: %w", msync.ErrEquivocation), false},
-		{fmt.Errorf("persist: %w", msync.ErrClosed), false},
+		{fmt.Errorf("x: %w", replica.ErrBadSignature), true},
+		{fmt.Errorf("x: %w", replica.ErrInvalidEvent), true},
+		{fmt.Errorf("x: %w", replica.ErrInvalidMessage), true},
+		{fmt.Errorf("x: %w", replica.ErrMessageTooLarge), true},
+		{fmt.Errorf("relayed: %w", replica.ErrEquivocation), false},
+		{fmt.Errorf("persist: %w", replica.ErrClosed), false},
 		{errors.New("disk full"), false},
 	}
 	for _, tc := range cases {
@@ -102,7 +102,7 @@ func TestMessagesFromNonMembersAreDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer outsider.Close()
-	tr, err := protocol.New(outsider, protocol.DefaultConfig(), func(peer.ID, msync.Message) {})
+	tr, err := protocol.New(outsider, protocol.DefaultConfig(), func(peer.ID, replica.Message) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestMessagesFromNonMembersAreDropped(t *testing.T) {
 		protos, _ := a.Host().Peerstore().GetProtocols(outsider.ID())
 		return len(protos) > 0
 	}, func() string { return "the node never identified the outsider" })
-	msg := msync.Message{From: msync.PeerID(outsider.ID()), To: msync.PeerID(a.ID()), Body: &msync.SyncRoot{Nonce: 1}}
+	msg := replica.Message{From: replica.PeerID(outsider.ID()), To: replica.PeerID(a.ID()), Body: &replica.SyncRoot{Nonce: 1}}
 	waitFor(t, 10*time.Second, func() bool {
 		_ = tr.Send(msg)
 		st, _ := a.Stats()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Config is the configuration of a node. Its yaml tags are the keys of the
@@ -50,7 +50,7 @@ type Config struct {
 	Dissemination string `yaml:"dissemination"`
 	// Sync tunes the replication engine; its keys (fanout, sync_interval,
 	// max_message_size, ...) sit at the top level of the file.
-	Sync msync.Config `yaml:",inline"`
+	Sync replica.Config `yaml:",inline"`
 	// TickInterval is how often the engine's timers run (timeouts, the
 	// failure detector, digest sync scheduling).
 	TickInterval time.Duration `yaml:"tick_interval"`
@@ -118,7 +118,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		Store:           "pebble",
 		Dissemination:   DisseminationPushPull,
-		Sync:            msync.DefaultConfig(),
+		Sync:            replica.DefaultConfig(),
 		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
 		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
 		Ban:             security.DefaultBanConfig(),
@@ -157,11 +157,11 @@ func PresetConfig(name string) (Config, error) {
 	switch name {
 	case "default":
 	case "high-throughput":
-		c.Sync = msync.HighThroughputConfig()
+		c.Sync = replica.HighThroughputConfig()
 		c.TickInterval = 50 * time.Millisecond
 		c.Discovery.TargetPeers = 12
 	case "low-resource":
-		c.Sync = msync.LowResourceConfig()
+		c.Sync = replica.LowResourceConfig()
 		c.TickInterval = 250 * time.Millisecond
 		c.Discovery.TargetPeers = 4
 		c.ConnLowWater, c.ConnHighWater = 16, 48

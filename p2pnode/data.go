@@ -6,7 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/protocol"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // ErrNotStarted is returned by data operations on a node before Start.
@@ -14,9 +14,9 @@ var ErrNotStarted = fmt.Errorf("node not started")
 
 // ErrNotFound is returned by Get and Versions for a key that is absent or
 // deleted. It is sync.ErrNotFound, so either can be tested with errors.Is.
-var ErrNotFound = msync.ErrNotFound
+var ErrNotFound = replica.ErrNotFound
 
-func (n *Node) engine() (*msync.Node, error) {
+func (n *Node) engine() (*replica.Node, error) {
 	r, err := n.replication()
 	if err != nil {
 		return nil, err
@@ -27,7 +27,7 @@ func (n *Node) engine() (*msync.Node, error) {
 // Put writes value under key. It returns the signed event once the write is
 // durable in the local store; replication to other nodes proceeds in the
 // background.
-func (n *Node) Put(key string, value []byte) (*msync.Event, error) {
+func (n *Node) Put(key string, value []byte) (*replica.Event, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func (n *Node) Put(key string, value []byte) (*msync.Event, error) {
 }
 
 // Delete writes a tombstone for key, durable when it returns.
-func (n *Node) Delete(key string) (*msync.Event, error) {
+func (n *Node) Delete(key string) (*replica.Event, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func (n *Node) Delete(key string) (*msync.Event, error) {
 // Publish replicates an application event with an opaque payload under a
 // topic; it does not change the key/value state. Subscribers on every node
 // receive it as a change.
-func (n *Node) Publish(topic string, payload []byte) (*msync.Event, error) {
+func (n *Node) Publish(topic string, payload []byte) (*replica.Event, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (n *Node) Get(key string) ([]byte, error) {
 
 // Versions returns the full state of key: every concurrent sibling (a
 // conflict when more than one), winner first, and its causal context.
-func (n *Node) Versions(key string) (*msync.KeyState, error) {
+func (n *Node) Versions(key string) (*replica.KeyState, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (n *Node) Versions(key string) (*msync.KeyState, error) {
 }
 
 // List returns the live keys starting with prefix, in key order.
-func (n *Node) List(prefix string) ([]*msync.KeyState, error) {
+func (n *Node) List(prefix string) ([]*replica.KeyState, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func (n *Node) List(prefix string) ([]*msync.KeyState, error) {
 // conflicts, peer state changes and sync results. A subscriber that falls
 // more than buffer changes behind loses the overflow rather than stalling
 // the node.
-func (n *Node) Subscribe(buffer int) (<-chan msync.Change, error) {
+func (n *Node) Subscribe(buffer int) (<-chan replica.Change, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -103,12 +103,12 @@ func (n *Node) SyncWith(p peer.ID) error {
 	if err != nil {
 		return err
 	}
-	return e.SyncNow(msync.PeerID(p))
+	return e.SyncNow(replica.PeerID(p))
 }
 
 // EnginePeers returns the replication engine's view of its peers with their
 // failure-detector state, last contact and reliability.
-func (n *Node) EnginePeers() ([]msync.PeerStatus, error) {
+func (n *Node) EnginePeers() ([]replica.PeerStatus, error) {
 	e, err := n.engine()
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (n *Node) EnginePeers() ([]msync.PeerStatus, error) {
 // Stats are a node's counters.
 type Stats struct {
 	// Engine holds the replication engine's counters.
-	Engine msync.Stats
+	Engine replica.Stats
 	// Protocols holds messages and bytes per wire protocol.
 	Protocols map[string]protocol.ProtocolStats
 	// InboxDropped counts received messages dropped because the engine's
@@ -149,7 +149,7 @@ func (n *Node) Stats() (Stats, error) {
 
 // VersionVector returns the node's version vector: per origin, the highest
 // sequence number held without gaps (durable in the store).
-func (n *Node) VersionVector() (msync.VersionVector, error) {
+func (n *Node) VersionVector() (replica.VersionVector, error) {
 	r, err := n.replication()
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (n *Node) VersionVector() (msync.VersionVector, error) {
 // ScanEvents calls fn for the stored events of origin with from <= seq <=
 // to (to == 0: no upper bound) in ascending order until fn returns false.
 // Events removed by garbage collection are skipped.
-func (n *Node) ScanEvents(origin msync.PeerID, from, to uint64, fn func(*msync.Event) bool) error {
+func (n *Node) ScanEvents(origin replica.PeerID, from, to uint64, fn func(*replica.Event) bool) error {
 	r, err := n.replication()
 	if err != nil {
 		return err

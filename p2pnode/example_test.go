@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/murmur-p2p/murmur/p2pnode"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // exampleNode starts a node on loopback with a temporary data dir.
@@ -50,7 +50,7 @@ func ExampleNode_Put() {
 	for {
 		select {
 		case c := <-changes:
-			if c.Kind == msync.ChangeReceived && c.Event.Key == "greeting" {
+			if c.Kind == replica.ChangeReceived && c.Event.Key == "greeting" {
 				v, _ := bob.Get("greeting")
 				fmt.Printf("bob reads %s\n", v)
 				return

@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +20,7 @@ import (
 	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/protocol/pb"
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // The values of Config.Dissemination.
@@ -66,9 +66,9 @@ type gossipRouter struct {
 	drop    func(peer.ID) bool
 	fault   func(peer.ID, string) // told of peers that forward invalid events
 	allow   func(peer.ID) bool    // the per-peer rate limit shared with the stream protocols
-	queue   chan *msync.Event
+	queue   chan *replica.Event
 	cancel  context.CancelFunc
-	wg      gosync.WaitGroup
+	wg      sync.WaitGroup
 	tracer  *gossipTracer
 	maxSize int
 
@@ -109,13 +109,13 @@ func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(pe
 		drop:    drop,
 		fault:   fault,
 		allow:   allow,
-		queue:   make(chan *msync.Event, publishQueueSize),
+		queue:   make(chan *replica.Event, publishQueueSize),
 		cancel:  cancel,
 		tracer:  &gossipTracer{},
 		maxSize: cfg.Sync.MaxMessageSize,
 	}
 	if g.maxSize == 0 {
-		g.maxSize = msync.DefaultConfig().MaxMessageSize
+		g.maxSize = replica.DefaultConfig().MaxMessageSize
 	}
 	ps, err := pubsub.NewGossipSub(ctx, h,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
@@ -157,7 +157,7 @@ func messageID(m *pubsubpb.Message) string {
 }
 
 // encodeEvent is the message data of an event.
-func encodeEvent(ev *msync.Event) ([]byte, error) {
+func encodeEvent(ev *replica.Event) ([]byte, error) {
 	p, err := protocol.EventToProto(ev)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func encodeEvent(ev *msync.Event) ([]byte, error) {
 
 // decodeEvent decodes and verifies message data: the event's fields are
 // checked and its origin's signature verified.
-func decodeEvent(data []byte) (*msync.Event, error) {
+func decodeEvent(data []byte) (*replica.Event, error) {
 	var p pb.Event
 	if err := proto.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%w: decode event: %v", protocol.ErrInvalidMessage, err)
@@ -215,7 +215,7 @@ func (g *gossipRouter) validate(_ context.Context, from peer.ID, m *pubsub.Messa
 }
 
 // run publishes queued events and hands received ones to node until close.
-func (g *gossipRouter) run(node *msync.Node) {
+func (g *gossipRouter) run(node *replica.Node) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.wg.Add(2)
 	go func() {
@@ -231,7 +231,7 @@ func (g *gossipRouter) run(node *msync.Node) {
 
 func (g *gossipRouter) publishLoop(ctx context.Context) {
 	for {
-		var ev *msync.Event
+		var ev *replica.Event
 		select {
 		case <-ctx.Done():
 			return
@@ -256,7 +256,7 @@ func (g *gossipRouter) publishLoop(ctx context.Context) {
 	}
 }
 
-func (g *gossipRouter) receiveLoop(node *msync.Node) {
+func (g *gossipRouter) receiveLoop(node *replica.Node) {
 	for {
 		m, err := g.sub.Next(context.Background())
 		if err != nil {
@@ -265,13 +265,13 @@ func (g *gossipRouter) receiveLoop(node *msync.Node) {
 		if m.ReceivedFrom == g.self || m.Local {
 			continue // our own publication
 		}
-		ev, ok := m.ValidatorData.(*msync.Event)
+		ev, ok := m.ValidatorData.(*replica.Event)
 		if !ok {
 			continue
 		}
 		g.received.Add(1)
-		if err := node.Receive(msync.PeerID(m.ReceivedFrom), []*msync.Event{ev}); err != nil {
-			if errors.Is(err, msync.ErrClosed) {
+		if err := node.Receive(replica.PeerID(m.ReceivedFrom), []*replica.Event{ev}); err != nil {
+			if errors.Is(err, replica.ErrClosed) {
 				return
 			}
 			log.Debugw("gossipsub event refused", "from", m.ReceivedFrom, "error", err)
@@ -282,7 +282,7 @@ func (g *gossipRouter) receiveLoop(node *msync.Node) {
 // Broadcast queues local events for publication; it never blocks (the
 // engine's lock is held). Events that do not fit the queue are dropped and
 // reach the other nodes by digest sync.
-func (g *gossipRouter) Broadcast(evs []*msync.Event) {
+func (g *gossipRouter) Broadcast(evs []*replica.Event) {
 	for _, ev := range evs {
 		select {
 		case g.queue <- ev:
@@ -327,7 +327,7 @@ func (g *gossipRouter) stats() GossipStats {
 // GossipSub: engine messages (digest sync, gap requests) go on murmur's
 // protocols, broadcasts on the topic.
 type gossipTransport struct {
-	msync.Transport
+	replica.Transport
 	*gossipRouter
 }
 

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // gossipCluster starts n loopback nodes with dissemination: gossipsub,
@@ -58,7 +58,7 @@ func TestGossipSubConcurrentWritesConverge(t *testing.T) {
 	// Digest sync effectively off: the writes must travel over GossipSub.
 	nodes := gossipCluster(t, "gossip-converge", 5, func(c *Config) { c.Sync.SyncInterval = time.Hour })
 	const perNode = 20
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	errs := make(chan error, len(nodes))
 	for i, nd := range nodes {
 		wg.Add(1)
@@ -99,7 +99,7 @@ func TestGossipSubConcurrentWritesConverge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := st.Engine.SentByType[msync.TypePush]; p != 0 {
+		if p := st.Engine.SentByType[replica.TypePush]; p != 0 {
 			t.Errorf("node %d sent %d pushes with dissemination: gossipsub", i, p)
 		}
 		gs, err := nd.GossipStats()
@@ -152,9 +152,9 @@ func TestGossipSubRejectsBadlySignedEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	event := func(seq uint64, key, value string) *msync.Event {
-		ev := &msync.Event{Origin: signer.ID(), Seq: seq, Op: msync.OpPut, Key: key, Value: []byte(value),
-			Time: msync.Timestamp{Wall: time.Now().UnixNano()}}
+	event := func(seq uint64, key, value string) *replica.Event {
+		ev := &replica.Event{Origin: signer.ID(), Seq: seq, Op: replica.OpPut, Key: key, Value: []byte(value),
+			Time: replica.Timestamp{Wall: time.Now().UnixNano()}}
 		if err := ev.Sign(signer); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestGossipSubRejectsBadlySignedEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	publish := func(ev *msync.Event) {
+	publish := func(ev *replica.Event) {
 		data, err := encodeEvent(ev)
 		if err != nil {
 			t.Fatal(err)

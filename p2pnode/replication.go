@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +19,8 @@ import (
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/pebblestore"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // StoreDirName is the directory of the on-disk store inside the data dir.
@@ -29,13 +29,13 @@ const StoreDirName = "store"
 // replication binds the sync engine to the host: the store, the transport
 // carrying engine messages over murmur's stream protocols, and the
 // goroutines that feed the engine received messages, clock ticks and peer
-// changes. The engine itself runs inside msync.Node, which applies each
+// changes. The engine itself runs inside replica.Node, which applies each
 // Ready in order (store, then messages, then changes).
 type replication struct {
-	store     msync.Store
+	store     replica.Store
 	transport *protocol.Transport
-	node      *msync.Node
-	inbox     chan msync.Message
+	node      *replica.Node
+	inbox     chan replica.Message
 	dropped   atomic.Uint64 // received messages dropped on a full inbox
 	rejected  atomic.Uint64 // received messages the engine refused
 	limited   atomic.Uint64 // received messages over the sender's rate limit
@@ -44,7 +44,7 @@ type replication struct {
 	limiter   *security.RateLimiter
 	fault     func(p peer.ID, what string)
 	cancel    context.CancelFunc
-	wg        gosync.WaitGroup
+	wg        sync.WaitGroup
 	// gossip disseminates events with dissemination: gossipsub (else nil);
 	// drop is the WithReceiveLoss hook (or nil).
 	gossip *gossipRouter
@@ -52,10 +52,10 @@ type replication struct {
 }
 
 // openStore opens the configured store.
-func openStore(cfg Config) (msync.Store, error) {
+func openStore(cfg Config) (replica.Store, error) {
 	switch cfg.Store {
 	case "memory":
-		return msync.NewMemStore(), nil
+		return replica.NewMemStore(), nil
 	case "pebble":
 		dir := filepath.Join(cfg.DataDir, StoreDirName)
 		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth})
@@ -87,7 +87,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 
 	r := &replication{
 		store:     store,
-		inbox:     make(chan msync.Message, cfg.InboxSize),
+		inbox:     make(chan replica.Message, cfg.InboxSize),
 		limiter:   security.NewRateLimiter(cfg.Rate, 4096, nil),
 		nonMember: disc.KnownNonMember,
 		fault:     fault,
@@ -104,7 +104,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
 	r.drop = opts.recvLoss
-	var tr msync.Transport = t.EngineTransport()
+	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
 		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
 			t.Close()
@@ -114,7 +114,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		engCfg.ExternalDissemination = true
 		tr = gossipTransport{tr, r.gossip}
 	}
-	node, err := msync.NewNode(engCfg, tr)
+	node, err := replica.NewNode(engCfg, tr)
 	if err != nil {
 		r.gossip.close()
 		t.Close()
@@ -130,7 +130,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	r.cancel = cancel
 	events, unsubscribe := disc.Subscribe(256)
 	for _, p := range disc.Peers() {
-		_ = node.PeerUp(msync.PeerID(p))
+		_ = node.PeerUp(replica.PeerID(p))
 	}
 	r.wg.Add(3)
 	go r.stepLoop(ctx)
@@ -141,7 +141,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 
 // deliver hands a received message to the step loop without blocking the
 // stream that read it; a full inbox drops it (the protocols recover).
-func (r *replication) deliver(from peer.ID, m msync.Message) {
+func (r *replication) deliver(from peer.ID, m replica.Message) {
 	if r.drop != nil && r.drop(from) {
 		return // simulated loss (WithReceiveLoss)
 	}
@@ -157,7 +157,7 @@ func (r *replication) deliver(from peer.ID, m msync.Message) {
 		r.notMember.Add(1)
 		return
 	}
-	m.From = msync.PeerID(from)
+	m.From = replica.PeerID(from)
 	select {
 	case r.inbox <- m:
 	default:
@@ -171,8 +171,8 @@ func (r *replication) deliver(from peer.ID, m msync.Message) {
 // relay may pass one on before it sees the other version), nor do local
 // failures.
 func senderAtFault(err error) bool {
-	return errors.Is(err, msync.ErrInvalidMessage) || errors.Is(err, msync.ErrMessageTooLarge) ||
-		errors.Is(err, msync.ErrInvalidEvent) || errors.Is(err, msync.ErrBadSignature)
+	return errors.Is(err, replica.ErrInvalidMessage) || errors.Is(err, replica.ErrMessageTooLarge) ||
+		errors.Is(err, replica.ErrInvalidEvent) || errors.Is(err, replica.ErrBadSignature)
 }
 
 // progressLog logs long-running repair work as it progresses: a snapshot
@@ -184,7 +184,7 @@ type progressLog struct {
 	active                                        bool
 }
 
-func (p *progressLog) update(st msync.Stats) {
+func (p *progressLog) update(st replica.Stats) {
 	sn := st.Snapshot
 	if sn.Active && (!p.active || sn.KeysDone != p.lastKeys) {
 		pct := 0.0
@@ -213,7 +213,7 @@ func (r *replication) stepLoop(ctx context.Context) {
 			return
 		case m := <-r.inbox:
 			if err := r.node.Step(m); err != nil {
-				if errors.Is(err, msync.ErrClosed) {
+				if errors.Is(err, replica.ErrClosed) {
 					return
 				}
 				r.rejected.Add(1)
@@ -259,9 +259,9 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 		case ev := <-events:
 			var err error
 			if ev.Kind == dhtdiscovery.PeerJoined {
-				err = r.node.PeerUp(msync.PeerID(ev.Peer))
+				err = r.node.PeerUp(replica.PeerID(ev.Peer))
 			} else {
-				err = r.node.PeerDown(msync.PeerID(ev.Peer))
+				err = r.node.PeerDown(replica.PeerID(ev.Peer))
 			}
 			if err != nil {
 				return

@@ -14,7 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // startCluster starts n nodes bootstrapped from node 0 and waits until each
@@ -156,13 +156,13 @@ func TestSubscribeSeesRemoteWrites(t *testing.T) {
 	for !gotPut || !gotPub {
 		select {
 		case c := <-ch:
-			if c.Kind != msync.ChangeReceived {
+			if c.Kind != replica.ChangeReceived {
 				continue
 			}
 			if c.Event.ID() == ev.ID() && string(c.Event.Value) == "hello" {
 				gotPut = true
 			}
-			if c.Event.Op == msync.OpApp && c.Event.Key == "chat" && string(c.Event.Value) == "hi all" {
+			if c.Event.Op == replica.OpApp && c.Event.Key == "chat" && string(c.Event.Value) == "hi all" {
 				gotPub = true
 			}
 		case <-deadline:
@@ -189,11 +189,11 @@ func TestDataAPIBeforeStartAndAfterClose(t *testing.T) {
 		t.Fatalf("Get missing: %v", err)
 	}
 	vv, err := n.VersionVector()
-	if err != nil || vv[msync.PeerID(n.ID())] != 1 {
+	if err != nil || vv[replica.PeerID(n.ID())] != 1 {
 		t.Fatalf("version vector %v (%v), want seq 1 for the node itself", vv, err)
 	}
 	var keys []string
-	if err := n.ScanEvents(msync.PeerID(n.ID()), 1, 0, func(e *msync.Event) bool {
+	if err := n.ScanEvents(replica.PeerID(n.ID()), 1, 0, func(e *replica.Event) bool {
 		keys = append(keys, e.Key)
 		return true
 	}); err != nil || len(keys) != 1 || keys[0] != "k" {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
-	msync "github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // maxMerkleNodes caps the marks of a merkle request and the hashes and
@@ -15,9 +15,9 @@ const maxMerkleNodes = 1 << 16
 
 // aeToProto converts the anti-entropy bodies (/murmur/ae/1.0.0); ok is false
 // for other bodies.
-func aeToProto(b msync.Body, env *pb.Envelope) (ok bool, err error) {
+func aeToProto(b replica.Body, env *pb.Envelope) (ok bool, err error) {
 	switch m := b.(type) {
-	case *msync.AERequest:
+	case *replica.AERequest:
 		if m.Req == nil {
 			return true, fmt.Errorf("%w: ae-request without a merkle request", ErrInvalidMessage)
 		}
@@ -26,7 +26,7 @@ func aeToProto(b msync.Body, env *pb.Envelope) (ok bool, err error) {
 			return true, fmt.Errorf("ae-request: %w", err)
 		}
 		env.Body = &pb.Envelope_AeRequest{AeRequest: &pb.AERequest{Nonce: m.Nonce, CatchUp: m.CatchUp, Request: req}}
-	case *msync.AEResponse:
+	case *replica.AEResponse:
 		r := &pb.AEResponse{Nonce: m.Nonce, Refused: m.Refused}
 		if m.Resp != nil {
 			if r.Response, err = m.Resp.MarshalBinary(); err != nil {
@@ -37,7 +37,7 @@ func aeToProto(b msync.Body, env *pb.Envelope) (ok bool, err error) {
 			r.VersionVector = &pb.VersionVector{Entries: vvToProto(m.VersionVector)}
 		}
 		env.Body = &pb.Envelope_AeResponse{AeResponse: r}
-	case *msync.AEStates:
+	case *replica.AEStates:
 		states, err := statesToProto(m.States)
 		if err != nil {
 			return true, fmt.Errorf("ae-states: %w", err)
@@ -48,9 +48,9 @@ func aeToProto(b msync.Body, env *pb.Envelope) (ok bool, err error) {
 		}
 		env.Body = &pb.Envelope_AeStates{AeStates: &pb.AEStates{Nonce: m.Nonce, States: states, Ranges: rs,
 			VersionVector: &pb.VersionVector{Entries: vvToProto(m.VersionVector)}, Last: m.Last}}
-	case *msync.SnapshotRequest:
+	case *replica.SnapshotRequest:
 		env.Body = &pb.Envelope_SnapshotRequest{SnapshotRequest: &pb.SnapshotRequest{Nonce: m.Nonce, Started: m.Cursor.Started, After: []byte(m.Cursor.After)}}
-	case *msync.SnapshotChunk:
+	case *replica.SnapshotChunk:
 		states, err := statesToProto(m.States)
 		if err != nil {
 			return true, fmt.Errorf("snapshot-chunk: %w", err)
@@ -65,7 +65,7 @@ func aeToProto(b msync.Body, env *pb.Envelope) (ok bool, err error) {
 }
 
 // statesToProto converts key states.
-func statesToProto(states []*msync.StateEntry) ([]*pb.KeyState, error) {
+func statesToProto(states []*replica.StateEntry) ([]*pb.KeyState, error) {
 	out := make([]*pb.KeyState, len(states))
 	for i, s := range states {
 		if s == nil {
@@ -82,7 +82,7 @@ func statesToProto(states []*msync.StateEntry) ([]*pb.KeyState, error) {
 
 // aeFromProto converts and validates the anti-entropy bodies; ok is false
 // for other bodies.
-func aeFromProto(env *pb.Envelope, lim Limits) (b msync.Body, ok bool, err error) {
+func aeFromProto(env *pb.Envelope, lim Limits) (b replica.Body, ok bool, err error) {
 	switch x := env.Body.(type) {
 	case *pb.Envelope_AeRequest:
 		m := x.AeRequest
@@ -90,10 +90,10 @@ func aeFromProto(env *pb.Envelope, lim Limits) (b msync.Body, ok bool, err error
 		if err := req.UnmarshalBinary(m.GetRequest(), maxMerkleNodes); err != nil {
 			return nil, true, fmt.Errorf("%w: ae-request: %w", ErrInvalidMessage, err)
 		}
-		return &msync.AERequest{Nonce: m.GetNonce(), CatchUp: m.GetCatchUp(), Req: req}, true, nil
+		return &replica.AERequest{Nonce: m.GetNonce(), CatchUp: m.GetCatchUp(), Req: req}, true, nil
 	case *pb.Envelope_AeResponse:
 		m := x.AeResponse
-		out := &msync.AEResponse{Nonce: m.GetNonce(), Refused: m.GetRefused()}
+		out := &replica.AEResponse{Nonce: m.GetNonce(), Refused: m.GetRefused()}
 		if !out.Refused {
 			resp := &merkle.Response{}
 			if err := resp.UnmarshalBinary(m.GetResponse(), maxMerkleNodes); err != nil {
@@ -129,14 +129,14 @@ func aeFromProto(env *pb.Envelope, lim Limits) (b msync.Body, ok bool, err error
 		if err != nil {
 			return nil, true, fmt.Errorf("ae-states: %w", err)
 		}
-		return &msync.AEStates{Nonce: m.GetNonce(), States: states, Ranges: rs, VersionVector: vv, Last: m.GetLast()}, true, nil
+		return &replica.AEStates{Nonce: m.GetNonce(), States: states, Ranges: rs, VersionVector: vv, Last: m.GetLast()}, true, nil
 	case *pb.Envelope_SnapshotRequest:
 		m := x.SnapshotRequest
 		cur, err := cursorFromProto(m.GetStarted(), m.GetAfter())
 		if err != nil {
 			return nil, true, fmt.Errorf("snapshot-request: %w", err)
 		}
-		return &msync.SnapshotRequest{Nonce: m.GetNonce(), Cursor: cur}, true, nil
+		return &replica.SnapshotRequest{Nonce: m.GetNonce(), Cursor: cur}, true, nil
 	case *pb.Envelope_SnapshotChunk:
 		m := x.SnapshotChunk
 		cur, err := cursorFromProto(m.GetStarted(), m.GetAfter())
@@ -151,22 +151,22 @@ func aeFromProto(env *pb.Envelope, lim Limits) (b msync.Body, ok bool, err error
 		if err != nil {
 			return nil, true, fmt.Errorf("snapshot-chunk: %w", err)
 		}
-		return &msync.SnapshotChunk{Nonce: m.GetNonce(), Cursor: cur, States: states, Last: m.GetLast(), VersionVector: vv, KeysTotal: m.GetKeysTotal()}, true, nil
+		return &replica.SnapshotChunk{Nonce: m.GetNonce(), Cursor: cur, States: states, Last: m.GetLast(), VersionVector: vv, KeysTotal: m.GetKeysTotal()}, true, nil
 	}
 	return nil, false, nil
 }
 
 // cursorFromProto checks a snapshot cursor.
-func cursorFromProto(started bool, after []byte) (msync.SnapshotCursor, error) {
-	if len(after) > msync.MaxKeySize || (!started && len(after) > 0) {
-		return msync.SnapshotCursor{}, fmt.Errorf("%w: cursor of %d bytes (started %v)", ErrInvalidMessage, len(after), started)
+func cursorFromProto(started bool, after []byte) (replica.SnapshotCursor, error) {
+	if len(after) > replica.MaxKeySize || (!started && len(after) > 0) {
+		return replica.SnapshotCursor{}, fmt.Errorf("%w: cursor of %d bytes (started %v)", ErrInvalidMessage, len(after), started)
 	}
-	return msync.SnapshotCursor{Started: started, After: string(after)}, nil
+	return replica.SnapshotCursor{Started: started, After: string(after)}, nil
 }
 
 // vectorFromProto converts a version vector within the entry limit (an
 // absent vector is empty).
-func vectorFromProto(v *pb.VersionVector, lim Limits) (msync.VersionVector, error) {
+func vectorFromProto(v *pb.VersionVector, lim Limits) (replica.VersionVector, error) {
 	if n := len(v.GetEntries()); n > lim.MaxVectorEntries {
 		return nil, fmt.Errorf("%w: %d version vector entries, limit %d", ErrMessageTooLarge, n, lim.MaxVectorEntries)
 	}
@@ -175,7 +175,7 @@ func vectorFromProto(v *pb.VersionVector, lim Limits) (msync.VersionVector, erro
 		return nil, fmt.Errorf("version vector: %w", err)
 	}
 	if vv == nil {
-		vv = msync.VersionVector{}
+		vv = replica.VersionVector{}
 	}
 	return vv, nil
 }
@@ -183,21 +183,21 @@ func vectorFromProto(v *pb.VersionVector, lim Limits) (msync.VersionVector, erro
 // statesFromProto converts key states: at most MaxIDsPerMessage states, each
 // with a key, at most sync.MaxStateVersions versions (valid events) and a
 // valid context. The engine checks signatures and consistency.
-func statesFromProto(ps []*pb.KeyState, lim Limits) ([]*msync.StateEntry, error) {
+func statesFromProto(ps []*pb.KeyState, lim Limits) ([]*replica.StateEntry, error) {
 	if len(ps) > lim.MaxIDsPerMessage {
 		return nil, fmt.Errorf("%w: %d states, limit %d", ErrMessageTooLarge, len(ps), lim.MaxIDsPerMessage)
 	}
-	var out []*msync.StateEntry
+	var out []*replica.StateEntry
 	for i, p := range ps {
 		switch {
-		case len(p.GetKey()) == 0 || len(p.GetKey()) > msync.MaxKeySize:
+		case len(p.GetKey()) == 0 || len(p.GetKey()) > replica.MaxKeySize:
 			return nil, fmt.Errorf("%w: state %d has a key of %d bytes", ErrInvalidMessage, i, len(p.GetKey()))
-		case len(p.GetVersions()) > msync.MaxStateVersions:
-			return nil, fmt.Errorf("%w: state %d has %d versions, limit %d", ErrMessageTooLarge, i, len(p.GetVersions()), msync.MaxStateVersions)
-		case len(p.GetContext()) > msync.MaxContextEntries:
-			return nil, fmt.Errorf("%w: state %d has %d context entries, limit %d", ErrMessageTooLarge, i, len(p.GetContext()), msync.MaxContextEntries)
+		case len(p.GetVersions()) > replica.MaxStateVersions:
+			return nil, fmt.Errorf("%w: state %d has %d versions, limit %d", ErrMessageTooLarge, i, len(p.GetVersions()), replica.MaxStateVersions)
+		case len(p.GetContext()) > replica.MaxContextEntries:
+			return nil, fmt.Errorf("%w: state %d has %d context entries, limit %d", ErrMessageTooLarge, i, len(p.GetContext()), replica.MaxContextEntries)
 		}
-		st := &msync.StateEntry{Key: string(p.GetKey())}
+		st := &replica.StateEntry{Key: string(p.GetKey())}
 		for j, pe := range p.GetVersions() {
 			ev, err := EventFromProto(pe)
 			if err != nil {

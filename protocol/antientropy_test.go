@@ -14,13 +14,13 @@ import (
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // aeMessages returns one of each anti-entropy body, built from a real
 // reconciliation between two differing trees and signed events.
-func aeMessages(t *testing.T) []msync.Body {
+func aeMessages(t *testing.T) []replica.Body {
 	t.Helper()
 	a, _ := merkle.NewMemState(6)
 	b, _ := merkle.NewMemState(6)
@@ -43,9 +43,9 @@ func aeMessages(t *testing.T) []msync.Body {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []msync.Body
+	var out []replica.Body
 	for i := 0; req != nil; i++ {
-		out = append(out, &msync.AERequest{Nonce: 7, CatchUp: i == 0, Req: req})
+		out = append(out, &replica.AERequest{Nonce: 7, CatchUp: i == 0, Req: req})
 		r, err := resp.Handle(req)
 		if err != nil {
 			t.Fatal(err)
@@ -53,9 +53,9 @@ func aeMessages(t *testing.T) []msync.Body {
 		if r == nil {
 			break
 		}
-		m := &msync.AEResponse{Nonce: 7, Resp: r}
+		m := &replica.AEResponse{Nonce: 7, Resp: r}
 		if i == 0 {
-			m.VersionVector = msync.VersionVector{"origin-a": 3}
+			m.VersionVector = replica.VersionVector{"origin-a": 3}
 		}
 		out = append(out, m)
 		if req, err = ini.Step(r); err != nil {
@@ -63,13 +63,13 @@ func aeMessages(t *testing.T) []msync.Body {
 		}
 	}
 	ev := signedEvent(t)
-	st := &msync.StateEntry{Key: ev.Key, Versions: []*msync.Event{ev}, Context: msync.VersionVector{ev.Origin: ev.Seq}}
+	st := &replica.StateEntry{Key: ev.Key, Versions: []*replica.Event{ev}, Context: replica.VersionVector{ev.Origin: ev.Seq}}
 	out = append(out,
-		&msync.AEResponse{Nonce: 8, Refused: true},
-		&msync.AEStates{Nonce: 7, States: []*msync.StateEntry{st}, Ranges: ini.Result().Ranges, VersionVector: msync.VersionVector{ev.Origin: 5}, Last: true},
-		&msync.SnapshotRequest{Nonce: 9, Cursor: msync.SnapshotCursor{Started: true, After: "k"}},
-		&msync.SnapshotChunk{Nonce: 9, Cursor: msync.SnapshotCursor{}, States: []*msync.StateEntry{st}, VersionVector: msync.VersionVector{ev.Origin: 5}, KeysTotal: 1, Last: true},
-		&msync.SyncEvents{Nonce: 3, Compacted: msync.VersionVector{ev.Origin: 4}},
+		&replica.AEResponse{Nonce: 8, Refused: true},
+		&replica.AEStates{Nonce: 7, States: []*replica.StateEntry{st}, Ranges: ini.Result().Ranges, VersionVector: replica.VersionVector{ev.Origin: 5}, Last: true},
+		&replica.SnapshotRequest{Nonce: 9, Cursor: replica.SnapshotCursor{Started: true, After: "k"}},
+		&replica.SnapshotChunk{Nonce: 9, Cursor: replica.SnapshotCursor{}, States: []*replica.StateEntry{st}, VersionVector: replica.VersionVector{ev.Origin: 5}, KeysTotal: 1, Last: true},
+		&replica.SyncEvents{Nonce: 3, Compacted: replica.VersionVector{ev.Origin: 4}},
 	)
 	return out
 }
@@ -92,7 +92,7 @@ func TestAntiEntropyRoundTrip(t *testing.T) {
 }
 
 // normalise maps empty and nil slices and vectors alike for comparison.
-func normalise(b msync.Body) string {
+func normalise(b replica.Body) string {
 	data, _ := Marshal(b)
 	return string(data)
 }
@@ -112,7 +112,7 @@ func TestAntiEntropyDecodeRejects(t *testing.T) {
 		"range level 65":       {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{Ranges: []*pb.MerkleRange{{Level: 65}}}}},
 		"state without key":    {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{States: []*pb.KeyState{{}}}}},
 		"too many states":      {Body: &pb.Envelope_SnapshotChunk{SnapshotChunk: &pb.SnapshotChunk{States: big}}},
-		"too many versions":    {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{States: []*pb.KeyState{{Key: []byte("k"), Versions: make([]*pb.Event, msync.MaxStateVersions+1)}}}}},
+		"too many versions":    {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{States: []*pb.KeyState{{Key: []byte("k"), Versions: make([]*pb.Event, replica.MaxStateVersions+1)}}}}},
 		"bad version":          {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{States: []*pb.KeyState{{Key: []byte("k"), Versions: []*pb.Event{{}}}}}}},
 		"cursor not started":   {Body: &pb.Envelope_SnapshotRequest{SnapshotRequest: &pb.SnapshotRequest{After: []byte("x")}}},
 		"compacted seq 0":      {Body: &pb.Envelope_SyncEvents{SyncEvents: &pb.SyncEvents{Compacted: &pb.VersionVector{Entries: []*pb.VersionEntry{{Origin: []byte("o")}}}}}},
@@ -152,7 +152,7 @@ func TestWriteAntiEntropyCorpus(t *testing.T) {
 
 // signedEvent returns a put signed by a key derived from a fixed seed, so
 // the corpus is the same on every run.
-func signedEvent(t *testing.T) *msync.Event {
+func signedEvent(t *testing.T) *replica.Event {
 	t.Helper()
 	key, _, err := crypto.GenerateEd25519Key(rand.NewChaCha8([32]byte{'a', 'e'}))
 	if err != nil {
@@ -162,8 +162,8 @@ func signedEvent(t *testing.T) *msync.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &msync.Event{Origin: signer.ID(), Seq: 4, Time: msync.Timestamp{Wall: 1_700_000_000_000_000_000}, Op: msync.OpPut,
-		Key: "config/colour", Value: []byte("blue"), Context: msync.VersionVector{signer.ID(): 3}}
+	ev := &replica.Event{Origin: signer.ID(), Seq: 4, Time: replica.Timestamp{Wall: 1_700_000_000_000_000_000}, Op: replica.OpPut,
+		Key: "config/colour", Value: []byte("blue"), Context: replica.VersionVector{signer.ID(): 3}}
 	if err := ev.Sign(signer); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	p2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // BenchmarkStreams measures delivery between two real hosts on loopback
@@ -17,13 +17,13 @@ import (
 // ID) and a push of one 1 KiB event, with one message in flight at a time
 // (latency) or up to 64 (throughput). ns/op is per delivered message.
 func BenchmarkStreams(b *testing.B) {
-	ev := &msync.Event{Origin: "origin-of-the-benchmark-event-38-bytes", Seq: 1, Op: msync.OpPut, Key: "bench/key", Value: make([]byte, 1024), Signature: make([]byte, 64)}
+	ev := &replica.Event{Origin: "origin-of-the-benchmark-event-38-bytes", Seq: 1, Op: replica.OpPut, Key: "bench/key", Value: make([]byte, 1024), Signature: make([]byte, 64)}
 	bodies := []struct {
 		name string
-		body msync.Body
+		body replica.Body
 	}{
-		{"ack", &msync.PushAck{Nonce: 1, New: []msync.EventID{{1}}}},
-		{"push-1KiB", &msync.Push{Nonce: 1, Hops: 1, Events: []*msync.Event{ev}}},
+		{"ack", &replica.PushAck{Nonce: 1, New: []replica.EventID{{1}}}},
+		{"push-1KiB", &replica.Push{Nonce: 1, Hops: 1, Events: []*replica.Event{ev}}},
 	}
 	for _, mode := range []struct {
 		name   string
@@ -39,14 +39,14 @@ func BenchmarkStreams(b *testing.B) {
 	}
 }
 
-func benchStreams(b *testing.B, perMsg bool, body msync.Body, window int) {
+func benchStreams(b *testing.B, perMsg bool, body replica.Body, window int) {
 	tokens := make(chan struct{}, window)
 	delivered := make(chan struct{}, 1)
 	count := 0
 	recv := newHost(b)
 	// Per-message streams overlap while the receiver finishes reading the
 	// previous ones, so the receiver admits more of them.
-	rt, err := New(recv, Config{MaxInboundStreamsPerPeer: 1024}, func(peer.ID, msync.Message) {
+	rt, err := New(recv, Config{MaxInboundStreamsPerPeer: 1024}, func(peer.ID, replica.Message) {
 		<-tokens
 		count++
 		if count == b.N+1 {
@@ -58,13 +58,13 @@ func benchStreams(b *testing.B, perMsg bool, body msync.Body, window int) {
 	}
 	defer rt.Close()
 	send := newHost(b)
-	st, err := New(send, Config{StreamPerMessage: perMsg}, func(peer.ID, msync.Message) {})
+	st, err := New(send, Config{StreamPerMessage: perMsg}, func(peer.ID, replica.Message) {})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
 	connect(b, send, recv)
-	m := msync.Message{To: msync.PeerID(recv.ID()), Body: body}
+	m := replica.Message{To: replica.PeerID(recv.ID()), Body: body}
 	sendOne := func() {
 		tokens <- struct{}{}
 		if err := st.Send(m); err != nil {
@@ -94,7 +94,7 @@ func benchStreams(b *testing.B, perMsg bool, body msync.Body, window int) {
 	}
 }
 
-func mustProtocol(b *testing.B, body msync.Body) p2pprotocol.ID {
+func mustProtocol(b *testing.B, body replica.Body) p2pprotocol.ID {
 	p, err := ProtocolFor(body.Type())
 	if err != nil {
 		b.Fatal(err)

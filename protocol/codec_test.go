@@ -13,22 +13,22 @@ import (
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // genPeerID draws an origin of valid length.
-func genPeerID(t *rapid.T, label string) msync.PeerID {
-	return msync.PeerID(rapid.SliceOfN(rapid.Byte(), 1, msync.MaxPeerIDSize).Draw(t, label))
+func genPeerID(t *rapid.T, label string) replica.PeerID {
+	return replica.PeerID(rapid.SliceOfN(rapid.Byte(), 1, replica.MaxPeerIDSize).Draw(t, label))
 }
 
 // genVV draws a version vector with non-zero entries (nil when empty, the
 // form decoding produces).
-func genVV(t *rapid.T, label string, maxEntries int) msync.VersionVector {
+func genVV(t *rapid.T, label string, maxEntries int) replica.VersionVector {
 	n := rapid.IntRange(0, maxEntries).Draw(t, label+"-n")
 	if n == 0 {
 		return nil
 	}
-	vv := msync.VersionVector{}
+	vv := replica.VersionVector{}
 	for i := 0; i < n; i++ {
 		vv[genPeerID(t, label+"-origin")] = rapid.Uint64Min(1).Draw(t, label+"-seq")
 	}
@@ -45,12 +45,12 @@ func genBytes(t *rapid.T, label string, min, max int) []byte {
 	return b
 }
 
-func genEvent(t *rapid.T) *msync.Event {
-	return &msync.Event{
+func genEvent(t *rapid.T) *replica.Event {
+	return &replica.Event{
 		Origin:    genPeerID(t, "origin"),
 		Seq:       rapid.Uint64Min(1).Draw(t, "seq"),
-		Time:      msync.Timestamp{Wall: rapid.Int64().Draw(t, "wall"), Logical: rapid.Uint32().Draw(t, "logical")},
-		Op:        msync.Op(rapid.IntRange(1, 3).Draw(t, "op")),
+		Time:      replica.Timestamp{Wall: rapid.Int64().Draw(t, "wall"), Logical: rapid.Uint32().Draw(t, "logical")},
+		Op:        replica.Op(rapid.IntRange(1, 3).Draw(t, "op")),
 		Key:       string(rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "key")),
 		Value:     genBytes(t, "value", 0, 256),
 		Context:   genVV(t, "context", 4),
@@ -58,73 +58,73 @@ func genEvent(t *rapid.T) *msync.Event {
 	}
 }
 
-func genEvents(t *rapid.T) []*msync.Event {
+func genEvents(t *rapid.T) []*replica.Event {
 	n := rapid.IntRange(0, 5).Draw(t, "events")
 	if n == 0 {
 		return nil
 	}
-	evs := make([]*msync.Event, n)
+	evs := make([]*replica.Event, n)
 	for i := range evs {
 		evs[i] = genEvent(t)
 	}
 	return evs
 }
 
-func genIDs(t *rapid.T) []msync.EventID {
+func genIDs(t *rapid.T) []replica.EventID {
 	n := rapid.IntRange(0, 8).Draw(t, "ids")
 	if n == 0 {
 		return nil
 	}
-	ids := make([]msync.EventID, n)
+	ids := make([]replica.EventID, n)
 	for i := range ids {
 		copy(ids[i][:], rapid.SliceOfN(rapid.Byte(), 32, 32).Draw(t, "id"))
 	}
 	return ids
 }
 
-func genRanges(t *rapid.T) []msync.SeqRange {
+func genRanges(t *rapid.T) []replica.SeqRange {
 	n := rapid.IntRange(0, 5).Draw(t, "ranges")
 	if n == 0 {
 		return nil
 	}
-	rs := make([]msync.SeqRange, n)
+	rs := make([]replica.SeqRange, n)
 	for i := range rs {
 		from := rapid.Uint64Range(1, 1<<40).Draw(t, "from")
-		rs[i] = msync.SeqRange{Origin: genPeerID(t, "range-origin"), From: from, To: from + rapid.Uint64Range(0, 1<<20).Draw(t, "len")}
+		rs[i] = replica.SeqRange{Origin: genPeerID(t, "range-origin"), From: from, To: from + rapid.Uint64Range(0, 1<<20).Draw(t, "len")}
 	}
 	return rs
 }
 
 // genBody draws a random message body of every type the wire carries.
-func genBody(t *rapid.T) msync.Body {
-	switch msync.MessageType(rapid.IntRange(1, 9).Draw(t, "type")) {
-	case msync.TypePush:
-		return &msync.Push{Nonce: rapid.Uint64().Draw(t, "nonce"), Hops: rapid.Uint32().Draw(t, "hops"), Events: genEvents(t)}
-	case msync.TypePushAck:
-		return &msync.PushAck{Nonce: rapid.Uint64().Draw(t, "nonce"), New: genIDs(t)}
-	case msync.TypePullSync:
-		return &msync.PullSync{Hops: rapid.Uint32().Draw(t, "hops"), IDs: genIDs(t)}
-	case msync.TypePullRequest:
-		return &msync.PullRequest{IDs: genIDs(t)}
-	case msync.TypePullResponse:
-		return &msync.PullResponse{Events: genEvents(t)}
-	case msync.TypeSyncRoot:
-		m := &msync.SyncRoot{Nonce: rapid.Uint64().Draw(t, "nonce")}
+func genBody(t *rapid.T) replica.Body {
+	switch replica.MessageType(rapid.IntRange(1, 9).Draw(t, "type")) {
+	case replica.TypePush:
+		return &replica.Push{Nonce: rapid.Uint64().Draw(t, "nonce"), Hops: rapid.Uint32().Draw(t, "hops"), Events: genEvents(t)}
+	case replica.TypePushAck:
+		return &replica.PushAck{Nonce: rapid.Uint64().Draw(t, "nonce"), New: genIDs(t)}
+	case replica.TypePullSync:
+		return &replica.PullSync{Hops: rapid.Uint32().Draw(t, "hops"), IDs: genIDs(t)}
+	case replica.TypePullRequest:
+		return &replica.PullRequest{IDs: genIDs(t)}
+	case replica.TypePullResponse:
+		return &replica.PullResponse{Events: genEvents(t)}
+	case replica.TypeSyncRoot:
+		m := &replica.SyncRoot{Nonce: rapid.Uint64().Draw(t, "nonce")}
 		copy(m.Root[:], rapid.SliceOfN(rapid.Byte(), 32, 32).Draw(t, "root"))
 		return m
-	case msync.TypeSyncDigest:
+	case replica.TypeSyncDigest:
 		if rapid.Bool().Draw(t, "match") {
-			return &msync.SyncDigest{Nonce: rapid.Uint64().Draw(t, "nonce"), Match: true}
+			return &replica.SyncDigest{Nonce: rapid.Uint64().Draw(t, "nonce"), Match: true}
 		}
 		vv := genVV(t, "vv", 6)
 		if vv == nil {
-			vv = msync.VersionVector{}
+			vv = replica.VersionVector{}
 		}
-		return &msync.SyncDigest{Nonce: rapid.Uint64().Draw(t, "nonce"), VersionVector: vv}
-	case msync.TypeSyncExchange:
-		return &msync.SyncExchange{Nonce: rapid.Uint64().Draw(t, "nonce"), Events: genEvents(t), Request: genRanges(t), More: rapid.Bool().Draw(t, "more")}
+		return &replica.SyncDigest{Nonce: rapid.Uint64().Draw(t, "nonce"), VersionVector: vv}
+	case replica.TypeSyncExchange:
+		return &replica.SyncExchange{Nonce: rapid.Uint64().Draw(t, "nonce"), Events: genEvents(t), Request: genRanges(t), More: rapid.Bool().Draw(t, "more")}
 	default:
-		return &msync.SyncEvents{Nonce: rapid.Uint64().Draw(t, "nonce"), Events: genEvents(t), More: rapid.Bool().Draw(t, "more")}
+		return &replica.SyncEvents{Nonce: rapid.Uint64().Draw(t, "nonce"), Events: genEvents(t), More: rapid.Bool().Draw(t, "more")}
 	}
 }
 
@@ -161,15 +161,15 @@ func TestRoundTripEveryMessage(t *testing.T) {
 }
 
 // eventsOf returns the events a body carries.
-func eventsOf(b msync.Body) []*msync.Event {
+func eventsOf(b replica.Body) []*replica.Event {
 	switch m := b.(type) {
-	case *msync.Push:
+	case *replica.Push:
 		return m.Events
-	case *msync.PullResponse:
+	case *replica.PullResponse:
 		return m.Events
-	case *msync.SyncExchange:
+	case *replica.SyncExchange:
 		return m.Events
-	case *msync.SyncEvents:
+	case *replica.SyncEvents:
 		return m.Events
 	}
 	return nil
@@ -188,19 +188,19 @@ func TestSignedEventVerifiesAfterTransit(t *testing.T) {
 	}
 	other, _, _ := crypto.GenerateEd25519Key(nil)
 	otherSigner, _ := security.NewSigner(other)
-	ev := &msync.Event{
+	ev := &replica.Event{
 		Origin:  signer.ID(),
 		Seq:     7,
-		Time:    msync.Timestamp{Wall: 1_700_000_000_000_000_000, Logical: 3},
-		Op:      msync.OpPut,
+		Time:    replica.Timestamp{Wall: 1_700_000_000_000_000_000, Logical: 3},
+		Op:      replica.OpPut,
 		Key:     "config/colour",
 		Value:   []byte("blue"),
-		Context: msync.VersionVector{signer.ID(): 6, otherSigner.ID(): 2},
+		Context: replica.VersionVector{signer.ID(): 6, otherSigner.ID(): 2},
 	}
 	if err := ev.Sign(signer); err != nil {
 		t.Fatal(err)
 	}
-	data, err := Marshal(&msync.Push{Nonce: 1, Hops: 1, Events: []*msync.Event{ev}})
+	data, err := Marshal(&replica.Push{Nonce: 1, Hops: 1, Events: []*replica.Event{ev}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestSignedEventVerifiesAfterTransit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := body.(*msync.Push).Events[0]
+	got := body.(*replica.Push).Events[0]
 	if err := got.Verify(security.Verifier{}); err != nil {
 		t.Fatalf("verify after transit: %v", err)
 	}
@@ -218,7 +218,7 @@ func TestSignedEventVerifiesAfterTransit(t *testing.T) {
 	// A flipped value byte must fail verification: the fields really are
 	// what the signature covers.
 	got.Value = []byte("blue!")
-	if err := got.Verify(security.Verifier{}); !errors.Is(err, msync.ErrBadSignature) {
+	if err := got.Verify(security.Verifier{}); !errors.Is(err, replica.ErrBadSignature) {
 		t.Fatalf("tampered event: got %v, want ErrBadSignature", err)
 	}
 }
@@ -226,8 +226,8 @@ func TestSignedEventVerifiesAfterTransit(t *testing.T) {
 // TestEncodeOmitsZeroVectorEntries: zero entries mean absent, so they are
 // not sent and the event's ID is unchanged.
 func TestEncodeOmitsZeroVectorEntries(t *testing.T) {
-	ev := &msync.Event{Origin: "a", Seq: 2, Op: msync.OpPut, Key: "k", Signature: []byte{1},
-		Context: msync.VersionVector{"a": 1, "b": 0}}
+	ev := &replica.Event{Origin: "a", Seq: 2, Op: replica.OpPut, Key: "k", Signature: []byte{1},
+		Context: replica.VersionVector{"a": 1, "b": 0}}
 	p, err := EventToProto(ev)
 	if err != nil {
 		t.Fatal(err)
@@ -247,19 +247,19 @@ func TestEncodeOmitsZeroVectorEntries(t *testing.T) {
 func TestEncodeRejects(t *testing.T) {
 	cases := []struct {
 		name string
-		body msync.Body
+		body replica.Body
 		want error
 	}{
 		{"nil body", nil, ErrInvalidMessage},
-		{"nil event", &msync.Push{Events: []*msync.Event{nil}}, ErrInvalidMessage},
-		{"nil event in sync-events", &msync.SyncEvents{Events: []*msync.Event{nil}}, ErrInvalidMessage},
+		{"nil event", &replica.Push{Events: []*replica.Event{nil}}, ErrInvalidMessage},
+		{"nil event in sync-events", &replica.SyncEvents{Events: []*replica.Event{nil}}, ErrInvalidMessage},
 	}
 	for _, c := range cases {
 		if _, err := Marshal(c.body); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
 	}
-	big := &msync.PullResponse{Events: []*msync.Event{{Origin: "o", Seq: 1, Op: msync.OpPut, Key: "k", Value: make([]byte, 2000), Signature: []byte{1}}}}
+	big := &replica.PullResponse{Events: []*replica.Event{{Origin: "o", Seq: 1, Op: replica.OpPut, Key: "k", Value: make([]byte, 2000), Signature: []byte{1}}}}
 	if _, err := MarshalFrame(big, 1000); !errors.Is(err, ErrMessageTooLarge) {
 		t.Errorf("frame over the limit: got %v, want ErrMessageTooLarge", err)
 	}
@@ -306,12 +306,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"root of 0 bytes", &pb.Envelope{Body: &pb.Envelope_SyncRoot{SyncRoot: &pb.SyncRoot{}}}, ErrInvalidMessage},
 		{"too many events", &pb.Envelope{Body: &pb.Envelope_PullResponse{PullResponse: &pb.PullResponse{Events: []*pb.Event{validEvent(), validEvent(), validEvent()}}}}, ErrMessageTooLarge},
 		{"empty origin", with(func(e *pb.Event) { e.Origin = nil }), ErrInvalidMessage},
-		{"long origin", with(func(e *pb.Event) { e.Origin = make([]byte, msync.MaxPeerIDSize+1) }), ErrInvalidMessage},
+		{"long origin", with(func(e *pb.Event) { e.Origin = make([]byte, replica.MaxPeerIDSize+1) }), ErrInvalidMessage},
 		{"seq 0", with(func(e *pb.Event) { e.Seq = 0 }), ErrInvalidMessage},
 		{"op unspecified", with(func(e *pb.Event) { e.Op = pb.Op_OP_UNSPECIFIED }), ErrInvalidMessage},
 		{"op unknown", with(func(e *pb.Event) { e.Op = 9 }), ErrInvalidMessage},
-		{"long key", with(func(e *pb.Event) { e.Key = make([]byte, msync.MaxKeySize+1) }), ErrInvalidMessage},
-		{"long value", with(func(e *pb.Event) { e.Value = make([]byte, msync.MaxValueSize+1) }), ErrInvalidMessage},
+		{"long key", with(func(e *pb.Event) { e.Key = make([]byte, replica.MaxKeySize+1) }), ErrInvalidMessage},
+		{"long value", with(func(e *pb.Event) { e.Value = make([]byte, replica.MaxValueSize+1) }), ErrInvalidMessage},
 		{"no signature", with(func(e *pb.Event) { e.Signature = nil }), ErrInvalidMessage},
 		{"long signature", with(func(e *pb.Event) { e.Signature = make([]byte, MaxSignatureSize+1) }), ErrInvalidMessage},
 		{"context seq 0", with(func(e *pb.Event) { e.Context = []*pb.VersionEntry{entry("a", 0)} }), ErrInvalidMessage},
@@ -363,25 +363,25 @@ func envTruncated(t *testing.T) []byte {
 }
 
 func TestProtocolFor(t *testing.T) {
-	for typ := msync.TypePush; typ <= msync.TypeSyncEvents; typ++ {
+	for typ := replica.TypePush; typ <= replica.TypeSyncEvents; typ++ {
 		p, err := ProtocolFor(typ)
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
 		want := PushProtocol
-		if typ >= msync.TypeSyncRoot {
+		if typ >= replica.TypeSyncRoot {
 			want = SyncProtocol
 		}
 		if p != want {
 			t.Errorf("%s on %s, want %s", typ, p, want)
 		}
 	}
-	for typ := msync.TypeAERequest; typ <= msync.TypeSnapshotChunk; typ++ {
+	for typ := replica.TypeAERequest; typ <= replica.TypeSnapshotChunk; typ++ {
 		if p, err := ProtocolFor(typ); err != nil || p != AntiEntropyProtocol {
 			t.Errorf("%s on %s (%v), want %s", typ, p, err, AntiEntropyProtocol)
 		}
 	}
-	for _, typ := range []msync.MessageType{0, 10, 15, 21, 255} {
+	for _, typ := range []replica.MessageType{0, 10, 15, 21, 255} {
 		if _, err := ProtocolFor(typ); !errors.Is(err, ErrUnknownMessage) {
 			t.Errorf("type %d: got %v, want ErrUnknownMessage", typ, err)
 		}

@@ -6,7 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Unmarshal decodes a frame body into an engine message body, validating
@@ -16,7 +16,7 @@ import (
 // in allocations. Errors wrap
 // ErrMessageTooLarge, ErrMalformedFrame, ErrUnknownMessage or
 // ErrInvalidMessage and name what is wrong.
-func Unmarshal(data []byte, lim Limits) (msync.Body, error) {
+func Unmarshal(data []byte, lim Limits) (replica.Body, error) {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(data), lim.MaxMessageSize)
@@ -39,7 +39,7 @@ func Unmarshal(data []byte, lim Limits) (msync.Body, error) {
 // sync.MaxKeySize, ...), known ops and distinct version vector origins.
 // Semantic checks of events (op/value consistency, causal context, the
 // signature) are left to the engine, which rejects bad events one by one.
-func FromProto(env *pb.Envelope, lim Limits) (msync.Body, error) {
+func FromProto(env *pb.Envelope, lim Limits) (replica.Body, error) {
 	lim = lim.withDefaults()
 	if env == nil {
 		return nil, fmt.Errorf("%w: nil envelope", ErrInvalidMessage)
@@ -51,33 +51,33 @@ func FromProto(env *pb.Envelope, lim Limits) (msync.Body, error) {
 		if err != nil {
 			return nil, fmt.Errorf("push: %w", err)
 		}
-		return &msync.Push{Nonce: m.GetNonce(), Hops: m.GetHops(), Events: evs}, nil
+		return &replica.Push{Nonce: m.GetNonce(), Hops: m.GetHops(), Events: evs}, nil
 	case *pb.Envelope_PushAck:
 		ids, err := idsFromProto(b.PushAck.GetNew(), lim)
 		if err != nil {
 			return nil, fmt.Errorf("push-ack: new: %w", err)
 		}
-		return &msync.PushAck{Nonce: b.PushAck.GetNonce(), New: ids}, nil
+		return &replica.PushAck{Nonce: b.PushAck.GetNonce(), New: ids}, nil
 	case *pb.Envelope_PullSync:
 		ids, err := idsFromProto(b.PullSync.GetIds(), lim)
 		if err != nil {
 			return nil, fmt.Errorf("pull-sync: ids: %w", err)
 		}
-		return &msync.PullSync{Hops: b.PullSync.GetHops(), IDs: ids}, nil
+		return &replica.PullSync{Hops: b.PullSync.GetHops(), IDs: ids}, nil
 	case *pb.Envelope_PullRequest:
 		ids, err := idsFromProto(b.PullRequest.GetIds(), lim)
 		if err != nil {
 			return nil, fmt.Errorf("pull-request: ids: %w", err)
 		}
-		return &msync.PullRequest{IDs: ids}, nil
+		return &replica.PullRequest{IDs: ids}, nil
 	case *pb.Envelope_PullResponse:
 		evs, err := eventsFromProto(b.PullResponse.GetEvents(), lim)
 		if err != nil {
 			return nil, fmt.Errorf("pull-response: %w", err)
 		}
-		return &msync.PullResponse{Events: evs}, nil
+		return &replica.PullResponse{Events: evs}, nil
 	case *pb.Envelope_SyncRoot:
-		m := &msync.SyncRoot{Nonce: b.SyncRoot.GetNonce()}
+		m := &replica.SyncRoot{Nonce: b.SyncRoot.GetNonce()}
 		if n := len(b.SyncRoot.GetRoot()); n != len(m.Root) {
 			return nil, fmt.Errorf("%w: sync-root: root of %d bytes, want %d", ErrInvalidMessage, n, len(m.Root))
 		}
@@ -92,7 +92,7 @@ func FromProto(env *pb.Envelope, lim Limits) (msync.Body, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sync-events: %w", err)
 		}
-		m := &msync.SyncEvents{Nonce: b.SyncEvents.GetNonce(), Events: evs, More: b.SyncEvents.GetMore()}
+		m := &replica.SyncEvents{Nonce: b.SyncEvents.GetNonce(), Events: evs, More: b.SyncEvents.GetMore()}
 		if c := b.SyncEvents.GetCompacted(); len(c.GetEntries()) > 0 { // empty is absent, as Marshal sends it
 			if m.Compacted, err = vectorFromProto(c, lim); err != nil {
 				return nil, fmt.Errorf("sync-events: compacted: %w", err)
@@ -114,8 +114,8 @@ func FromProto(env *pb.Envelope, lim Limits) (msync.Body, error) {
 }
 
 // syncDigestFromProto converts a SyncDigest: a match carries no vector.
-func syncDigestFromProto(d *pb.SyncDigest, lim Limits) (*msync.SyncDigest, error) {
-	m := &msync.SyncDigest{Nonce: d.GetNonce(), Match: d.GetMatch()}
+func syncDigestFromProto(d *pb.SyncDigest, lim Limits) (*replica.SyncDigest, error) {
+	m := &replica.SyncDigest{Nonce: d.GetNonce(), Match: d.GetMatch()}
 	entries := d.GetVersionVector().GetEntries()
 	if m.Match {
 		if len(entries) > 0 {
@@ -131,14 +131,14 @@ func syncDigestFromProto(d *pb.SyncDigest, lim Limits) (*msync.SyncDigest, error
 		return nil, fmt.Errorf("sync-digest: version vector: %w", err)
 	}
 	if vv == nil {
-		vv = msync.VersionVector{}
+		vv = replica.VersionVector{}
 	}
 	m.VersionVector = vv
 	return m, nil
 }
 
 // syncExchangeFromProto converts a SyncExchange and checks its ranges.
-func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*msync.SyncExchange, error) {
+func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*replica.SyncExchange, error) {
 	evs, err := eventsFromProto(x.GetEvents(), lim)
 	if err != nil {
 		return nil, fmt.Errorf("sync-exchange: %w", err)
@@ -147,9 +147,9 @@ func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*msync.SyncExchange,
 	if len(rs) > lim.MaxRangesPerMessage {
 		return nil, fmt.Errorf("%w: sync-exchange: %d ranges, limit %d", ErrMessageTooLarge, len(rs), lim.MaxRangesPerMessage)
 	}
-	var req []msync.SeqRange
+	var req []replica.SeqRange
 	if len(rs) > 0 {
-		req = make([]msync.SeqRange, len(rs))
+		req = make([]replica.SeqRange, len(rs))
 	}
 	for i, r := range rs {
 		if err := checkOrigin(r.GetOrigin()); err != nil {
@@ -158,9 +158,9 @@ func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*msync.SyncExchange,
 		if r.GetFrom() == 0 || r.GetFrom() > r.GetTo() {
 			return nil, fmt.Errorf("%w: sync-exchange: range %d is %d..%d, want 1 <= from <= to", ErrInvalidMessage, i, r.GetFrom(), r.GetTo())
 		}
-		req[i] = msync.SeqRange{Origin: msync.PeerID(r.GetOrigin()), From: r.GetFrom(), To: r.GetTo()}
+		req[i] = replica.SeqRange{Origin: replica.PeerID(r.GetOrigin()), From: r.GetFrom(), To: r.GetTo()}
 	}
-	m := &msync.SyncExchange{Nonce: x.GetNonce(), Events: evs, Request: req, More: x.GetMore()}
+	m := &replica.SyncExchange{Nonce: x.GetNonce(), Events: evs, Request: req, More: x.GetMore()}
 	if c := x.GetCompacted(); len(c.GetEntries()) > 0 { // empty is absent, as Marshal sends it
 		if m.Compacted, err = vectorFromProto(c, lim); err != nil {
 			return nil, fmt.Errorf("sync-exchange: compacted: %w", err)
@@ -171,7 +171,7 @@ func syncExchangeFromProto(x *pb.SyncExchange, lim Limits) (*msync.SyncExchange,
 
 // EventFromProto converts one event, checking the sizes and ranges of its
 // fields (not its semantics or signature: that is the engine's Verify).
-func EventFromProto(p *pb.Event) (*msync.Event, error) {
+func EventFromProto(p *pb.Event) (*replica.Event, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrInvalidMessage)
 	}
@@ -183,12 +183,12 @@ func EventFromProto(p *pb.Event) (*msync.Event, error) {
 		return nil, fmt.Errorf("%w: seq 0", ErrInvalidMessage)
 	case p.GetOp() < pb.Op_OP_PUT || p.GetOp() > pb.Op_OP_APP:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrInvalidMessage, int32(p.GetOp()))
-	case len(p.GetKey()) > msync.MaxKeySize:
-		return nil, fmt.Errorf("%w: key of %d bytes, limit %d", ErrInvalidMessage, len(p.GetKey()), msync.MaxKeySize)
-	case len(p.GetValue()) > msync.MaxValueSize:
-		return nil, fmt.Errorf("%w: value of %d bytes, limit %d", ErrInvalidMessage, len(p.GetValue()), msync.MaxValueSize)
-	case len(p.GetContext()) > msync.MaxContextEntries:
-		return nil, fmt.Errorf("%w: context of %d entries, limit %d", ErrInvalidMessage, len(p.GetContext()), msync.MaxContextEntries)
+	case len(p.GetKey()) > replica.MaxKeySize:
+		return nil, fmt.Errorf("%w: key of %d bytes, limit %d", ErrInvalidMessage, len(p.GetKey()), replica.MaxKeySize)
+	case len(p.GetValue()) > replica.MaxValueSize:
+		return nil, fmt.Errorf("%w: value of %d bytes, limit %d", ErrInvalidMessage, len(p.GetValue()), replica.MaxValueSize)
+	case len(p.GetContext()) > replica.MaxContextEntries:
+		return nil, fmt.Errorf("%w: context of %d entries, limit %d", ErrInvalidMessage, len(p.GetContext()), replica.MaxContextEntries)
 	case len(p.GetSignature()) == 0:
 		return nil, fmt.Errorf("%w: missing signature", ErrInvalidMessage)
 	case len(p.GetSignature()) > MaxSignatureSize:
@@ -198,11 +198,11 @@ func EventFromProto(p *pb.Event) (*msync.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("context: %w", err)
 	}
-	return &msync.Event{
-		Origin:    msync.PeerID(p.GetOrigin()),
+	return &replica.Event{
+		Origin:    replica.PeerID(p.GetOrigin()),
 		Seq:       p.GetSeq(),
-		Time:      msync.Timestamp{Wall: p.GetWall(), Logical: p.GetLogical()},
-		Op:        msync.Op(p.GetOp()),
+		Time:      replica.Timestamp{Wall: p.GetWall(), Logical: p.GetLogical()},
+		Op:        replica.Op(p.GetOp()),
 		Key:       string(p.GetKey()),
 		Value:     p.GetValue(),
 		Context:   ctx,
@@ -211,14 +211,14 @@ func EventFromProto(p *pb.Event) (*msync.Event, error) {
 }
 
 // eventsFromProto converts a list of events within the event limit.
-func eventsFromProto(ps []*pb.Event, lim Limits) ([]*msync.Event, error) {
+func eventsFromProto(ps []*pb.Event, lim Limits) ([]*replica.Event, error) {
 	if len(ps) > lim.MaxEventsPerMessage {
 		return nil, fmt.Errorf("%w: %d events, limit %d", ErrMessageTooLarge, len(ps), lim.MaxEventsPerMessage)
 	}
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	out := make([]*msync.Event, len(ps))
+	out := make([]*replica.Event, len(ps))
 	for i, p := range ps {
 		e, err := EventFromProto(p)
 		if err != nil {
@@ -231,14 +231,14 @@ func eventsFromProto(ps []*pb.Event, lim Limits) ([]*msync.Event, error) {
 
 // idsFromProto converts event IDs, each exactly 32 bytes, within the ID
 // limit.
-func idsFromProto(bs [][]byte, lim Limits) ([]msync.EventID, error) {
+func idsFromProto(bs [][]byte, lim Limits) ([]replica.EventID, error) {
 	if len(bs) > lim.MaxIDsPerMessage {
 		return nil, fmt.Errorf("%w: %d ids, limit %d", ErrMessageTooLarge, len(bs), lim.MaxIDsPerMessage)
 	}
 	if len(bs) == 0 {
 		return nil, nil
 	}
-	out := make([]msync.EventID, len(bs))
+	out := make([]replica.EventID, len(bs))
 	for i, b := range bs {
 		if len(b) != len(out[i]) {
 			return nil, fmt.Errorf("%w: id %d of %d bytes, want %d", ErrInvalidMessage, i, len(b), len(out[i]))
@@ -250,11 +250,11 @@ func idsFromProto(bs [][]byte, lim Limits) ([]msync.EventID, error) {
 
 // vvFromProto converts version vector entries: valid origins, distinct,
 // non-zero sequence numbers. It returns nil for no entries.
-func vvFromProto(es []*pb.VersionEntry) (msync.VersionVector, error) {
+func vvFromProto(es []*pb.VersionEntry) (replica.VersionVector, error) {
 	if len(es) == 0 {
 		return nil, nil
 	}
-	vv := make(msync.VersionVector, len(es))
+	vv := make(replica.VersionVector, len(es))
 	for i, e := range es {
 		if err := checkOrigin(e.GetOrigin()); err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
@@ -262,7 +262,7 @@ func vvFromProto(es []*pb.VersionEntry) (msync.VersionVector, error) {
 		if e.GetSeq() == 0 {
 			return nil, fmt.Errorf("%w: entry %d has seq 0", ErrInvalidMessage, i)
 		}
-		o := msync.PeerID(e.GetOrigin())
+		o := replica.PeerID(e.GetOrigin())
 		if _, dup := vv[o]; dup {
 			return nil, fmt.Errorf("%w: entry %d repeats origin %s", ErrInvalidMessage, i, o)
 		}
@@ -273,8 +273,8 @@ func vvFromProto(es []*pb.VersionEntry) (msync.VersionVector, error) {
 
 // checkOrigin checks a peer ID's length against the engine's limit.
 func checkOrigin(b []byte) error {
-	if len(b) == 0 || len(b) > msync.MaxPeerIDSize {
-		return fmt.Errorf("%w: origin of %d bytes, want 1..%d", ErrInvalidMessage, len(b), msync.MaxPeerIDSize)
+	if len(b) == 0 || len(b) > replica.MaxPeerIDSize {
+		return fmt.Errorf("%w: origin of %d bytes, want 1..%d", ErrInvalidMessage, len(b), replica.MaxPeerIDSize)
 	}
 	return nil
 }

@@ -7,12 +7,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Marshal encodes a message body as a protobuf Envelope (a frame's body,
 // without the length prefix).
-func Marshal(b msync.Body) ([]byte, error) {
+func Marshal(b replica.Body) ([]byte, error) {
 	env, err := ToProto(b)
 	if err != nil {
 		return nil, err
@@ -27,38 +27,38 @@ func Marshal(b msync.Body) ([]byte, error) {
 // ToProto converts an engine message body into its Envelope. It fails with
 // ErrUnknownMessage for a body type without a wire form and with
 // ErrInvalidMessage for a nil body or nil event.
-func ToProto(b msync.Body) (*pb.Envelope, error) {
+func ToProto(b replica.Body) (*pb.Envelope, error) {
 	env := &pb.Envelope{}
 	switch m := b.(type) {
 	case nil:
 		return nil, fmt.Errorf("%w: nil body", ErrInvalidMessage)
-	case *msync.Push:
+	case *replica.Push:
 		evs, err := eventsToProto(m.Events)
 		if err != nil {
 			return nil, fmt.Errorf("push: %w", err)
 		}
 		env.Body = &pb.Envelope_Push{Push: &pb.Push{Nonce: m.Nonce, Hops: m.Hops, Events: evs}}
-	case *msync.PushAck:
+	case *replica.PushAck:
 		env.Body = &pb.Envelope_PushAck{PushAck: &pb.PushAck{Nonce: m.Nonce, New: idsToProto(m.New)}}
-	case *msync.PullSync:
+	case *replica.PullSync:
 		env.Body = &pb.Envelope_PullSync{PullSync: &pb.PullSync{Hops: m.Hops, Ids: idsToProto(m.IDs)}}
-	case *msync.PullRequest:
+	case *replica.PullRequest:
 		env.Body = &pb.Envelope_PullRequest{PullRequest: &pb.PullRequest{Ids: idsToProto(m.IDs)}}
-	case *msync.PullResponse:
+	case *replica.PullResponse:
 		evs, err := eventsToProto(m.Events)
 		if err != nil {
 			return nil, fmt.Errorf("pull-response: %w", err)
 		}
 		env.Body = &pb.Envelope_PullResponse{PullResponse: &pb.PullResponse{Events: evs}}
-	case *msync.SyncRoot:
+	case *replica.SyncRoot:
 		env.Body = &pb.Envelope_SyncRoot{SyncRoot: &pb.SyncRoot{Nonce: m.Nonce, Root: bytes.Clone(m.Root[:])}}
-	case *msync.SyncDigest:
+	case *replica.SyncDigest:
 		d := &pb.SyncDigest{Nonce: m.Nonce, Match: m.Match}
 		if !m.Match {
 			d.VersionVector = &pb.VersionVector{Entries: vvToProto(m.VersionVector)}
 		}
 		env.Body = &pb.Envelope_SyncDigest{SyncDigest: d}
-	case *msync.SyncExchange:
+	case *replica.SyncExchange:
 		evs, err := eventsToProto(m.Events)
 		if err != nil {
 			return nil, fmt.Errorf("sync-exchange: %w", err)
@@ -72,7 +72,7 @@ func ToProto(b msync.Body) (*pb.Envelope, error) {
 			x.Compacted = &pb.VersionVector{Entries: vvToProto(m.Compacted)}
 		}
 		env.Body = &pb.Envelope_SyncExchange{SyncExchange: x}
-	case *msync.SyncEvents:
+	case *replica.SyncEvents:
 		evs, err := eventsToProto(m.Events)
 		if err != nil {
 			return nil, fmt.Errorf("sync-events: %w", err)
@@ -97,7 +97,7 @@ func ToProto(b msync.Body) (*pb.Envelope, error) {
 // EventToProto converts one event. It carries every field of the engine's
 // canonical encoding, so the receiver derives the same ID and can verify
 // the signature.
-func EventToProto(e *msync.Event) (*pb.Event, error) {
+func EventToProto(e *replica.Event) (*pb.Event, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrInvalidMessage)
 	}
@@ -115,7 +115,7 @@ func EventToProto(e *msync.Event) (*pb.Event, error) {
 }
 
 // eventsToProto converts a list of events, naming the index of a nil one.
-func eventsToProto(evs []*msync.Event) ([]*pb.Event, error) {
+func eventsToProto(evs []*replica.Event) ([]*pb.Event, error) {
 	out := make([]*pb.Event, len(evs))
 	for i, e := range evs {
 		pe, err := EventToProto(e)
@@ -128,7 +128,7 @@ func eventsToProto(evs []*msync.Event) ([]*pb.Event, error) {
 }
 
 // idsToProto converts event IDs to 32-byte strings.
-func idsToProto(ids []msync.EventID) [][]byte {
+func idsToProto(ids []replica.EventID) [][]byte {
 	out := make([][]byte, len(ids))
 	for i := range ids {
 		out[i] = bytes.Clone(ids[i][:])
@@ -138,7 +138,7 @@ func idsToProto(ids []msync.EventID) [][]byte {
 
 // vvToProto converts a version vector to its entries sorted by origin,
 // leaving out zero entries (they mean the same as absent ones).
-func vvToProto(v msync.VersionVector) []*pb.VersionEntry {
+func vvToProto(v replica.VersionVector) []*pb.VersionEntry {
 	origins := v.Origins() // sorted, non-zero only
 	if len(origins) == 0 {
 		return nil

@@ -9,21 +9,21 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // engineNode is a sync.Node wired to a Transport on a real host, signing
 // with the host's own key.
 type engineNode struct {
 	n    *node
-	sync *msync.Node
+	sync *replica.Node
 }
 
 func newEngineNode(t *testing.T, seed uint64) *engineNode {
 	t.Helper()
-	var target atomic.Pointer[msync.Node]
+	var target atomic.Pointer[replica.Node]
 	n := &node{h: newHost(t), in: newInbox()}
-	tr, err := New(n.h, Config{}, func(_ peer.ID, m msync.Message) {
+	tr, err := New(n.h, Config{}, func(_ peer.ID, m replica.Message) {
 		if sn := target.Load(); sn != nil {
 			_ = sn.Step(m) // rejected events are the engine's business
 		}
@@ -37,10 +37,10 @@ func newEngineNode(t *testing.T, seed uint64) *engineNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := msync.DefaultConfig()
-	cfg.Signer, cfg.Verifier, cfg.Store = signer, security.Verifier{}, msync.NewMemStore()
+	cfg := replica.DefaultConfig()
+	cfg.Signer, cfg.Verifier, cfg.Store = signer, security.Verifier{}, replica.NewMemStore()
 	cfg.Rand = rand.New(rand.NewPCG(seed, seed))
-	sn, err := msync.NewNode(cfg, tr.EngineTransport())
+	sn, err := replica.NewNode(cfg, tr.EngineTransport())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func waitValue(t *testing.T, n *engineNode, key, value string) {
 	t.Helper()
 	waitFor(t, key+" on "+n.sync.ID().String(), func() bool {
 		v, err := n.sync.Get(key)
-		if err != nil && !errors.Is(err, msync.ErrNotFound) {
+		if err != nil && !errors.Is(err, replica.ErrNotFound) {
 			t.Fatalf("get %s: %v", key, err)
 		}
 		return string(v) == value
@@ -92,7 +92,7 @@ func TestEnginesReplicateOverTheWire(t *testing.T) {
 		waitValue(t, n, "shape", "round")
 	}
 	// Each push was acknowledged: a received b's push-ack for its event.
-	waitFor(t, "push-acks", func() bool { return a.sync.Stats().ReceivedByType[msync.TypePushAck] >= 1 })
+	waitFor(t, "push-acks", func() bool { return a.sync.Stats().ReceivedByType[replica.TypePushAck] >= 1 })
 	if s := a.sync.Stats(); s.Rejected != 0 {
 		t.Fatalf("a rejected %d events", s.Rejected)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/multiformats/go-varint"
 	"google.golang.org/protobuf/proto"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // A frame is an unsigned varint length prefix (minimally encoded, at most
@@ -25,7 +25,7 @@ func AppendFrame(dst, body []byte) []byte {
 // MarshalFrame encodes a message body as one complete frame (length prefix
 // and Envelope) in a single buffer. It fails with ErrMessageTooLarge when
 // the Envelope exceeds maxSize bytes, the limit the receiver applies.
-func MarshalFrame(b msync.Body, maxSize int) ([]byte, error) {
+func MarshalFrame(b replica.Body, maxSize int) ([]byte, error) {
 	env, err := ToProto(b)
 	if err != nil {
 		return nil, err

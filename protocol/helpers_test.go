@@ -11,7 +11,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // newHost starts a libp2p host on loopback TCP only, closed with the test.
@@ -47,21 +47,21 @@ func connect(tb testing.TB, a, b host.Host) {
 }
 
 // inbox collects delivered messages.
-type inbox struct{ ch chan msync.Message }
+type inbox struct{ ch chan replica.Message }
 
-func newInbox() *inbox { return &inbox{ch: make(chan msync.Message, 4096)} }
+func newInbox() *inbox { return &inbox{ch: make(chan replica.Message, 4096)} }
 
-func (in *inbox) deliver(_ peer.ID, m msync.Message) { in.ch <- m }
+func (in *inbox) deliver(_ peer.ID, m replica.Message) { in.ch <- m }
 
 // next returns the next delivered message or fails the test after 10 s.
-func (in *inbox) next(tb testing.TB) msync.Message {
+func (in *inbox) next(tb testing.TB) replica.Message {
 	tb.Helper()
 	select {
 	case m := <-in.ch:
 		return m
 	case <-time.After(10 * time.Second):
 		tb.Fatal("no message delivered within 10s")
-		return msync.Message{}
+		return replica.Message{}
 	}
 }
 
@@ -92,8 +92,8 @@ func newNodeOn(tb testing.TB, h host.Host, cfg Config) *node {
 }
 
 // msg addresses a body from a to b.
-func msg(a, b *node, body msync.Body) msync.Message {
-	return msync.Message{From: msync.PeerID(a.h.ID()), To: msync.PeerID(b.h.ID()), Body: body}
+func msg(a, b *node, body replica.Body) replica.Message {
+	return replica.Message{From: replica.PeerID(a.h.ID()), To: replica.PeerID(b.h.ID()), Body: body}
 }
 
 // waitFor polls cond until it holds, failing the test after 10 s.

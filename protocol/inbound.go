@@ -11,7 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	p2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // handleStream serves one inbound stream until it ends, the peer commits a
@@ -78,7 +78,7 @@ func (t *Transport) receive(p peer.ID, proto p2pprotocol.ID, c *protoCounters, f
 	}
 	c.msgsRecv.Add(1)
 	c.bytesRecv.Add(uint64(frameSize(len(frame))))
-	t.deliver(p, msync.Message{From: msync.PeerID(p), To: t.self, Body: body})
+	t.deliver(p, replica.Message{From: replica.PeerID(p), To: t.self, Body: body})
 	return nil
 }
 

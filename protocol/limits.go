@@ -1,7 +1,7 @@
 package protocol
 
 import (
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Limits bound what one received message may hold. They are checked while
@@ -51,7 +51,7 @@ func DefaultLimits() Limits {
 		MaxEventsPerMessage: DefaultMaxEventsPerMessage,
 		MaxIDsPerMessage:    idsPerEvent * DefaultMaxEventsPerMessage, // the engine's 16 × events
 		MaxRangesPerMessage: idsPerEvent * DefaultMaxEventsPerMessage,
-		MaxVectorEntries:    msync.MaxContextEntries, // the engine's own cap on a SyncDigest
+		MaxVectorEntries:    replica.MaxContextEntries, // the engine's own cap on a SyncDigest
 	}
 }
 
@@ -59,7 +59,7 @@ func DefaultLimits() Limits {
 // cfg sends: its event cap, 16 IDs or ranges per event slot (the engine's
 // ratio), and its max_message_size plus a quarter for protobuf overhead.
 // Zero fields of cfg take sync's defaults.
-func LimitsFor(cfg msync.Config) Limits {
+func LimitsFor(cfg replica.Config) Limits {
 	l := DefaultLimits()
 	if cfg.MaxMessageSize > 0 {
 		l.MaxMessageSize = cfg.MaxMessageSize + cfg.MaxMessageSize/4

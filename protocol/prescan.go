@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // The pre-scan walks an encoded Envelope with protowire before it is
@@ -44,8 +44,8 @@ func limEvents(l Limits) int      { return l.MaxEventsPerMessage }
 func limIDs(l Limits) int         { return l.MaxIDsPerMessage }
 func limRanges(l Limits) int      { return l.MaxRangesPerMessage }
 func limVector(l Limits) int      { return l.MaxVectorEntries }
-func limContext(Limits) int       { return msync.MaxContextEntries }
-func limStateVersions(Limits) int { return msync.MaxStateVersions }
+func limContext(Limits) int       { return replica.MaxContextEntries }
+func limStateVersions(Limits) int { return replica.MaxStateVersions }
 func limStates(l Limits) int      { return l.MaxIDsPerMessage }
 
 // minElementBytes is the least wire size of any valid repeated element (a

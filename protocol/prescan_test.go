@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // repeatedEmpty encodes n empty length-delimited fields of number num: n
@@ -136,7 +136,7 @@ func TestPrescanEnforcesEveryLimit(t *testing.T) {
 		msg   string // the error names these
 	}{
 		{"push events", func(n int) []byte { return wrap(1, events(3, n)) }, lim.MaxEventsPerMessage, ErrMessageTooLarge, "push: message too large: events: more than the limit of 3"},
-		{"push event context", func(n int) []byte { return wrap(1, wrap(3, event(n))) }, msync.MaxContextEntries, ErrInvalidMessage, "push: events[0]: invalid message: context entries: more than the limit of 16384"},
+		{"push event context", func(n int) []byte { return wrap(1, wrap(3, event(n))) }, replica.MaxContextEntries, ErrInvalidMessage, "push: events[0]: invalid message: context entries: more than the limit of 16384"},
 		{"push-ack ids", func(n int) []byte { return wrap(2, repeatedEmpty(2, n)) }, lim.MaxIDsPerMessage, ErrMessageTooLarge, "push-ack: message too large: ids: more than the limit of 4"},
 		{"pull-sync ids", func(n int) []byte { return wrap(3, repeatedEmpty(2, n)) }, lim.MaxIDsPerMessage, ErrMessageTooLarge, "pull-sync: message too large: ids: more than the limit of 4"},
 		{"pull-request ids", func(n int) []byte { return wrap(4, repeatedEmpty(1, n)) }, lim.MaxIDsPerMessage, ErrMessageTooLarge, "pull-request: message too large: ids: more than the limit of 4"},
@@ -151,9 +151,9 @@ func TestPrescanEnforcesEveryLimit(t *testing.T) {
 		{"ae-states states", func(n int) []byte { return wrap(18, states(2, n)) }, lim.MaxIDsPerMessage, ErrMessageTooLarge, "ae-states: message too large: states: more than the limit of 4"},
 		{"ae-states ranges", func(n int) []byte { return wrap(18, repeatedEmpty(3, n)) }, lim.MaxRangesPerMessage, ErrMessageTooLarge, "ae-states: message too large: ranges: more than the limit of 5"},
 		{"ae-states vector", func(n int) []byte { return wrap(18, vector(4, n)) }, lim.MaxVectorEntries, ErrMessageTooLarge, "ae-states: message too large: version vector: entries: more than the limit of 6"},
-		{"ae-states state versions", func(n int) []byte { return wrap(18, wrap(2, state(n, 0))) }, msync.MaxStateVersions, ErrMessageTooLarge, "ae-states: states[0]: message too large: versions: more than the limit of 64"},
-		{"ae-states state context", func(n int) []byte { return wrap(18, wrap(2, state(0, n))) }, msync.MaxContextEntries, ErrMessageTooLarge, "ae-states: states[0]: message too large: context entries: more than the limit of 16384"},
-		{"ae-states state version context", func(n int) []byte { return wrap(18, wrap(2, wrap(2, event(n)))) }, msync.MaxContextEntries, ErrInvalidMessage, "ae-states: states[0]: versions[0]: invalid message: context entries: more than the limit of 16384"},
+		{"ae-states state versions", func(n int) []byte { return wrap(18, wrap(2, state(n, 0))) }, replica.MaxStateVersions, ErrMessageTooLarge, "ae-states: states[0]: message too large: versions: more than the limit of 64"},
+		{"ae-states state context", func(n int) []byte { return wrap(18, wrap(2, state(0, n))) }, replica.MaxContextEntries, ErrMessageTooLarge, "ae-states: states[0]: message too large: context entries: more than the limit of 16384"},
+		{"ae-states state version context", func(n int) []byte { return wrap(18, wrap(2, wrap(2, event(n)))) }, replica.MaxContextEntries, ErrInvalidMessage, "ae-states: states[0]: versions[0]: invalid message: context entries: more than the limit of 16384"},
 		{"snapshot-chunk states", func(n int) []byte { return wrap(20, states(4, n)) }, lim.MaxIDsPerMessage, ErrMessageTooLarge, "snapshot-chunk: message too large: states: more than the limit of 4"},
 		{"snapshot-chunk vector", func(n int) []byte { return wrap(20, vector(6, n)) }, lim.MaxVectorEntries, ErrMessageTooLarge, "snapshot-chunk: message too large: version vector: entries: more than the limit of 6"},
 	}
@@ -185,7 +185,7 @@ func TestPrescanBoundsNestedElements(t *testing.T) {
 	lim := DefaultLimits()
 	var events []byte
 	for range 39 {
-		events = append(events, wrap(3, repeatedEmpty(8, msync.MaxContextEntries))...)
+		events = append(events, wrap(3, repeatedEmpty(8, replica.MaxContextEntries))...)
 	}
 	frame := wrap(1, events)
 	var err error
@@ -226,7 +226,7 @@ func TestPrescanFollowsMergeRules(t *testing.T) {
 func vector(num protowire.Number, n int) []byte { return wrap(num, repeatedEmpty(1, n)) }
 
 // FromProtoBytes unmarshals data without the pre-scan and converts it.
-func FromProtoBytes(t *testing.T, data []byte, lim Limits) (msync.Body, error) {
+func FromProtoBytes(t *testing.T, data []byte, lim Limits) (replica.Body, error) {
 	t.Helper()
 	env := &pb.Envelope{}
 	if err := proto.Unmarshal(data, env); err != nil {

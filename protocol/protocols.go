@@ -5,7 +5,7 @@ import (
 
 	p2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // murmur's libp2p stream protocols. Each carries its own set of message
@@ -29,13 +29,13 @@ func Protocols() []p2pprotocol.ID {
 
 // ProtocolFor returns the protocol that carries messages of type t. It
 // returns an error wrapping ErrUnknownMessage for a type without a mapping.
-func ProtocolFor(t msync.MessageType) (p2pprotocol.ID, error) {
+func ProtocolFor(t replica.MessageType) (p2pprotocol.ID, error) {
 	switch t {
-	case msync.TypePush, msync.TypePushAck, msync.TypePullSync, msync.TypePullRequest, msync.TypePullResponse:
+	case replica.TypePush, replica.TypePushAck, replica.TypePullSync, replica.TypePullRequest, replica.TypePullResponse:
 		return PushProtocol, nil
-	case msync.TypeSyncRoot, msync.TypeSyncDigest, msync.TypeSyncExchange, msync.TypeSyncEvents:
+	case replica.TypeSyncRoot, replica.TypeSyncDigest, replica.TypeSyncExchange, replica.TypeSyncEvents:
 		return SyncProtocol, nil
-	case msync.TypeAERequest, msync.TypeAEResponse, msync.TypeAEStates, msync.TypeSnapshotRequest, msync.TypeSnapshotChunk:
+	case replica.TypeAERequest, replica.TypeAEResponse, replica.TypeAEStates, replica.TypeSnapshotRequest, replica.TypeSnapshotChunk:
 		return AntiEntropyProtocol, nil
 	}
 	return "", fmt.Errorf("%w: no protocol carries message type %s", ErrUnknownMessage, t)

@@ -10,7 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	p2pprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 var log = logging.Logger("murmur/protocol")
@@ -21,7 +21,7 @@ var log = logging.Logger("murmur/protocol")
 // that stream reads nothing more, so a slow consumer back-pressures the
 // sending peer only. It should hand the message on (for example to the
 // engine's inbox) rather than process it in place.
-type DeliverFunc func(from peer.ID, msg msync.Message)
+type DeliverFunc func(from peer.ID, msg replica.Message)
 
 // Transport carries sync engine messages between libp2p hosts over
 // murmur's stream protocols.
@@ -47,7 +47,7 @@ type Transport struct {
 	h       host.Host
 	cfg     Config
 	deliver DeliverFunc
-	self    msync.PeerID
+	self    replica.PeerID
 
 	stats  map[p2pprotocol.ID]*protoCounters
 	faults *faultTable
@@ -84,7 +84,7 @@ func New(h host.Host, cfg Config, deliver DeliverFunc) (*Transport, error) {
 		h:       h,
 		cfg:     cfg,
 		deliver: deliver,
-		self:    msync.PeerID(h.ID()),
+		self:    replica.PeerID(h.ID()),
 		stats:   map[p2pprotocol.ID]*protoCounters{},
 		faults:  faults,
 		senders: map[senderKey]*sender{},
@@ -110,7 +110,7 @@ func (t *Transport) Config() Config { return t.cfg }
 // the order Send accepted them per (peer, protocol); like the engine
 // assumes, any of them may still be lost (a failed stream loses what was
 // being written).
-func (t *Transport) Send(msg msync.Message) error {
+func (t *Transport) Send(msg replica.Message) error {
 	if msg.Body == nil {
 		return fmt.Errorf("send: %w: nil body", ErrInvalidMessage)
 	}

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/murmur-p2p/murmur/protocol/pb"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 func TestMessagesFlowBothWaysOnReusedStreams(t *testing.T) {
@@ -25,24 +25,24 @@ func TestMessagesFlowBothWaysOnReusedStreams(t *testing.T) {
 	connect(t, a.h, b.h)
 	const n = 20
 	for i := 1; i <= n; i++ {
-		if err := a.t.Send(msg(a, b, &msync.PullSync{Hops: uint32(i), IDs: []msync.EventID{{byte(i)}}})); err != nil {
+		if err := a.t.Send(msg(a, b, &replica.PullSync{Hops: uint32(i), IDs: []replica.EventID{{byte(i)}}})); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
-		if err := b.t.Send(msg(b, a, &msync.SyncRoot{Nonce: uint64(i)})); err != nil {
+		if err := b.t.Send(msg(b, a, &replica.SyncRoot{Nonce: uint64(i)})); err != nil {
 			t.Fatalf("send %d back: %v", i, err)
 		}
 	}
 	for i := 1; i <= n; i++ {
 		m := b.in.next(t)
-		ps, ok := m.Body.(*msync.PullSync)
+		ps, ok := m.Body.(*replica.PullSync)
 		if !ok || ps.Hops != uint32(i) || ps.IDs[0][0] != byte(i) {
 			t.Fatalf("b got %#v as message %d", m.Body, i)
 		}
-		if m.From != msync.PeerID(a.h.ID()) || m.To != msync.PeerID(b.h.ID()) {
+		if m.From != replica.PeerID(a.h.ID()) || m.To != replica.PeerID(b.h.ID()) {
 			t.Fatalf("message %d from %s to %s", i, m.From, m.To)
 		}
 		back := a.in.next(t)
-		if sr, ok := back.Body.(*msync.SyncRoot); !ok || sr.Nonce != uint64(i) || back.From != msync.PeerID(b.h.ID()) {
+		if sr, ok := back.Body.(*replica.SyncRoot); !ok || sr.Nonce != uint64(i) || back.From != replica.PeerID(b.h.ID()) {
 			t.Fatalf("a got %#v as message %d", back.Body, i)
 		}
 	}
@@ -68,8 +68,8 @@ func TestMessagesFlowBothWaysOnReusedStreams(t *testing.T) {
 func TestEventArrivesIntact(t *testing.T) {
 	a, b := newNode(t, Config{}), newNode(t, Config{})
 	connect(t, a.h, b.h)
-	ev := &msync.Event{Origin: msync.PeerID(a.h.ID()), Seq: 1, Time: msync.Timestamp{Wall: 5, Logical: 1}, Op: msync.OpPut, Key: "k", Value: []byte("v"), Signature: []byte("s")}
-	sent := &msync.Push{Nonce: 9, Hops: 1, Events: []*msync.Event{ev}}
+	ev := &replica.Event{Origin: replica.PeerID(a.h.ID()), Seq: 1, Time: replica.Timestamp{Wall: 5, Logical: 1}, Op: replica.OpPut, Key: "k", Value: []byte("v"), Signature: []byte("s")}
+	sent := &replica.Push{Nonce: 9, Hops: 1, Events: []*replica.Event{ev}}
 	if err := a.t.Send(msg(a, b, sent)); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestEventArrivesIntact(t *testing.T) {
 func TestReopensStreamAfterRemoteReset(t *testing.T) {
 	a, b := newNode(t, Config{}), newNode(t, Config{})
 	connect(t, a.h, b.h)
-	if err := a.t.Send(msg(a, b, &msync.PullRequest{IDs: []msync.EventID{{1}}})); err != nil {
+	if err := a.t.Send(msg(a, b, &replica.PullRequest{IDs: []replica.EventID{{1}}})); err != nil {
 		t.Fatal(err)
 	}
 	b.in.next(t)
@@ -92,10 +92,10 @@ func TestReopensStreamAfterRemoteReset(t *testing.T) {
 	}
 	b.t.mu.Unlock()
 	waitFor(t, "a to notice the reset", func() bool { return a.t.Stats()[PushProtocol].RemoteEnded == 1 })
-	if err := a.t.Send(msg(a, b, &msync.PullRequest{IDs: []msync.EventID{{2}}})); err != nil {
+	if err := a.t.Send(msg(a, b, &replica.PullRequest{IDs: []replica.EventID{{2}}})); err != nil {
 		t.Fatal(err)
 	}
-	if m := b.in.next(t); m.Body.(*msync.PullRequest).IDs[0][0] != 2 {
+	if m := b.in.next(t); m.Body.(*replica.PullRequest).IDs[0][0] != 2 {
 		t.Fatalf("got %#v after the reopen", m.Body)
 	}
 	if got := a.t.Stats()[PushProtocol].StreamsOpened; got != 2 {
@@ -199,7 +199,7 @@ func TestFaultEndsOnlyThatStream(t *testing.T) {
 			if _, err := s.Write(append(validOn(fc.proto), fc.bytes(t)...)); err != nil {
 				t.Fatal(err)
 			}
-			if m := victim.in.next(t); m.From != msync.PeerID(bad.ID()) {
+			if m := victim.in.next(t); m.From != replica.PeerID(bad.ID()) {
 				t.Fatalf("message from %s, want the bad peer", m.From)
 			}
 			_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -224,16 +224,16 @@ func TestFaultEndsOnlyThatStream(t *testing.T) {
 			}
 			// The victim still serves the good peer and the bad peer's
 			// other stream.
-			if err := good.t.Send(msg(good, victim, &msync.PullRequest{IDs: []msync.EventID{{7}}})); err != nil {
+			if err := good.t.Send(msg(good, victim, &replica.PullRequest{IDs: []replica.EventID{{7}}})); err != nil {
 				t.Fatal(err)
 			}
-			if m := victim.in.next(t); m.From != msync.PeerID(good.h.ID()) {
+			if m := victim.in.next(t); m.From != replica.PeerID(good.h.ID()) {
 				t.Fatalf("message from %s, want the good peer", m.From)
 			}
 			if _, err := okStream.Write(validOn(other)); err != nil {
 				t.Fatal(err)
 			}
-			if m := victim.in.next(t); m.From != msync.PeerID(bad.ID()) {
+			if m := victim.in.next(t); m.From != replica.PeerID(bad.ID()) {
 				t.Fatalf("message from %s, want the bad peer's other stream", m.From)
 			}
 			if got := victim.t.Stats()[fc.proto].StreamsReset; got != 1 {
@@ -301,10 +301,10 @@ func TestInboundStreamsPerPeerBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.in.next(t)
-	if err := other.t.Send(msg(other, victim, &msync.PushAck{Nonce: 2})); err != nil {
+	if err := other.t.Send(msg(other, victim, &replica.PushAck{Nonce: 2})); err != nil {
 		t.Fatal(err)
 	}
-	if m := victim.in.next(t); m.From != msync.PeerID(other.h.ID()) {
+	if m := victim.in.next(t); m.From != replica.PeerID(other.h.ID()) {
 		t.Fatalf("message from %s, want the other peer", m.From)
 	}
 }
@@ -312,21 +312,21 @@ func TestInboundStreamsPerPeerBounded(t *testing.T) {
 // fakeBody is a message type the wire does not know.
 type fakeBody struct{}
 
-func (fakeBody) Type() msync.MessageType { return 42 }
-func (fakeBody) Size() int               { return 1 }
+func (fakeBody) Type() replica.MessageType { return 42 }
+func (fakeBody) Size() int                 { return 1 }
 
 func TestSendRejects(t *testing.T) {
 	a, b := newNode(t, Config{Limits: Limits{MaxMessageSize: 100}}), newNode(t, Config{})
 	cases := []struct {
 		name string
-		m    msync.Message
+		m    replica.Message
 		want error
 	}{
 		{"unknown type", msg(a, b, fakeBody{}), ErrUnknownMessage},
-		{"too large", msg(a, b, &msync.PullRequest{IDs: make([]msync.EventID, 4)}), ErrMessageTooLarge},
+		{"too large", msg(a, b, &replica.PullRequest{IDs: make([]replica.EventID, 4)}), ErrMessageTooLarge},
 		{"nil body", msg(a, b, nil), ErrInvalidMessage},
-		{"to self", msg(a, a, &msync.PullRequest{}), ErrInvalidMessage},
-		{"no destination", msync.Message{Body: &msync.PullRequest{}}, ErrInvalidMessage},
+		{"to self", msg(a, a, &replica.PullRequest{}), ErrInvalidMessage},
+		{"no destination", replica.Message{Body: &replica.PullRequest{}}, ErrInvalidMessage},
 	}
 	for _, c := range cases {
 		if err := a.t.Send(c.m); !errors.Is(err, c.want) {
@@ -364,7 +364,7 @@ func TestQueueBoundedAndCloseInterruptsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.h.Peerstore().AddAddr(silent, addr, time.Hour)
-	to := msync.Message{To: msync.PeerID(silent), Body: &msync.PushAck{Nonce: 1}}
+	to := replica.Message{To: replica.PeerID(silent), Body: &replica.PushAck{Nonce: 1}}
 	full := 0
 	for i := 0; i < 10; i++ {
 		if err := a.t.Send(to); errors.Is(err, ErrQueueFull) {
@@ -424,9 +424,9 @@ func neverReads(t *testing.T, h host.Host) {
 
 // bigPush is a Push of one 200 KiB event to h: a few fill a stream's
 // flow-control window when nobody reads.
-func bigPush(h host.Host) msync.Message {
-	ev := &msync.Event{Origin: "o", Seq: 1, Op: msync.OpPut, Key: "k", Value: make([]byte, 200<<10), Signature: []byte{1}}
-	return msync.Message{To: msync.PeerID(h.ID()), Body: &msync.Push{Nonce: 1, Hops: 1, Events: []*msync.Event{ev}}}
+func bigPush(h host.Host) replica.Message {
+	ev := &replica.Event{Origin: "o", Seq: 1, Op: replica.OpPut, Key: "k", Value: make([]byte, 200<<10), Signature: []byte{1}}
+	return replica.Message{To: replica.PeerID(h.ID()), Body: &replica.Push{Nonce: 1, Hops: 1, Events: []*replica.Event{ev}}}
 }
 
 // TestCloseInterruptsBlockedWrite: Close does not wait for a write
@@ -482,10 +482,10 @@ func TestWriteDeadlineReplacesStuckStream(t *testing.T) {
 func sendRoots(t *testing.T, a, b *node, nonces ...uint64) {
 	t.Helper()
 	for _, n := range nonces {
-		if err := a.t.Send(msg(a, b, &msync.SyncRoot{Nonce: n})); err != nil {
+		if err := a.t.Send(msg(a, b, &replica.SyncRoot{Nonce: n})); err != nil {
 			t.Fatal(err)
 		}
-		if m := b.in.next(t); m.Body.(*msync.SyncRoot).Nonce != n {
+		if m := b.in.next(t); m.Body.(*replica.SyncRoot).Nonce != n {
 			t.Fatalf("got %#v, want sync-root %d", m.Body, n)
 		}
 	}

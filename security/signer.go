@@ -7,7 +7,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // ErrNotEd25519 is returned for keys or peer IDs that are not Ed25519: only
@@ -21,10 +21,10 @@ var ErrInvalidSignature = errors.New("invalid signature")
 // sync.Signer; its ID is the raw peer ID derived from the key.
 type Signer struct {
 	key crypto.PrivKey
-	id  msync.PeerID
+	id  replica.PeerID
 }
 
-var _ msync.Signer = (*Signer)(nil)
+var _ replica.Signer = (*Signer)(nil)
 
 // NewSigner returns a Signer for an Ed25519 private key.
 func NewSigner(key crypto.PrivKey) (*Signer, error) {
@@ -35,11 +35,11 @@ func NewSigner(key crypto.PrivKey) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new signer: derive peer ID: %w", err)
 	}
-	return &Signer{key: key, id: msync.PeerID(id)}, nil
+	return &Signer{key: key, id: replica.PeerID(id)}, nil
 }
 
 // ID returns the signer's peer ID as a sync origin.
-func (s *Signer) ID() msync.PeerID { return s.id }
+func (s *Signer) ID() replica.PeerID { return s.id }
 
 // PeerID returns the signer's libp2p peer ID.
 func (s *Signer) PeerID() peer.ID { return peer.ID(s.id) }
@@ -58,10 +58,10 @@ func (s *Signer) Sign(msg []byte) ([]byte, error) {
 // so the zero value is ready and safe for concurrent use.
 type Verifier struct{}
 
-var _ msync.Verifier = Verifier{}
+var _ replica.Verifier = Verifier{}
 
 // Verify checks that sig is origin's signature over msg.
-func (Verifier) Verify(origin msync.PeerID, msg, sig []byte) error {
+func (Verifier) Verify(origin replica.PeerID, msg, sig []byte) error {
 	pub, err := peer.ID(origin).ExtractPublicKey()
 	if err != nil {
 		return fmt.Errorf("public key of origin %s: %w", peer.ID(origin), err)

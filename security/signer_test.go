@@ -7,7 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 func newTestSigner(t *testing.T) *Signer {
@@ -25,7 +25,7 @@ func newTestSigner(t *testing.T) *Signer {
 
 func TestSignerVerifierRoundTrip(t *testing.T) {
 	s := newTestSigner(t)
-	ev := &msync.Event{Origin: s.ID(), Seq: 1, Op: msync.OpPut, Key: "k", Value: []byte("v")}
+	ev := &replica.Event{Origin: s.ID(), Seq: 1, Op: replica.OpPut, Key: "k", Value: []byte("v")}
 	if err := ev.Sign(s); err != nil {
 		t.Fatal(err)
 	}
@@ -39,26 +39,26 @@ func TestSignerVerifierRoundTrip(t *testing.T) {
 
 func TestVerifierRejectsTamperingAndForgery(t *testing.T) {
 	s, other := newTestSigner(t), newTestSigner(t)
-	ev := &msync.Event{Origin: s.ID(), Seq: 1, Op: msync.OpPut, Key: "k", Value: []byte("v")}
+	ev := &replica.Event{Origin: s.ID(), Seq: 1, Op: replica.OpPut, Key: "k", Value: []byte("v")}
 	if err := ev.Sign(s); err != nil {
 		t.Fatal(err)
 	}
 	tampered := *ev
 	tampered.Value = []byte("w")
-	if err := tampered.Verify(Verifier{}); !errors.Is(err, msync.ErrBadSignature) || !errors.Is(err, ErrInvalidSignature) {
+	if err := tampered.Verify(Verifier{}); !errors.Is(err, replica.ErrBadSignature) || !errors.Is(err, ErrInvalidSignature) {
 		t.Fatalf("tampered value: %v", err)
 	}
 	forged := *ev
 	forged.Origin = other.ID() // signed by s, claims to come from other
-	if err := forged.Verify(Verifier{}); !errors.Is(err, msync.ErrBadSignature) {
+	if err := forged.Verify(Verifier{}); !errors.Is(err, replica.ErrBadSignature) {
 		t.Fatalf("forged origin: %v", err)
 	}
 	unsigned := *ev
 	unsigned.Signature = nil
-	if err := unsigned.Verify(Verifier{}); !errors.Is(err, msync.ErrBadSignature) {
+	if err := unsigned.Verify(Verifier{}); !errors.Is(err, replica.ErrBadSignature) {
 		t.Fatalf("unsigned: %v", err)
 	}
-	if err := (Verifier{}).Verify(msync.PeerID("not a peer id"), []byte("m"), []byte("s")); err == nil {
+	if err := (Verifier{}).Verify(replica.PeerID("not a peer id"), []byte("m"), []byte("s")); err == nil {
 		t.Fatal("garbage origin accepted")
 	}
 }

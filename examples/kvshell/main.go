@@ -23,7 +23,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/p2pnode"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 type listFlag []string
@@ -79,9 +79,9 @@ func run() error {
 	go func() {
 		for c := range changes {
 			switch c.Kind {
-			case msync.ChangeReceived:
+			case replica.ChangeReceived:
 				fmt.Printf("\n<- %s %s %q from %s\n> ", c.Event.Op, c.Event.Key, c.Event.Value, peer.ID(c.Event.Origin))
-			case msync.ChangeConflict:
+			case replica.ChangeConflict:
 				fmt.Printf("\n!! conflict on %s: %d concurrent values\n> ", c.Key, len(c.State.Versions))
 			}
 		}
@@ -133,7 +133,7 @@ func execute(node *p2pnode.Node, f []string) bool {
 		if len(f) == 2 {
 			prefix = f[1]
 		}
-		var kss []*msync.KeyState
+		var kss []*replica.KeyState
 		if kss, err = node.List(prefix); err == nil {
 			for _, ks := range kss {
 				fmt.Printf("%s = %s\n", ks.Key, ks.Versions[0].Value)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // CursorStart is the cursor of an empty version vector: resuming from it
@@ -19,7 +19,7 @@ const CursorStart = "0"
 // "PEERID:SEQ" sorted by origin and joined by commas, or CursorStart for
 // the empty vector. It is plain text, safe in an SSE id line and a URL query
 // (after escaping).
-func EncodeCursor(vv msync.VersionVector) string {
+func EncodeCursor(vv replica.VersionVector) string {
 	origins := vv.Origins()
 	if len(origins) == 0 {
 		return CursorStart
@@ -33,8 +33,8 @@ func EncodeCursor(vv msync.VersionVector) string {
 }
 
 // DecodeCursor parses a cursor made by EncodeCursor.
-func DecodeCursor(s string) (msync.VersionVector, error) {
-	vv := msync.VersionVector{}
+func DecodeCursor(s string) (replica.VersionVector, error) {
+	vv := replica.VersionVector{}
 	if s == CursorStart {
 		return vv, nil
 	}
@@ -54,10 +54,10 @@ func DecodeCursor(s string) (msync.VersionVector, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cursor: entry %d: invalid sequence number %q", i, seqText)
 		}
-		if _, dup := vv[msync.PeerID(p)]; dup {
+		if _, dup := vv[replica.PeerID(p)]; dup {
 			return nil, fmt.Errorf("cursor: entry %d: peer %s appears twice", i, id)
 		}
-		vv[msync.PeerID(p)] = seq
+		vv[replica.PeerID(p)] = seq
 	}
 	return vv, nil
 }

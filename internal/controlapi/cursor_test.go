@@ -6,16 +6,16 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 func TestCursorRoundTrip(t *testing.T) {
 	a, _ := peer.Decode("12D3KooWGNNU5Lvm13RrTnBdxrHy7yJ4gLzjKLtiu53kEi6GLGTQ")
 	b, _ := peer.Decode("12D3KooWHZNd2kVucnrMM3wB3NqVdkNLWXJtxX7CwV7nkGxYh8uj")
-	for _, vv := range []msync.VersionVector{
+	for _, vv := range []replica.VersionVector{
 		{},
-		{msync.PeerID(a): 1},
-		{msync.PeerID(a): 7, msync.PeerID(b): 1 << 40},
+		{replica.PeerID(a): 1},
+		{replica.PeerID(a): 7, replica.PeerID(b): 1 << 40},
 	} {
 		c := EncodeCursor(vv)
 		got, err := DecodeCursor(c)
@@ -23,7 +23,7 @@ func TestCursorRoundTrip(t *testing.T) {
 			t.Fatalf("round trip of %v via %q: %v, %v", vv, c, got, err)
 		}
 	}
-	if c := EncodeCursor(msync.VersionVector{msync.PeerID(a): 0}); c != CursorStart {
+	if c := EncodeCursor(replica.VersionVector{replica.PeerID(a): 0}); c != CursorStart {
 		t.Fatalf("zero entries encode as %q, want %q", c, CursorStart)
 	}
 	for _, bad := range []struct{ in, want string }{

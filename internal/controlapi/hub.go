@@ -3,7 +3,7 @@ package controlapi
 import (
 	"sync"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // hubBuffer is the node subscription's buffer and each listener's.
@@ -25,7 +25,7 @@ type hub struct {
 
 // listener receives changes from the hub.
 type listener struct {
-	C chan msync.Change
+	C chan replica.Change
 }
 
 // listen registers a listener, subscribing to the node on first use. The
@@ -42,7 +42,7 @@ func (h *hub) listen() (*listener, error) {
 		h.listeners = map[*listener]struct{}{}
 		go h.run(ch)
 	}
-	l := &listener{C: make(chan msync.Change, hubBuffer)}
+	l := &listener{C: make(chan replica.Change, hubBuffer)}
 	if h.closed {
 		close(l.C)
 		return l, nil
@@ -58,7 +58,7 @@ func (h *hub) unlisten(l *listener) {
 	delete(h.listeners, l)
 }
 
-func (h *hub) run(ch <-chan msync.Change) {
+func (h *hub) run(ch <-chan replica.Change) {
 	for c := range ch {
 		h.mu.Lock()
 		for l := range h.listeners {

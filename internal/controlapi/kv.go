@@ -8,7 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // defaultListLimit and maxListLimit bound GET /v1/kv.
@@ -84,8 +84,8 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	prefix := q.Get("prefix")
-	if len(prefix) > msync.MaxKeySize {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("prefix: %d bytes, over the key limit of %d", len(prefix), msync.MaxKeySize))
+	if len(prefix) > replica.MaxKeySize {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("prefix: %d bytes, over the key limit of %d", len(prefix), replica.MaxKeySize))
 		return
 	}
 	limit := defaultListLimit
@@ -141,7 +141,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 }
 
 // entryOf converts a key state with a live winner.
-func entryOf(ks *msync.KeyState) Entry {
+func entryOf(ks *replica.KeyState) Entry {
 	win, _ := ks.Winner()
 	val, enc := encode(win.Value)
 	e := Entry{Key: ks.Key, Value: val, Encoding: enc, Origin: peer.ID(win.Origin).String(), Seq: win.Seq,
@@ -149,14 +149,14 @@ func entryOf(ks *msync.KeyState) Entry {
 	for _, v := range ks.Versions {
 		val, enc := encode(v.Value)
 		e.Versions = append(e.Versions, Version{Origin: peer.ID(v.Origin).String(), Seq: v.Seq, Time: tsTime(v.Time),
-			Deleted: v.Op == msync.OpDelete, Value: val, Encoding: enc})
+			Deleted: v.Op == replica.OpDelete, Value: val, Encoding: enc})
 	}
 	return e
 }
 
-func writeResult(ev *msync.Event) WriteResult {
+func writeResult(ev *replica.Event) WriteResult {
 	op := ev.Op.String()
-	if ev.Op == msync.OpApp {
+	if ev.Op == replica.OpApp {
 		op = "publish"
 	}
 	return WriteResult{Op: op, Key: ev.Key, Origin: peer.ID(ev.Origin).String(), Seq: ev.Seq,
@@ -164,4 +164,4 @@ func writeResult(ev *msync.Event) WriteResult {
 }
 
 // tsTime is the wall-clock part of an HLC timestamp, in UTC.
-func tsTime(t msync.Timestamp) time.Time { return time.Unix(0, t.Wall).UTC() }
+func tsTime(t replica.Timestamp) time.Time { return time.Unix(0, t.Wall).UTC() }

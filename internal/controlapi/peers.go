@@ -9,7 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +102,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusServiceUnavailable, "sync: node stopped")
 				return
 			}
-			if c.Kind == msync.ChangeExchange && peer.ID(c.Peer) == p && c.Exchange != nil {
+			if c.Kind == replica.ChangeExchange && peer.ID(c.Peer) == p && c.Exchange != nil {
 				res = SyncResult{Peer: p.String(), Match: c.Exchange.Match, Sent: c.Exchange.Sent, Received: c.Exchange.Received}
 			}
 		case <-timer.C:
@@ -124,5 +124,5 @@ func (s *Server) knownPeer(p peer.ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return slices.ContainsFunc(eng, func(ps msync.PeerStatus) bool { return peer.ID(ps.ID) == p }), nil
+	return slices.ContainsFunc(eng, func(ps replica.PeerStatus) bool { return peer.ID(ps.ID) == p }), nil
 }

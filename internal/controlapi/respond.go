@@ -8,12 +8,12 @@ import (
 	"net/http"
 
 	"github.com/murmur-p2p/murmur/p2pnode"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // maxBodySize bounds a request body: the largest value, base64-encoded,
 // plus room for the JSON around it.
-const maxBodySize = msync.MaxValueSize*4/3 + 64<<10
+const maxBodySize = replica.MaxValueSize*4/3 + 64<<10
 
 // writeJSON sends v with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -35,9 +35,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // key, 503 while the node is not running, 500 otherwise.
 func writeNodeError(w http.ResponseWriter, what string, err error) {
 	switch {
-	case errors.Is(err, msync.ErrNotFound):
+	case errors.Is(err, replica.ErrNotFound):
 		writeError(w, http.StatusNotFound, what+": not found")
-	case errors.Is(err, p2pnode.ErrClosed), errors.Is(err, p2pnode.ErrNotStarted), errors.Is(err, msync.ErrClosed):
+	case errors.Is(err, p2pnode.ErrClosed), errors.Is(err, p2pnode.ErrNotStarted), errors.Is(err, replica.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, what+": node is not running: "+err.Error())
 	default:
 		log.Warnw("request failed", "what", what, "error", err)
@@ -83,8 +83,8 @@ func checkKey(w http.ResponseWriter, what, key string) bool {
 	case key == "":
 		writeError(w, http.StatusBadRequest, what+": empty")
 		return false
-	case len(key) > msync.MaxKeySize:
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d bytes, over the limit of %d", what, len(key), msync.MaxKeySize))
+	case len(key) > replica.MaxKeySize:
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d bytes, over the limit of %d", what, len(key), replica.MaxKeySize))
 		return false
 	}
 	return true
@@ -92,8 +92,8 @@ func checkKey(w http.ResponseWriter, what, key string) bool {
 
 // checkValue validates a value or payload size.
 func checkValue(w http.ResponseWriter, what string, v []byte) bool {
-	if len(v) > msync.MaxValueSize {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d bytes, over the limit of %d", what, len(v), msync.MaxValueSize))
+	if len(v) > replica.MaxValueSize {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d bytes, over the limit of %d", what, len(v), replica.MaxValueSize))
 		return false
 	}
 	return true

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/murmur-p2p/murmur/p2pnode"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 var log = logging.Logger("murmur/api")
@@ -29,21 +29,21 @@ type Node interface {
 	Config() p2pnode.Config
 	Addrs() []ma.Multiaddr
 	Peers() []peer.ID
-	Put(key string, value []byte) (*msync.Event, error)
-	Delete(key string) (*msync.Event, error)
-	Publish(topic string, payload []byte) (*msync.Event, error)
+	Put(key string, value []byte) (*replica.Event, error)
+	Delete(key string) (*replica.Event, error)
+	Publish(topic string, payload []byte) (*replica.Event, error)
 	Get(key string) ([]byte, error)
-	Versions(key string) (*msync.KeyState, error)
-	List(prefix string) ([]*msync.KeyState, error)
-	Subscribe(buffer int) (<-chan msync.Change, error)
+	Versions(key string) (*replica.KeyState, error)
+	List(prefix string) ([]*replica.KeyState, error)
+	Subscribe(buffer int) (<-chan replica.Change, error)
 	SyncWith(p peer.ID) error
-	EnginePeers() ([]msync.PeerStatus, error)
+	EnginePeers() ([]replica.PeerStatus, error)
 	Stats() (p2pnode.Stats, error)
 	// VersionVector and ScanEvents read the durable event log: the watch
 	// stream replays from it the events a resuming client has not seen,
 	// and fills from it any gap a lagging subscription left.
-	VersionVector() (msync.VersionVector, error)
-	ScanEvents(origin msync.PeerID, from, to uint64, fn func(*msync.Event) bool) error
+	VersionVector() (replica.VersionVector, error)
+	ScanEvents(origin replica.PeerID, from, to uint64, fn func(*replica.Event) bool) error
 }
 
 // DefaultAddr is the address the daemon's API listens on unless configured:

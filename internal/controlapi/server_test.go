@@ -11,7 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 func TestKeyValueRoundTrip(t *testing.T) {
@@ -93,8 +93,8 @@ func TestBadInputGets4xx(t *testing.T) {
 	node := startNode(t)
 	_, ts, _ := serve(t, node, Config{})
 	u := ts.URL
-	bigKey := strings.Repeat("k", msync.MaxKeySize+1)
-	bigValue, _ := json.Marshal(PutRequest{Value: strings.Repeat("v", msync.MaxValueSize+1)})
+	bigKey := strings.Repeat("k", replica.MaxKeySize+1)
+	bigValue, _ := json.Marshal(PutRequest{Value: strings.Repeat("v", replica.MaxValueSize+1)})
 	hugeBody := `{"value":"` + strings.Repeat("v", maxBodySize) + `"}`
 	unknownPeer := "12D3KooWGNNU5Lvm13RrTnBdxrHy7yJ4gLzjKLtiu53kEi6GLGTQ"
 	cases := []struct {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // replayChunk is how many events a watch reads from the store at a time, so
@@ -30,7 +30,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		cursor = id // a reconnecting EventSource resumes from its last id
 	}
-	var sent msync.VersionVector
+	var sent replica.VersionVector
 	if cursor != "" || q.Has("cursor") {
 		vv, err := DecodeCursor(cursor)
 		if err != nil {
@@ -76,7 +76,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // the node stopped
 			}
-			if c.Kind == msync.ChangeCreated || c.Kind == msync.ChangeReceived {
+			if c.Kind == replica.ChangeCreated || c.Kind == replica.ChangeReceived {
 				err = ws.live(c.Event)
 				idle = 0
 			}
@@ -103,7 +103,7 @@ type watchStream struct {
 	rc     *http.ResponseController
 	log    Node
 	prefix string
-	sent   msync.VersionVector
+	sent   replica.VersionVector
 }
 
 // ready sends the opening event carrying the starting cursor.
@@ -115,7 +115,7 @@ func (ws *watchStream) ready() error {
 
 // live handles an event from the subscription: it skips what was already
 // sent and fills a gap before it from the store.
-func (ws *watchStream) live(ev *msync.Event) error {
+func (ws *watchStream) live(ev *replica.Event) error {
 	if ev == nil || ev.Seq <= ws.sent[ev.Origin] {
 		return nil
 	}
@@ -144,11 +144,11 @@ func (ws *watchStream) catchUp() error {
 }
 
 // replay sends origin's events from the store up to seq to, in chunks.
-func (ws *watchStream) replay(origin msync.PeerID, to uint64) error {
+func (ws *watchStream) replay(origin replica.PeerID, to uint64) error {
 	for ws.sent[origin] < to {
 		from := ws.sent[origin] + 1
-		var chunk []*msync.Event
-		err := ws.log.ScanEvents(origin, from, to, func(e *msync.Event) bool {
+		var chunk []*replica.Event
+		err := ws.log.ScanEvents(origin, from, to, func(e *replica.Event) bool {
 			chunk = append(chunk, e)
 			return len(chunk) < replayChunk
 		})
@@ -172,7 +172,7 @@ func (ws *watchStream) replay(origin msync.PeerID, to uint64) error {
 
 // emit sends one event if it matches the prefix, and advances the cursor
 // either way.
-func (ws *watchStream) emit(ev *msync.Event, replayed bool) error {
+func (ws *watchStream) emit(ev *replica.Event, replayed bool) error {
 	ws.sent.Raise(ev.Origin, ev.Seq)
 	if !strings.HasPrefix(ev.Key, ws.prefix) {
 		return nil
@@ -201,9 +201,9 @@ func (ws *watchStream) comment(text string) error {
 }
 
 // changeOf converts an event for the stream.
-func changeOf(ev *msync.Event, replayed bool) Change {
+func changeOf(ev *replica.Event, replayed bool) Change {
 	op := ev.Op.String()
-	if ev.Op == msync.OpApp {
+	if ev.Op == replica.OpApp {
 		op = "publish"
 	}
 	val, enc := encode(ev.Value)

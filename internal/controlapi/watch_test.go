@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // collect runs a watch in the background and returns its changes.
@@ -136,7 +136,7 @@ func TestKeysWithSlashesAndEscapes(t *testing.T) {
 	if status, _ := request(t, "GET", ts.URL+"/v1/kv/a%2Fb%2Fc", ""); status != http.StatusOK {
 		t.Fatalf("escaped slashes: status %d", status)
 	}
-	if _, err := node.Get("a%2Fb%2Fc"); !errors.Is(err, msync.ErrNotFound) {
+	if _, err := node.Get("a%2Fb%2Fc"); !errors.Is(err, replica.ErrNotFound) {
 		t.Fatalf("the escaped form is not a key of its own: %v", err)
 	}
 }
@@ -205,7 +205,7 @@ func TestWatchResumesFromCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vv, _ := DecodeCursor(st.Cursor); vv.Get(msync.PeerID(a.ID())) != 5 || vv.Get(msync.PeerID(b.ID())) != 1 {
+	if vv, _ := DecodeCursor(st.Cursor); vv.Get(replica.PeerID(a.ID())) != 5 || vv.Get(replica.PeerID(b.ID())) != 1 {
 		t.Fatalf("status cursor %s", st.Cursor)
 	}
 }
@@ -220,7 +220,7 @@ func TestWatchLastEventIDHeader(t *testing.T) {
 	if _, err := c.Put(ctx(t), "b", []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	cur := EncodeCursor(msync.VersionVector{msync.PeerID(node.ID()): first.Seq})
+	cur := EncodeCursor(replica.VersionVector{replica.PeerID(node.ID()): first.Seq})
 	req, _ := http.NewRequestWithContext(ctx(t), "GET", ts.URL+"/v1/watch", nil)
 	req.Header.Set("Last-Event-ID", cur)
 	resp, err := http.DefaultClient.Do(req)

@@ -7,14 +7,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/murmur-p2p/murmur/p2pnode"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Source is what the collector reads. *p2pnode.Node implements it.
 type Source interface {
 	Config() p2pnode.Config
 	Peers() []peer.ID
-	EnginePeers() ([]msync.PeerStatus, error)
+	EnginePeers() ([]replica.PeerStatus, error)
 	Stats() (p2pnode.Stats, error)
 }
 
@@ -171,7 +171,7 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(s.desc, s.kind, s.read(&st))
 	}
 	for t := range st.Engine.SentByType {
-		mt := msync.MessageType(t)
+		mt := replica.MessageType(t)
 		if t == 0 {
 			continue // no message type 0
 		}
@@ -191,14 +191,14 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	h := st.Engine.SyncDurations
-	buckets := make(map[float64]uint64, len(msync.SyncDurationBounds))
-	for i, b := range msync.SyncDurationBounds {
+	buckets := make(map[float64]uint64, len(replica.SyncDurationBounds))
+	for i, b := range replica.SyncDurationBounds {
 		buckets[b.Seconds()] = h.Buckets[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(syncDurationDesc, h.Count, h.Sum.Seconds(), buckets)
 	ch <- prometheus.MustNewConstMetric(peersConnectedDesc, prometheus.GaugeValue, float64(len(c.src.Peers())))
 	if peers, err := c.src.EnginePeers(); err == nil {
-		counts := map[string]int{msync.PeerAlive.String(): 0, msync.PeerSuspected.String(): 0, msync.PeerFailed.String(): 0}
+		counts := map[string]int{replica.PeerAlive.String(): 0, replica.PeerSuspected.String(): 0, replica.PeerFailed.String(): 0}
 		for _, p := range peers {
 			counts[p.State.String()]++
 		}

@@ -5,15 +5,15 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // statesIn returns the key states s holds in the ranges of r.
-func statesIn(t *testing.T, s *Store, r merkle.Result) []*sync.KeyState {
-	var out []*sync.KeyState
+func statesIn(t *testing.T, s *Store, r merkle.Result) []*replica.KeyState {
+	var out []*replica.KeyState
 	for _, rg := range r.Ranges {
-		must(t, s.ScanKeyHashes(sync.KeyHash(rg.First()), func(h sync.KeyHash, ks *sync.KeyState) bool {
+		must(t, s.ScanKeyHashes(replica.KeyHash(rg.First()), func(h replica.KeyHash, ks *replica.KeyState) bool {
 			if !rg.Contains(merkle.KeyHash(h)) {
 				return false
 			}
@@ -54,7 +54,7 @@ func TestAntiEntropyBetweenStores(t *testing.T) {
 	}
 	// A key b garbage-collected: a still holds it.
 	gone := common[0].Keys[0].Key
-	must(t, b.Apply(&sync.Batch{DeleteKeys: []string{gone}}))
+	must(t, b.Apply(&replica.Batch{DeleteKeys: []string{gone}}))
 	want[gone] = true
 
 	ini, err := merkle.NewInitiator(merkle.Config{Depth: 10}, a.MerkleTree(), a.MerkleSource())
@@ -85,8 +85,8 @@ func TestAntiEntropyBetweenStores(t *testing.T) {
 			t.Fatalf("differing key %q not found", k)
 		}
 	}
-	must(t, b.Apply(&sync.Batch{Keys: fromA}))
-	must(t, a.Apply(&sync.Batch{Keys: fromB}))
+	must(t, b.Apply(&replica.Batch{Keys: fromA}))
+	must(t, a.Apply(&replica.Batch{Keys: fromB}))
 	if a.MerkleTree().Root() != b.MerkleTree().Root() {
 		t.Fatal("roots differ after exchanging the differing keys")
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // treeOp is one Merkle update of an Apply, kept to undo it if the commit
@@ -20,11 +20,11 @@ type treeOp struct {
 	old, cur *merkle.Digest
 }
 
-// Apply implements sync.Store: every part of b, the Merkle leaves it
+// Apply implements replica.Store: every part of b, the Merkle leaves it
 // changes included, goes into one Pebble batch committed with pebble.Sync.
 // When Apply returns nil the batch is on disk; on error nothing of it is
 // visible, in the database or in the tree.
-func (s *Store) Apply(b *sync.Batch) error {
+func (s *Store) Apply(b *replica.Batch) error {
 	if b.Empty() {
 		return nil
 	}
@@ -43,7 +43,7 @@ func (s *Store) Apply(b *sync.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+		return fmt.Errorf("pebblestore %s: %w", s.dir, replica.ErrClosed)
 	}
 	pb := s.db.NewBatch()
 	defer pb.Close()
@@ -81,10 +81,10 @@ func set(pb *pebble.Batch, key, payload []byte) {
 
 // build fills pb with the writes of b and applies its key changes to the
 // tree, recording them in ops.
-func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
+func (s *Store) build(pb *pebble.Batch, b *replica.Batch, ops *[]treeOp) error {
 	for _, id := range b.DeleteEvents {
 		e, err := s.event(id)
-		if errors.Is(err, sync.ErrNotFound) {
+		if errors.Is(err, replica.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -106,7 +106,7 @@ func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
 		return err
 	}
 	digestOf := func(h merkle.KeyHash) (*merkle.Digest, error) { return cur[h], nil }
-	change := func(key string, ks *sync.KeyState) error {
+	change := func(key string, ks *replica.KeyState) error {
 		h := merkle.HashKey(key)
 		old, err := digestOf(h)
 		if err != nil {
@@ -171,7 +171,7 @@ func (s *Store) build(pb *pebble.Batch, b *sync.Batch, ops *[]treeOp) error {
 // iterator, which for large batches (snapshot chunks) costs a fraction of
 // one point lookup per key; keys whose Merkle leaf is empty are not looked
 // up at all.
-func (s *Store) storedDigests(b *sync.Batch) (map[merkle.KeyHash]*merkle.Digest, error) {
+func (s *Store) storedDigests(b *replica.Batch) (map[merkle.KeyHash]*merkle.Digest, error) {
 	out := make(map[merkle.KeyHash]*merkle.Digest, len(b.Keys)+len(b.DeleteKeys))
 	var want []merkle.KeyHash
 	add := func(key string) {

@@ -8,8 +8,8 @@ import (
 	"hash/crc32"
 	"slices"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Key layout. Every key starts with one byte naming its table.
@@ -92,14 +92,14 @@ func tableKey(tab byte, rest []byte) []byte {
 	return append([]byte{tab}, rest...)
 }
 
-func eventKey(id sync.EventID) []byte { return tableKey(tabEvent, id[:]) }
+func eventKey(id replica.EventID) []byte { return tableKey(tabEvent, id[:]) }
 
-func dotPrefix(origin sync.PeerID) []byte {
+func dotPrefix(origin replica.PeerID) []byte {
 	b := binary.AppendUvarint([]byte{tabDot}, uint64(len(origin)))
 	return append(b, origin...)
 }
 
-func dotKey(origin sync.PeerID, seq uint64) []byte {
+func dotKey(origin replica.PeerID, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(dotPrefix(origin), seq)
 }
 
@@ -109,7 +109,7 @@ func hashKey(h merkle.KeyHash) []byte { return tableKey(tabHash, h[:]) }
 
 func leafKey(i uint64) []byte { return binary.BigEndian.AppendUint32([]byte{tabLeaf}, uint32(i)) }
 
-func vvKey(origin sync.PeerID) []byte { return tableKey(tabVV, []byte(origin)) }
+func vvKey(origin replica.PeerID) []byte { return tableKey(tabVV, []byte(origin)) }
 
 func metaKey(name string) []byte { return tableKey(tabMeta, []byte(name)) }
 
@@ -190,18 +190,18 @@ func appendBytes(b, v []byte) []byte {
 	return append(b, v...)
 }
 
-func appendTime(b []byte, t sync.Timestamp) []byte {
+func appendTime(b []byte, t replica.Timestamp) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Wall))
 	return binary.BigEndian.AppendUint32(b, t.Logical)
 }
 
-func (r *reader) time() sync.Timestamp {
-	return sync.Timestamp{Wall: int64(r.u64()), Logical: r.u32()}
+func (r *reader) time() replica.Timestamp {
+	return replica.Timestamp{Wall: int64(r.u64()), Logical: r.u32()}
 }
 
 // appendVV encodes a version vector sorted by origin, so equal vectors
 // encode equally.
-func appendVV(b []byte, v sync.VersionVector) []byte {
+func appendVV(b []byte, v replica.VersionVector) []byte {
 	origins := v.Origins()
 	b = binary.AppendUvarint(b, uint64(len(origins)))
 	for _, o := range origins {
@@ -211,22 +211,22 @@ func appendVV(b []byte, v sync.VersionVector) []byte {
 	return b
 }
 
-func (r *reader) vv() sync.VersionVector {
+func (r *reader) vv() replica.VersionVector {
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		r.err = errShort
 		return nil
 	}
-	v := make(sync.VersionVector, n)
+	v := make(replica.VersionVector, n)
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		o := sync.PeerID(r.bytes())
+		o := replica.PeerID(r.bytes())
 		v[o] = r.uvarint()
 	}
 	return v
 }
 
 // encodeEvent is the event record payload.
-func encodeEvent(e *sync.Event) []byte {
+func encodeEvent(e *replica.Event) []byte {
 	b := make([]byte, 0, e.Size()+16)
 	b = appendBytes(b, []byte(e.Origin))
 	b = binary.AppendUvarint(b, e.Seq)
@@ -240,14 +240,14 @@ func encodeEvent(e *sync.Event) []byte {
 
 // decodeEvent decodes an event record payload stored under id and checks
 // that the event's content hash is id.
-func decodeEvent(id sync.EventID, p []byte) (*sync.Event, error) {
+func decodeEvent(id replica.EventID, p []byte) (*replica.Event, error) {
 	r := &reader{b: p}
-	e := &sync.Event{}
-	e.Origin = sync.PeerID(r.bytes())
+	e := &replica.Event{}
+	e.Origin = replica.PeerID(r.bytes())
 	e.Seq = r.uvarint()
 	e.Time = r.time()
 	if op := r.fixed(1); op != nil {
-		e.Op = sync.Op(op[0])
+		e.Op = replica.Op(op[0])
 	}
 	e.Key = string(r.bytes())
 	e.Value = r.bytes()
@@ -264,7 +264,7 @@ func decodeEvent(id sync.EventID, p []byte) (*sync.Event, error) {
 
 // encodeKeyState is the key state record payload (the key is the record
 // key, not repeated).
-func encodeKeyState(ks *sync.KeyState) []byte {
+func encodeKeyState(ks *replica.KeyState) []byte {
 	n := 1 + 1 + len(ks.Context)*(1+binary.MaxVarintLen64)
 	for _, v := range ks.Versions {
 		n += 2*binary.MaxVarintLen64 + len(v.Origin) + 12 + 1 + binary.MaxVarintLen64 + len(v.Value) + len(v.Event)
@@ -284,20 +284,20 @@ func encodeKeyState(ks *sync.KeyState) []byte {
 	return appendVV(b, ks.Context)
 }
 
-func decodeKeyState(key string, p []byte) (*sync.KeyState, error) {
+func decodeKeyState(key string, p []byte) (*replica.KeyState, error) {
 	r := &reader{b: p}
 	n := r.uvarint()
 	if n > uint64(len(p)) {
 		return nil, fmt.Errorf("%w: key %q claims %d versions in %d bytes", ErrCorrupt, key, n, len(p))
 	}
-	ks := &sync.KeyState{Key: key, Versions: make([]sync.Version, n)}
+	ks := &replica.KeyState{Key: key, Versions: make([]replica.Version, n)}
 	for i := range ks.Versions {
 		v := &ks.Versions[i]
-		v.Origin = sync.PeerID(r.bytes())
+		v.Origin = replica.PeerID(r.bytes())
 		v.Seq = r.uvarint()
 		v.Time = r.time()
 		if op := r.fixed(1); op != nil {
-			v.Op = sync.Op(op[0])
+			v.Op = replica.Op(op[0])
 		}
 		v.Value = r.bytes()
 		copy(v.Event[:], r.fixed(32))
@@ -315,10 +315,10 @@ const digestDomain = "murmur/keystate/v1\x00"
 // Digest returns the digest of a key's state that the Merkle tree covers:
 // sha256 over the key, the event IDs of its versions in order and its
 // causal context sorted by origin. Two nodes get equal digests exactly
-// when their states are equal (sync.KeyState.Equal).
-func Digest(ks *sync.KeyState) merkle.Digest {
+// when their states are equal (replica.KeyState.Equal).
+func Digest(ks *replica.KeyState) merkle.Digest {
 	h := sha256.New()
-	n := len(digestDomain) + 2*binary.MaxVarintLen64 + len(ks.Key) + len(ks.Versions)*len(sync.EventID{}) + 1
+	n := len(digestDomain) + 2*binary.MaxVarintLen64 + len(ks.Key) + len(ks.Versions)*len(replica.EventID{}) + 1
 	for o := range ks.Context {
 		n += 2*binary.MaxVarintLen64 + len(o)
 	}

@@ -3,7 +3,7 @@ package pebblestore
 import (
 	"testing"
 
-	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // FuzzDecodeRecords feeds arbitrary bytes to the decoders of on-disk
@@ -23,7 +23,7 @@ func FuzzDecodeRecords(f *testing.F) {
 				t.Fatalf("key state does not survive a round trip: %v", err)
 			}
 		}
-		var id sync.EventID
+		var id replica.EventID
 		copy(id[:], p)
 		_, _ = decodeEvent(id, p)
 		_, _, _ = decodeHashRecord(p, p)

@@ -3,11 +3,11 @@ package pebblestore
 import (
 	"errors"
 	"math/rand/v2"
-	gosync "sync"
+	"sync"
 	"testing"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // TestConcurrentReadsDuringApply reads from several goroutines while
@@ -19,7 +19,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 	s, err := Open(t.TempDir(), Options{MerkleDepth: 8})
 	must(t, err)
 	batches := batchSeq(rand.New(rand.NewPCG(11, 11)), 60, 8)
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	errs := make(chan error, 8)
 	for r := 0; r < 3; r++ {
@@ -34,7 +34,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 				}
 				// A key written by a batch implies the batch's event.
 				var missing error
-				err := s.ScanKeyHashes(sync.KeyHash{}, func(_ sync.KeyHash, ks *sync.KeyState) bool {
+				err := s.ScanKeyHashes(replica.KeyHash{}, func(_ replica.KeyHash, ks *replica.KeyState) bool {
 					ok, err := s.HasEvent(ks.Versions[0].Event)
 					if err == nil && !ok {
 						missing = errors.New("key " + ks.Key + " visible before its event")
@@ -47,7 +47,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 				if err == nil {
 					_, err = s.VersionVector()
 				}
-				if err != nil && !errors.Is(err, sync.ErrClosed) {
+				if err != nil && !errors.Is(err, replica.ErrClosed) {
 					errs <- err
 					return
 				}
@@ -75,7 +75,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 			if err == nil {
 				err = s.Verify()
 			}
-			if err != nil && !errors.Is(err, sync.ErrClosed) {
+			if err != nil && !errors.Is(err, replica.ErrClosed) {
 				errs <- err
 				return
 			}
@@ -86,8 +86,8 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 		if i == len(batches)/2 {
 			// Apply from inside a scan callback does not deadlock.
 			var inner error
-			must(t, s.ScanKeys("", func(*sync.KeyState) bool {
-				inner = s.Apply(&sync.Batch{Meta: map[string][]byte{"x": {1}}})
+			must(t, s.ScanKeys("", func(*replica.KeyState) bool {
+				inner = s.Apply(&replica.Batch{Meta: map[string][]byte{"x": {1}}})
 				return false
 			}))
 			must(t, inner)

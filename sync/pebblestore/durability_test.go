@@ -6,24 +6,24 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // batchSeq makes n batches of 1..maxEvents events each, every event writing
 // a key of its own, so a batch's presence can be checked key by key.
-func batchSeq(rng *rand.Rand, n, maxEvents int) []*sync.Batch {
+func batchSeq(rng *rand.Rand, n, maxEvents int) []*replica.Batch {
 	ws := []*writer{newWriter("origin-a"), newWriter("origin-b"), newWriter("origin-c")}
-	out := make([]*sync.Batch, n)
+	out := make([]*replica.Batch, n)
 	for i := range out {
-		var parts []*sync.Batch
+		var parts []*replica.Batch
 		for j := 0; j < 1+rng.IntN(maxEvents); j++ {
 			w := ws[rng.IntN(len(ws))]
 			parts = append(parts, w.put(fmt.Sprintf("key-%d-%d", i, j), []byte(strings.Repeat("v", rng.IntN(200)))))
@@ -35,7 +35,7 @@ func batchSeq(rng *rand.Rand, n, maxEvents int) []*sync.Batch {
 
 // present reports whether all of batch b is in s (true), none of it
 // (false), or fails the test if only part of it is.
-func present(t *testing.T, s *Store, i int, b *sync.Batch) bool {
+func present(t *testing.T, s *Store, i int, b *replica.Batch) bool {
 	t.Helper()
 	found := 0
 	for _, e := range b.Events {
@@ -46,7 +46,7 @@ func present(t *testing.T, s *Store, i int, b *sync.Batch) bool {
 				t.Fatalf("batch %d: event %s/%d read back differently", i, e.Origin, e.Seq)
 			}
 			found++
-		case !errors.Is(err, sync.ErrNotFound):
+		case !errors.Is(err, replica.ErrNotFound):
 			t.Fatalf("batch %d: %v", i, err)
 		}
 	}
@@ -58,7 +58,7 @@ func present(t *testing.T, s *Store, i int, b *sync.Batch) bool {
 				t.Fatalf("batch %d: key %q read back differently", i, ks.Key)
 			}
 			found++
-		case !errors.Is(err, sync.ErrNotFound):
+		case !errors.Is(err, replica.ErrNotFound):
 			t.Fatalf("batch %d: %v", i, err)
 		}
 	}
@@ -70,7 +70,7 @@ func present(t *testing.T, s *Store, i int, b *sync.Batch) bool {
 
 // checkPrefix checks that s holds exactly a prefix of batches of at least
 // acked batches, with the matching version vector and a consistent tree.
-func checkPrefix(t *testing.T, s *Store, batches []*sync.Batch, acked int) int {
+func checkPrefix(t *testing.T, s *Store, batches []*replica.Batch, acked int) int {
 	t.Helper()
 	n := 0
 	for n < len(batches) && present(t, s, n, batches[n]) {
@@ -84,7 +84,7 @@ func checkPrefix(t *testing.T, s *Store, batches []*sync.Batch, acked int) int {
 	if n < acked {
 		t.Fatalf("only %d batches survived, %d were acknowledged", n, acked)
 	}
-	want := sync.VersionVector{}
+	want := replica.VersionVector{}
 	for _, b := range batches[:n] {
 		want.Merge(b.VersionVector)
 	}
@@ -113,7 +113,7 @@ func TestReopenKeepsEverythingAndTheTree(t *testing.T) {
 	if root != mem.Tree.Root() {
 		t.Fatal("store tree differs from a tree over the same digests")
 	}
-	must(t, s.Apply(&sync.Batch{Meta: map[string][]byte{"name": []byte("x")}}))
+	must(t, s.Apply(&replica.Batch{Meta: map[string][]byte{"name": []byte("x")}}))
 	must(t, s.Close())
 
 	s, err = Open(dir, Options{MerkleDepth: 10})
@@ -166,7 +166,7 @@ func TestCrashAtRandomPoints(t *testing.T) {
 			batches := batchSeq(rng, 40, 16)
 			var acked atomic.Int64
 			var werr error
-			var wg gosync.WaitGroup
+			var wg sync.WaitGroup
 			stop, finished := make(chan struct{}), make(chan struct{})
 			wg.Add(1)
 			go func() {

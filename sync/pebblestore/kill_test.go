@@ -3,7 +3,7 @@ package pebblestore
 import (
 	"bufio"
 	"fmt"
-	"github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -20,7 +20,9 @@ const (
 )
 
 // killBatches is the batch sequence parent and child agree on.
-func killBatches(seed uint64) []*sync.Batch { return batchSeq(rand.New(rand.NewPCG(seed, 3)), 300, 32) }
+func killBatches(seed uint64) []*replica.Batch {
+	return batchSeq(rand.New(rand.NewPCG(seed, 3)), 300, 32)
+}
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(childDirEnv); dir != "" {

@@ -6,15 +6,15 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // errStop ends a scan early without an error.
 var errStop = errors.New("stop")
 
-// Event implements sync.Store.
-func (s *Store) Event(id sync.EventID) (*sync.Event, error) {
+// Event implements replica.Store.
+func (s *Store) Event(id replica.EventID) (*replica.Event, error) {
 	done, err := s.begin()
 	if err != nil {
 		return nil, err
@@ -23,7 +23,7 @@ func (s *Store) Event(id sync.EventID) (*sync.Event, error) {
 	return s.event(id)
 }
 
-func (s *Store) event(id sync.EventID) (*sync.Event, error) {
+func (s *Store) event(id replica.EventID) (*replica.Event, error) {
 	p, err := s.getRecord(eventKey(id))
 	if err != nil {
 		return nil, err
@@ -35,8 +35,8 @@ func (s *Store) event(id sync.EventID) (*sync.Event, error) {
 	return e, nil
 }
 
-// HasEvent implements sync.Store.
-func (s *Store) HasEvent(id sync.EventID) (bool, error) {
+// HasEvent implements replica.Store.
+func (s *Store) HasEvent(id replica.EventID) (bool, error) {
 	done, err := s.begin()
 	if err != nil {
 		return false, err
@@ -52,8 +52,8 @@ func (s *Store) HasEvent(id sync.EventID) (bool, error) {
 	return true, closer.Close()
 }
 
-// EventAt implements sync.Store.
-func (s *Store) EventAt(origin sync.PeerID, seq uint64) (*sync.Event, error) {
+// EventAt implements replica.Store.
+func (s *Store) EventAt(origin replica.PeerID, seq uint64) (*replica.Event, error) {
 	done, err := s.begin()
 	if err != nil {
 		return nil, err
@@ -70,8 +70,8 @@ func (s *Store) EventAt(origin sync.PeerID, seq uint64) (*sync.Event, error) {
 	return s.event(id)
 }
 
-func eventIDOf(k, p []byte) (sync.EventID, error) {
-	var id sync.EventID
+func eventIDOf(k, p []byte) (replica.EventID, error) {
+	var id replica.EventID
 	if len(p) != len(id) {
 		return id, fmt.Errorf("%w: %s: %d-byte event ID", ErrCorrupt, describeKey(k), len(p))
 	}
@@ -79,8 +79,8 @@ func eventIDOf(k, p []byte) (sync.EventID, error) {
 	return id, nil
 }
 
-// ScanEvents implements sync.Store.
-func (s *Store) ScanEvents(origin sync.PeerID, from, to uint64, fn func(*sync.Event) bool) error {
+// ScanEvents implements replica.Store.
+func (s *Store) ScanEvents(origin replica.PeerID, from, to uint64, fn func(*replica.Event) bool) error {
 	done, err := s.begin()
 	if err != nil {
 		return err
@@ -112,8 +112,8 @@ func (s *Store) ScanEvents(origin sync.PeerID, from, to uint64, fn func(*sync.Ev
 	return err
 }
 
-// KeyState implements sync.Store.
-func (s *Store) KeyState(key string) (*sync.KeyState, error) {
+// KeyState implements replica.Store.
+func (s *Store) KeyState(key string) (*replica.KeyState, error) {
 	done, err := s.begin()
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (s *Store) KeyState(key string) (*sync.KeyState, error) {
 	return s.keyState(key)
 }
 
-func (s *Store) keyState(key string) (*sync.KeyState, error) {
+func (s *Store) keyState(key string) (*replica.KeyState, error) {
 	p, err := s.getRecord(keyKey(key))
 	if err != nil {
 		return nil, err
@@ -134,22 +134,22 @@ func (s *Store) keyState(key string) (*sync.KeyState, error) {
 	return ks, nil
 }
 
-// ScanKeys implements sync.Store.
-func (s *Store) ScanKeys(prefix string, fn func(*sync.KeyState) bool) error {
+// ScanKeys implements replica.Store.
+func (s *Store) ScanKeys(prefix string, fn func(*replica.KeyState) bool) error {
 	lo := keyKey(prefix)
 	return s.scanKeyStates(lo, prefixEnd(lo), fn)
 }
 
-// ScanKeysFrom implements sync.KeyRangeScanner: it calls fn for every key
+// ScanKeysFrom implements replica.KeyRangeScanner: it calls fn for every key
 // >= from in ascending key order until fn returns false, seeking straight to
 // from, so a snapshot chunk costs what it reads rather than a scan from the
 // first key.
-func (s *Store) ScanKeysFrom(from string, fn func(*sync.KeyState) bool) error {
+func (s *Store) ScanKeysFrom(from string, fn func(*replica.KeyState) bool) error {
 	return s.scanKeyStates(keyKey(from), prefixEnd(keyKey("")), fn)
 }
 
 // scanKeyStates decodes the key states stored in [lo, hi) in order.
-func (s *Store) scanKeyStates(lo, hi []byte, fn func(*sync.KeyState) bool) error {
+func (s *Store) scanKeyStates(lo, hi []byte, fn func(*replica.KeyState) bool) error {
 	done, err := s.begin()
 	if err != nil {
 		return err
@@ -179,8 +179,8 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-// ScanKeyHashes implements sync.Store.
-func (s *Store) ScanKeyHashes(from sync.KeyHash, fn func(sync.KeyHash, *sync.KeyState) bool) error {
+// ScanKeyHashes implements replica.Store.
+func (s *Store) ScanKeyHashes(from replica.KeyHash, fn func(replica.KeyHash, *replica.KeyState) bool) error {
 	done, err := s.begin()
 	if err != nil {
 		return err
@@ -195,7 +195,7 @@ func (s *Store) ScanKeyHashes(from sync.KeyHash, fn func(sync.KeyHash, *sync.Key
 		if err != nil {
 			return fmt.Errorf("%s points to a missing or bad key: %w", describeKey(k), err)
 		}
-		var h sync.KeyHash
+		var h replica.KeyHash
 		copy(h[:], k[1:])
 		if !fn(h, ks) {
 			return errStop
@@ -205,27 +205,27 @@ func (s *Store) ScanKeyHashes(from sync.KeyHash, fn func(sync.KeyHash, *sync.Key
 	return err
 }
 
-// VersionVector implements sync.Store.
-func (s *Store) VersionVector() (sync.VersionVector, error) {
+// VersionVector implements replica.Store.
+func (s *Store) VersionVector() (replica.VersionVector, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+		return nil, fmt.Errorf("pebblestore %s: %w", s.dir, replica.ErrClosed)
 	}
 	return s.vv.Clone(), nil
 }
 
-// Clock implements sync.Store.
-func (s *Store) Clock() (sync.Timestamp, error) {
+// Clock implements replica.Store.
+func (s *Store) Clock() (replica.Timestamp, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return sync.Timestamp{}, fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+		return replica.Timestamp{}, fmt.Errorf("pebblestore %s: %w", s.dir, replica.ErrClosed)
 	}
 	return s.clock, nil
 }
 
-// Meta implements sync.Store.
+// Meta implements replica.Store.
 func (s *Store) Meta(name string) ([]byte, error) {
 	done, err := s.begin()
 	if err != nil {

@@ -4,15 +4,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	gosync "sync"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	logging "github.com/ipfs/go-log/v2"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 var log = logging.Logger("murmur/pebblestore")
@@ -30,7 +30,7 @@ type Options struct {
 	FS vfs.FS
 }
 
-// Store is a sync.Store on Pebble. It is safe for concurrent use: Apply
+// Store is a replica.Store on Pebble. It is safe for concurrent use: Apply
 // excludes other Applies and the tree; reads run concurrently with each
 // other and see every Apply that returned.
 type Store struct {
@@ -40,12 +40,12 @@ type Store struct {
 
 	// treeMu orders tree readers (WithTree, Verify) against Apply, which
 	// holds it for writing. Lock order: treeMu before mu.
-	treeMu gosync.RWMutex
-	mu     gosync.RWMutex // guards closed, vv, clock and tree
-	iters  gosync.WaitGroup
+	treeMu sync.RWMutex
+	mu     sync.RWMutex // guards closed, vv, clock and tree
+	iters  sync.WaitGroup
 	closed bool
-	vv     sync.VersionVector
-	clock  sync.Timestamp
+	vv     replica.VersionVector
+	clock  replica.Timestamp
 	tree   *merkle.Tree
 	// applied numbers the batches: the last one applied.
 	applied uint64
@@ -53,8 +53,8 @@ type Store struct {
 }
 
 var (
-	_ sync.Store           = (*Store)(nil)
-	_ sync.KeyRangeScanner = (*Store)(nil)
+	_ replica.Store           = (*Store)(nil)
+	_ replica.KeyRangeScanner = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the store in dir. It fails with
@@ -109,7 +109,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, lock: lock, vv: sync.VersionVector{}, tree: tree}
+	s := &Store{dir: dir, db: db, lock: lock, vv: replica.VersionVector{}, tree: tree}
 	err = s.load()
 	if err == nil {
 		err = s.checkWatermark(opts.FS)
@@ -130,7 +130,7 @@ func (s *Store) Dir() string { return s.dir }
 func (s *Store) load() error {
 	fv, err := s.getRecord(storeKey(storeFormat))
 	switch {
-	case errors.Is(err, sync.ErrNotFound):
+	case errors.Is(err, replica.ErrNotFound):
 		// A new store: any other table holding data means lost metadata.
 		if first, err := s.firstKey(); err != nil {
 			return err
@@ -152,7 +152,7 @@ func (s *Store) load() error {
 		if n != len(p) {
 			return fmt.Errorf("%w: %s: bad sequence number", ErrCorrupt, describeKey(k))
 		}
-		s.vv[sync.PeerID(k[1:])] = seq
+		s.vv[replica.PeerID(k[1:])] = seq
 		return nil
 	}); err != nil {
 		return err
@@ -163,7 +163,7 @@ func (s *Store) load() error {
 			return fmt.Errorf("%w: %s: bad batch number", ErrCorrupt, describeKey(storeKey(storeApplied)))
 		}
 		s.applied = v
-	} else if !errors.Is(err, sync.ErrNotFound) {
+	} else if !errors.Is(err, replica.ErrNotFound) {
 		return err
 	}
 	if p, err := s.getRecord(storeKey(storeClock)); err == nil {
@@ -172,7 +172,7 @@ func (s *Store) load() error {
 		if err := r.done("%s", "clock"); err != nil {
 			return err
 		}
-	} else if !errors.Is(err, sync.ErrNotFound) {
+	} else if !errors.Is(err, replica.ErrNotFound) {
 		return err
 	}
 	return s.loadTree()
@@ -270,11 +270,11 @@ func (s *Store) wrapErr(what string, err error) error {
 }
 
 // getRecord reads and checks the record under key. A missing key gives an
-// error wrapping sync.ErrNotFound.
+// error wrapping replica.ErrNotFound.
 func (s *Store) getRecord(key []byte) ([]byte, error) {
 	p, ok, err := s.lookup(key)
 	if err == nil && !ok {
-		err = fmt.Errorf("%s: %w", describeKey(key), sync.ErrNotFound)
+		err = fmt.Errorf("%s: %w", describeKey(key), replica.ErrNotFound)
 	}
 	return p, err
 }
@@ -330,13 +330,13 @@ func (s *Store) begin() (func(), error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, fmt.Errorf("pebblestore %s: %w", s.dir, sync.ErrClosed)
+		return nil, fmt.Errorf("pebblestore %s: %w", s.dir, replica.ErrClosed)
 	}
 	s.iters.Add(1)
 	return s.iters.Done, nil
 }
 
-// Close implements sync.Store. It waits for running reads and scans (so it
+// Close implements replica.Store. It waits for running reads and scans (so it
 // must not be called from a scan callback; Apply may be) and releases the
 // directory lock. Every applied batch is already synced, so Close has
 // nothing to flush for durability.

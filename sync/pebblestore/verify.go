@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/murmur-p2p/murmur/sync"
 	"github.com/murmur-p2p/murmur/sync/merkle"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Verify reads every record of the store and checks it: record checksums
@@ -24,7 +24,7 @@ func (s *Store) Verify() error {
 	defer done()
 
 	if err := s.scan([]byte{tabEvent}, []byte{tabEvent + 1}, func(k, p []byte) error {
-		var id sync.EventID
+		var id replica.EventID
 		if len(k) != 1+len(id) {
 			return fmt.Errorf("%w: %s: bad key length", ErrCorrupt, describeKey(k))
 		}
@@ -84,7 +84,7 @@ func (s *Store) Verify() error {
 		var onDisk merkle.Node
 		if err == nil {
 			onDisk, err = merkle.DecodeNode(p)
-		} else if errors.Is(err, sync.ErrNotFound) && want.Count == 0 {
+		} else if errors.Is(err, replica.ErrNotFound) && want.Count == 0 {
 			err = nil // never written
 		}
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 var (
@@ -39,7 +39,7 @@ func TestGarbageCollectedCatchUp(t *testing.T) {
 
 // aeEngine is the engine tuning of the anti-entropy scenarios: fast
 // digest sync, anti-entropy and collection, on the scenarios' virtual time.
-func aeEngine(c *msync.Config) {
+func aeEngine(c *replica.Config) {
 	c.SyncInterval = 500 * time.Millisecond
 	c.AntiEntropyInterval = 2 * time.Second
 	c.GCInterval = 500 * time.Millisecond
@@ -61,11 +61,11 @@ func gcScenario(seed uint64) error {
 		return err
 	}
 	keys := []string{"a", "b", "c", "d", "e", "f"}
-	var accepted []*msync.Event
+	var accepted []*replica.Event
 	write := func(i int) error {
 		key := keys[r.IntN(len(keys))]
-		return s.Do(i, func(e *msync.Engine) error {
-			var ev *msync.Event
+		return s.Do(i, func(e *replica.Engine) error {
+			var ev *replica.Event
 			var err error
 			switch r.IntN(5) {
 			case 0:
@@ -150,11 +150,11 @@ func gcScenario(seed uint64) error {
 // checkStores verifies identical key states and vectors on every node, and
 // that each accepted write is in every log or, with belowFloor, below the
 // node's collection floor (its effect then arrived as state).
-func checkStores(s *Sim, accepted []*msync.Event, belowFloor bool) error {
+func checkStores(s *Sim, accepted []*replica.Event, belowFloor bool) error {
 	ref := s.Node(0).Store
 	refVV, _ := ref.VersionVector()
-	var refKeys []*msync.KeyState
-	if err := ref.ScanKeys("", func(ks *msync.KeyState) bool { refKeys = append(refKeys, ks); return true }); err != nil {
+	var refKeys []*replica.KeyState
+	if err := ref.ScanKeys("", func(ks *replica.KeyState) bool { refKeys = append(refKeys, ks); return true }); err != nil {
 		return err
 	}
 	for i := 0; i < s.Len(); i++ {
@@ -163,8 +163,8 @@ func checkStores(s *Sim, accepted []*msync.Event, belowFloor bool) error {
 		if !vv.Equal(refVV) {
 			return fmt.Errorf("node %d version vector %v differs from node 0 %v", i, vv, refVV)
 		}
-		var ks []*msync.KeyState
-		if err := st.ScanKeys("", func(k *msync.KeyState) bool { ks = append(ks, k); return true }); err != nil {
+		var ks []*replica.KeyState
+		if err := st.ScanKeys("", func(k *replica.KeyState) bool { ks = append(ks, k); return true }); err != nil {
 			return err
 		}
 		if len(ks) != len(refKeys) {
@@ -175,7 +175,7 @@ func checkStores(s *Sim, accepted []*msync.Event, belowFloor bool) error {
 				return fmt.Errorf("node %d key %q state differs from node 0", i, ks[j].Key)
 			}
 		}
-		var floor msync.VersionVector
+		var floor replica.VersionVector
 		if belowFloor {
 			floor = s.Node(i).Engine().Floor()
 		}

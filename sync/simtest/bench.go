@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // BenchConfig describes the one-write dissemination benchmark of issue 3.
@@ -66,7 +66,7 @@ func RunOne(nodes int, loss float64, seed uint64, bc BenchConfig) (RunResult, er
 		Nodes: nodes, Seed: seed, View: bc.View, Loss: loss,
 		LatencyMin: 10 * time.Millisecond, LatencyMax: 50 * time.Millisecond,
 		TickInterval: 20 * time.Millisecond,
-		Engine: func(c *msync.Config) {
+		Engine: func(c *replica.Config) {
 			c.Fanout = bc.Fanout
 			c.DedupCacheSize = 256
 			if bc.PushHops >= 0 {
@@ -87,8 +87,8 @@ func RunOne(nodes int, loss float64, seed uint64, bc BenchConfig) (RunResult, er
 	for i := range payload {
 		payload[i] = byte(seed + uint64(i))
 	}
-	var ev *msync.Event
-	if err := s.Do(0, func(e *msync.Engine) error {
+	var ev *replica.Event
+	if err := s.Do(0, func(e *replica.Engine) error {
 		var err error
 		ev, err = e.Put("bench/key", payload)
 		return err
@@ -116,15 +116,15 @@ func RunOne(nodes int, loss float64, seed uint64, bc BenchConfig) (RunResult, er
 	res.Copies = float64(t.PayloadsReceived-base.PayloadsReceived) / n
 	res.Messages = float64(t.MessagesReceived-base.MessagesReceived) / n
 	res.Bytes = float64(t.BytesReceived-base.BytesReceived) / n
-	res.PushCopies = float64(t.ReceivedByType[msync.TypePush]-base.ReceivedByType[msync.TypePush]) / n
-	res.PullCopies = float64(t.ReceivedByType[msync.TypePullResponse]-base.ReceivedByType[msync.TypePullResponse]) / n
+	res.PushCopies = float64(t.ReceivedByType[replica.TypePush]-base.ReceivedByType[replica.TypePush]) / n
+	res.PullCopies = float64(t.ReceivedByType[replica.TypePullResponse]-base.ReceivedByType[replica.TypePullResponse]) / n
 	res.SyncCopies = res.Copies - res.PushCopies - res.PullCopies
 	return res, nil
 }
 
 // totals sums the statistics of every live node.
-func (s *Sim) totals() msync.Stats {
-	var t msync.Stats
+func (s *Sim) totals() replica.Stats {
+	var t replica.Stats
 	for _, n := range s.nodes {
 		if n.eng == nil {
 			continue

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 var (
@@ -46,11 +46,11 @@ func convergeScenario(seed uint64) error {
 		LatencyMax:   60 * time.Millisecond,
 		Loss:         0.05,
 		TickInterval: 50 * time.Millisecond,
-		Engine: func(c *msync.Config) {
+		Engine: func(c *replica.Config) {
 			c.SyncInterval = 500 * time.Millisecond
 			c.SuspectTimeout = time.Second
 			c.FailTimeout = 2 * time.Second
-			c.PeerSelection = msync.PeerSelection(r.IntN(4))
+			c.PeerSelection = replica.PeerSelection(r.IntN(4))
 			// Garbage collection would delete superseded events, which
 			// this property checks are everywhere (antientropy_test.go
 			// covers collection).
@@ -61,7 +61,7 @@ func convergeScenario(seed uint64) error {
 		return err
 	}
 	keys := []string{"a", "b", "c", "d/1", "d/2"}
-	var accepted []*msync.Event
+	var accepted []*replica.Event
 	// Fault phase: 6 s of writes, partitions and crashes.
 	for step := 0; step < 60; step++ {
 		switch x := r.IntN(20); {
@@ -71,8 +71,8 @@ func convergeScenario(seed uint64) error {
 				continue
 			}
 			key := keys[r.IntN(len(keys))]
-			err := s.Do(i, func(e *msync.Engine) error {
-				var ev *msync.Event
+			err := s.Do(i, func(e *replica.Engine) error {
+				var ev *replica.Event
 				var err error
 				switch r.IntN(6) {
 				case 0:
@@ -142,12 +142,12 @@ func healAndConverge(s *Sim, writes int) error {
 
 // checkIdentical verifies identical stores, that every accepted write is
 // stored everywhere, and that plain reads agree.
-func checkIdentical(s *Sim, accepted []*msync.Event) error {
+func checkIdentical(s *Sim, accepted []*replica.Event) error {
 	if err := checkStores(s, accepted, false); err != nil {
 		return err
 	}
-	var refKeys []*msync.KeyState
-	if err := s.Node(0).Store.ScanKeys("", func(ks *msync.KeyState) bool { refKeys = append(refKeys, ks); return true }); err != nil {
+	var refKeys []*replica.KeyState
+	if err := s.Node(0).Store.ScanKeys("", func(ks *replica.KeyState) bool { refKeys = append(refKeys, ks); return true }); err != nil {
 		return err
 	}
 	for i := 0; i < s.Len(); i++ {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // TestConvergeExternalDissemination: with external dissemination (the
@@ -32,7 +32,7 @@ func externalScenario(seed uint64) error {
 		LatencyMax:   60 * time.Millisecond,
 		Loss:         0.05,
 		TickInterval: 50 * time.Millisecond,
-		Engine: func(c *msync.Config) {
+		Engine: func(c *replica.Config) {
 			c.ExternalDissemination = true
 			c.SyncInterval = 500 * time.Millisecond
 			c.SuspectTimeout = time.Second
@@ -43,7 +43,7 @@ func externalScenario(seed uint64) error {
 	if err != nil {
 		return err
 	}
-	var accepted []*msync.Event
+	var accepted []*replica.Event
 	for step := 0; step < 40; step++ {
 		switch x := r.IntN(10); {
 		case x < 7:
@@ -51,7 +51,7 @@ func externalScenario(seed uint64) error {
 			if !s.Node(i).Up() {
 				continue
 			}
-			err := s.Do(i, func(e *msync.Engine) error {
+			err := s.Do(i, func(e *replica.Engine) error {
 				ev, err := e.Put(fmt.Sprintf("k%d", r.IntN(4)), []byte(fmt.Sprintf("%d@%d", step, i)))
 				if err == nil {
 					accepted = append(accepted, ev)
@@ -82,8 +82,8 @@ func externalScenario(seed uint64) error {
 	var broadcast, received uint64
 	for i := 0; i < n; i++ {
 		st := s.Node(i).Engine().Stats()
-		if st.SentByType[msync.TypePush] != 0 {
-			return fmt.Errorf("node %d pushed %d messages in external mode", i, st.SentByType[msync.TypePush])
+		if st.SentByType[replica.TypePush] != 0 {
+			return fmt.Errorf("node %d pushed %d messages in external mode", i, st.SentByType[replica.TypePush])
 		}
 		received += st.ExternalReceived
 		broadcast += st.Broadcast

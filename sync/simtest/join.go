@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // JoinResult is what JoinScenario measured.
@@ -30,7 +30,7 @@ func JoinScenario(seed uint64, nodes, writes, keys int) (JoinResult, error) {
 		Nodes: nodes, Seed: seed,
 		LatencyMin: 10 * time.Millisecond, LatencyMax: 30 * time.Millisecond,
 		TickInterval: 50 * time.Millisecond,
-		Engine: func(c *msync.Config) {
+		Engine: func(c *replica.Config) {
 			c.SyncInterval = 500 * time.Millisecond
 			c.AntiEntropyInterval = 5 * time.Second
 			c.GCInterval = time.Hour
@@ -46,7 +46,7 @@ func JoinScenario(seed uint64, nodes, writes, keys int) (JoinResult, error) {
 	for w := 0; w < writes; w++ {
 		i := w % joiner
 		key := fmt.Sprintf("key/%05d", (w*7919)%keys)
-		if err := s.Do(i, func(e *msync.Engine) error {
+		if err := s.Do(i, func(e *replica.Engine) error {
 			_, err := e.Put(key, []byte(fmt.Sprintf("value %d written by node %d", w, i)))
 			return err
 		}); err != nil {

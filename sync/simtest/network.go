@@ -4,7 +4,7 @@ import (
 	"container/heap"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // delivery is a message in flight.
@@ -12,11 +12,11 @@ type delivery struct {
 	at    time.Time
 	seq   uint64
 	to    int
-	msg   msync.Message
+	msg   replica.Message
 	depth int
 	// events, when set, is a delivery of the external dissemination router
 	// (Engine.Receive) relayed by msg.From; msg has no body then.
-	events []*msync.Event
+	events []*replica.Event
 }
 
 // flight is the queue of deliveries ordered by time, then send order.

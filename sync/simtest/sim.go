@@ -9,7 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/murmur-p2p/murmur/security"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // Config describes a simulated network.
@@ -30,26 +30,26 @@ type Config struct {
 	TickInterval time.Duration
 	// Engine adjusts each engine's configuration (Signer, Verifier, Store and
 	// Rand are set by the simulator). Nil keeps sync.DefaultConfig.
-	Engine func(*msync.Config)
+	Engine func(*replica.Config)
 	// OnChange, if set, sees every change every node delivers.
-	OnChange func(node int, c msync.Change)
+	OnChange func(node int, c replica.Change)
 }
 
 // Node is one simulated node.
 type Node struct {
 	// ID is the node's peer ID.
-	ID msync.PeerID
+	ID replica.PeerID
 	// Store survives crashes.
-	Store  *msync.MemStore
+	Store  *replica.MemStore
 	signer *security.Signer
-	eng    *msync.Engine
+	eng    *replica.Engine
 	view   []int
 	// depth is the largest message depth this node has processed.
 	depth int
 }
 
 // Engine returns the node's engine, nil while it is down.
-func (n *Node) Engine() *msync.Engine { return n.eng }
+func (n *Node) Engine() *replica.Engine { return n.eng }
 
 // Up reports whether the node is running.
 func (n *Node) Up() bool { return n.eng != nil }
@@ -62,7 +62,7 @@ type Sim struct {
 	now      time.Time
 	nextTick time.Time
 	nodes    []*Node
-	index    map[msync.PeerID]int
+	index    map[replica.PeerID]int
 	queue    flight
 	sendSeq  uint64
 	group    []int
@@ -74,7 +74,7 @@ type Sim struct {
 	Delivered, Dropped uint64
 	// rcvDepth records, per event ID, the message depth at which each node
 	// received it (for rounds-to-delivery); only for tracked events.
-	tracked map[msync.EventID]*Tracking
+	tracked map[replica.EventID]*Tracking
 }
 
 // Tracking records the spread of one event.
@@ -103,8 +103,8 @@ func New(cfg Config) (*Sim, error) {
 		cfg:     cfg,
 		rnd:     rand.New(rand.NewPCG(cfg.Seed, 0x6d75726d7572)),
 		start:   time.Unix(1_700_000_000, 0).UTC(),
-		index:   make(map[msync.PeerID]int, cfg.Nodes),
-		tracked: map[msync.EventID]*Tracking{},
+		index:   make(map[replica.PeerID]int, cfg.Nodes),
+		tracked: map[replica.EventID]*Tracking{},
 	}
 	s.now = s.start
 	s.nextTick = s.start
@@ -118,7 +118,7 @@ func New(cfg Config) (*Sim, error) {
 		if err != nil {
 			return nil, err
 		}
-		n := &Node{ID: signer.ID(), Store: msync.NewMemStore(), signer: signer}
+		n := &Node{ID: signer.ID(), Store: replica.NewMemStore(), signer: signer}
 		s.index[n.ID] = i
 		s.nodes = append(s.nodes, n)
 	}
@@ -182,7 +182,7 @@ func (s *Sim) buildViews() {
 // boot starts (or restarts) node i's engine from its store.
 func (s *Sim) boot(i int) error {
 	n := s.nodes[i]
-	cfg := msync.DefaultConfig()
+	cfg := replica.DefaultConfig()
 	if s.cfg.Engine != nil {
 		s.cfg.Engine(&cfg)
 	}
@@ -190,7 +190,7 @@ func (s *Sim) boot(i int) error {
 	cfg.Verifier = security.Verifier{}
 	cfg.Store = n.Store
 	cfg.Rand = rand.New(rand.NewPCG(s.rnd.Uint64(), uint64(i)))
-	eng, err := msync.New(cfg)
+	eng, err := replica.New(cfg)
 	if err != nil {
 		return fmt.Errorf("simtest: boot node %d: %w", i, err)
 	}
@@ -265,7 +265,7 @@ func (s *Sim) Reconnect(i int) error {
 // vector and the same Merkle root over its key states.
 func (s *Sim) StatesEqual() bool {
 	first := true
-	var vv msync.Digest
+	var vv replica.Digest
 	var root [32]byte
 	var count uint64
 	for _, n := range s.nodes {
@@ -287,7 +287,7 @@ func (s *Sim) StatesEqual() bool {
 func (s *Sim) Partition(group []int) { s.group = group }
 
 // Track records the spread of an event to every node.
-func (s *Sim) Track(ev *msync.Event, origin int) {
+func (s *Sim) Track(ev *replica.Event, origin int) {
 	t := &Tracking{Created: s.now, At: make([]time.Time, len(s.nodes)), Depth: make([]int, len(s.nodes))}
 	t.At[origin] = s.now
 	t.Count = 1
@@ -295,11 +295,11 @@ func (s *Sim) Track(ev *msync.Event, origin int) {
 }
 
 // Tracking returns what Track recorded for id.
-func (s *Sim) Tracking(id msync.EventID) *Tracking { return s.tracked[id] }
+func (s *Sim) Tracking(id replica.EventID) *Tracking { return s.tracked[id] }
 
 // Do runs fn against node i's engine (a local write, say) and acts on the
 // Ready it produces. It fails if the node is down.
-func (s *Sim) Do(i int, fn func(*msync.Engine) error) error {
+func (s *Sim) Do(i int, fn func(*replica.Engine) error) error {
 	n := s.nodes[i]
 	if n.eng == nil {
 		return fmt.Errorf("simtest: node %d is down", i)
@@ -343,10 +343,10 @@ func (s *Sim) drain(i, depth int) error {
 			s.Dropped++
 			continue
 		}
-		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: msync.Message{From: n.ID, To: s.nodes[j].ID}, events: rd.Broadcast, depth: depth + 1})
+		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: replica.Message{From: n.ID, To: s.nodes[j].ID}, events: rd.Broadcast, depth: depth + 1})
 	}
 	for _, c := range rd.Changes {
-		if c.Kind == msync.ChangeReceived {
+		if c.Kind == replica.ChangeReceived {
 			if t := s.tracked[c.Event.ID()]; t != nil && t.At[i].IsZero() {
 				t.At[i] = s.now
 				t.Depth[i] = depth
@@ -429,7 +429,7 @@ func (s *Sim) RunUntil(cond func() bool, max time.Duration) (bool, error) {
 
 // Converged reports whether every live node has the same digest.
 func (s *Sim) Converged() bool {
-	var ref msync.Digest
+	var ref replica.Digest
 	first := true
 	for _, n := range s.nodes {
 		if n.eng == nil {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -26,7 +26,7 @@ type delayHost struct {
 
 // links holds the latency of every link, keyed by both ends.
 type links struct {
-	mu gosync.Mutex
+	mu sync.Mutex
 	m  map[[2]peer.ID]time.Duration
 	// stop ends every delayStream's goroutine when the run is over.
 	stop chan struct{}
@@ -80,7 +80,7 @@ type delayStream struct {
 	network.Stream
 	latency time.Duration
 	queue   chan delayed
-	once    gosync.Once
+	once    sync.Once
 	done    chan struct{}
 	stop    <-chan struct{}
 }

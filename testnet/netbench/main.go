@@ -32,7 +32,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/murmur-p2p/murmur/p2pnode"
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 func main() {
@@ -216,8 +216,8 @@ func run(s setting) (result, error) {
 
 	// Record when each node first receives each write.
 	var mu sync.Mutex
-	got := map[msync.EventID][]time.Time{}
-	via := map[msync.EventID][]msync.Delivery{}
+	got := map[replica.EventID][]time.Time{}
+	via := map[replica.EventID][]replica.Delivery{}
 	for i, n := range nodes {
 		ch, err := n.Subscribe(s.writes * 4)
 		if err != nil {
@@ -225,7 +225,7 @@ func run(s setting) (result, error) {
 		}
 		go func() {
 			for c := range ch {
-				if c.Kind != msync.ChangeReceived {
+				if c.Kind != replica.ChangeReceived {
 					continue
 				}
 				mu.Lock()
@@ -244,7 +244,7 @@ func run(s setting) (result, error) {
 		}
 	}
 	type write struct {
-		id     msync.EventID
+		id     replica.EventID
 		at     time.Time
 		writer int
 	}
@@ -263,7 +263,7 @@ func run(s setting) (result, error) {
 		times := make([]time.Time, len(nodes))
 		times[i] = at
 		got[ev.ID()] = times
-		via[ev.ID()] = make([]msync.Delivery, len(nodes))
+		via[ev.ID()] = make([]replica.Delivery, len(nodes))
 		mu.Unlock()
 		ws = append(ws, write{ev.ID(), at, i})
 		eventBytes += ev.Size()

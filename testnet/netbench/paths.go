@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	msync "github.com/murmur-p2p/murmur/sync"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // pathsHeader heads the table of delivery paths (pathStats.row).
@@ -14,14 +14,14 @@ const pathsHeader = "| setting | mode | deliveries push/pull/sync/router | p99 m
 	"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
 // shownPaths are the delivery paths the table reports, in column order.
-var shownPaths = []msync.Delivery{msync.DeliveryPush, msync.DeliveryPull, msync.DeliverySync, msync.DeliveryExternal}
+var shownPaths = []replica.Delivery{replica.DeliveryPush, replica.DeliveryPull, replica.DeliverySync, replica.DeliveryExternal}
 
 // pathStats says where a run's deliveries came from: every ChangeReceived
 // with its path (Change.Via) and its delay after the write, the path of the
 // delivery that completed each of the slowest writes, and the engines'
 // timeout counters.
 type pathStats struct {
-	byPath map[msync.Delivery][]time.Duration
+	byPath map[replica.Delivery][]time.Duration
 	// slowest are the last deliveries of the slowest writes, slowest first.
 	slowest []delivery
 	// Per write, summed over nodes.
@@ -30,14 +30,14 @@ type pathStats struct {
 
 // delivery is one node receiving one write.
 type delivery struct {
-	via   msync.Delivery
+	via   replica.Delivery
 	after time.Duration
 }
 
 // tally fills the path statistics from each write's deliveries (one per
 // node; the writer's own entry has the zero path and delay and is skipped).
 func tally(writes [][]delivery, writers []int, slowest int) pathStats {
-	ps := pathStats{byPath: map[msync.Delivery][]time.Duration{}}
+	ps := pathStats{byPath: map[replica.Delivery][]time.Duration{}}
 	var lasts []delivery
 	for w, ds := range writes {
 		var last delivery

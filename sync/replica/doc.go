@@ -1,0 +1,238 @@
+// Package replica is murmur's replication engine: a deterministic state machine
+// that replicates signed events, and the key/value state derived from them,
+// between many nodes by gossip. It does no network or disk I/O and never
+// reads the clock or a global random source: local writes, received
+// messages, timer ticks and peer-set changes go in; store writes, messages
+// and application notifications come out. The same engine runs behind libp2p
+// streams (p2pnode), in the simulator (sync/simtest) and in unit tests. The
+// design follows etcd's raft core: Engine is the state machine, Ready is what
+// it asks the caller to do.
+//
+// # Data model
+//
+// An Event is one write: its Origin (the creating node's peer ID), a
+// per-origin sequence number Seq (1, 2, 3, ... without gaps), a hybrid
+// logical clock Timestamp, an Op (OpPut, OpDelete, or OpApp for an opaque
+// application event), Key and Value, the causal Context it was written
+// against, and the origin's Signature over a canonical binary encoding
+// (Event.Body). Its EventID is the sha256 of that encoding. Events that are
+// unsigned, badly signed (Verifier), malformed (Event.Validate), or that
+// reuse a stored (origin, seq) with different content (ErrEquivocation) are
+// rejected.
+//
+// A node's VersionVector holds, per origin, the highest seq it stores with no
+// gap below it; the log holds exactly those events. Per key, a KeyState keeps
+// the versions no known write supersedes and the key's causal context (a
+// dotted version vector set): a write supersedes exactly the versions its
+// Context covers, so two writes compare as Before, After, Equal or
+// Concurrent (CompareWrites), concurrent writes stay as siblings and are
+// reported as ChangeConflict, and the state is the same whatever order the
+// writes arrive in. Plain reads (Get) see a deterministic winner: highest
+// HLC, then highest origin ID. Deletes are tombstone versions.
+//
+// # Driving an engine
+//
+// Create an engine over a Store (MemStore, or the Pebble store) with a
+// Signer, a Verifier and a seeded *rand.Rand:
+//
+//	cfg := replica.DefaultConfig()
+//	cfg.Signer = signer                   // security.NewSigner(identityKey)
+//	cfg.Verifier = security.Verifier{}
+//	cfg.Store = store
+//	cfg.Rand = rand.New(rand.NewPCG(seed1, seed2))
+//	e, err := replica.New(cfg)              // resumes from whatever store holds
+//
+// Tell it about peers as connections come and go, and give it the time
+// regularly:
+//
+//	e.PeerUp(id)      // connected / discovered
+//	e.PeerDown(id)    // disconnected
+//	e.Tick(time.Now()) // e.g. every 100 ms: timeouts, failure detector, digest sync
+//
+// Feed it local writes and received messages:
+//
+//	ev, err := e.Put("users/alice", value) // also Delete, Publish
+//	err = e.Step(msg)                       // msg.From = the authenticated sender
+//
+// After any input, act on the Ready, in this order, before the next input:
+//
+//	for e.HasReady() {
+//		rd := e.Ready()
+//		if err := store.Apply(rd.Batch); err != nil { // 1. persist FIRST, durably
+//			return err // send nothing: a restart resumes from the store
+//		}
+//		for _, m := range rd.Messages { // 2. then send (loss is tolerated)
+//			transport.Send(m.To, m)
+//		}
+//		router.Broadcast(rd.Broadcast) // only with ExternalDissemination
+//		for _, c := range rd.Changes { // 3. then notify the application
+//			app.Deliver(c)
+//		}
+//		e.Advance() // 4. the batch is durable
+//	}
+//
+// Persisting before sending guarantees that nothing a peer was told about
+// can be lost by a crash; on restart, New reloads the version vector and the
+// clock from the store and the node continues its sequence. Until Advance
+// the engine reads its own unpersisted writes from memory, so reads (Get,
+// Versions, List) are always current. Node wraps an Engine with a mutex for
+// callers that need concurrent access.
+//
+// # Dissemination
+//
+// A new event travels by eager push for the first Config.PushHops hops: the
+// node pushes the payload to Fanout peers chosen by the PeerSelection
+// strategy; each receiver answers a PushAck listing the events that were new
+// to it. With fewer than a majority of Fanout useful acks (or none by
+// AckTimeout), the pusher announces the event ID (PullSync) to
+// Fanout+PullExtra further peers. Past PushHops, each node that gets the
+// event announces only its ID to Fanout+PullExtra peers; receivers lacking it
+// send a PullRequest to one announcer at a time (another one after
+// PullTimeout) and get a PullResponse. Announcements stop after MaxHops hops.
+// After the first wave, an announcer sweeps: it announces to its other live
+// peers not known to have the event, so a node that every random choice
+// missed does not wait for digest sync. Ack and pull timeouts adapt to each
+// peer's measured round trip (RFC 6298 over engine time), between three
+// tick gaps and the configured AckTimeout/PullTimeout.
+// So each node receives the payload about once (the simulator measures 1.05
+// copies per node at N = 10,000, see docs/benchmarks.md), while IDs, at 32
+// bytes each, carry the redundancy the epidemic needs. A recently seen event
+// IDs LRU (DedupCacheSize) answers "already have it" before the store does.
+// Everything for one peer is batched into messages of at most
+// MaxEventsPerMessage events and MaxMessageSize bytes.
+//
+// With Config.ExternalDissemination an external router (GossipSub in
+// p2pnode) spreads new events instead, in the spirit of go-libp2p-pubsub's
+// PubSubRouter: the engine neither pushes nor announces local events but
+// lists them in Ready.Broadcast, and Receive accepts the events the router
+// delivers, verified, deduplicated and applied like pushed ones, never
+// acknowledged or forwarded. Digest sync, gap requests and the announcing
+// of events digest sync brings are unchanged underneath.
+//
+// Events that arrive before a predecessor of the same origin are held
+// (MaxPendingEvents, at most an eighth of it per origin) and the gap is
+// requested from the sender, which stores its events without gaps. A held
+// event whose gap has not filled after four PullTimeouts (engine time) is
+// dropped (Stats.HeldExpired); digest sync brings it again in order. So a
+// peer that never sends a gap's first event cannot keep the buffer.
+//
+// # Digest sync
+//
+// Every SyncInterval the engine opens a digest sync with one peer: it sends
+// its root Digest (an incrementally kept hash of its version vector). If the
+// roots match, the peer answers Match and the exchange ends; otherwise the
+// peer answers with its version vector, and the two exchange the missing
+// events in the three phases digest -> events + request -> events
+// (SyncDigest, SyncExchange, SyncEvents). Events brought by digest sync are
+// announced onward, so a healed partition is repaired by pull, not one sync
+// at a time.
+//
+// # Anti-entropy
+//
+// Digest sync repairs lost events; anti-entropy repairs state. Every
+// AntiEntropyInterval the engine opens a Merkle reconciliation session
+// (sync/merkle) with one peer over the store's tree (MerkleStore: a tree
+// over (HashKey(key), KeyState.Digest()) entries that the store updates in
+// Apply). AERequest/AEResponse round trips walk both trees down to the
+// differing ranges; then each side sends the other its key states in them
+// (AEStates: per key the signed events of its versions and its context),
+// and each merges them by the causality rules (merge.go): a version
+// survives if the other side holds it or the other side's knowledge (the
+// key's context, plus that side's version vector) does not cover it; the
+// contexts are joined. Past FullSyncThreshold of differing leaves the
+// initiator pulls a snapshot instead (SnapshotRequest/SnapshotChunk, the
+// whole state in key order, resumable from the last key received). An
+// empty node whose first digest sync meets a long history also pulls a
+// snapshot instead of the log. Sessions are bounded: one started at a time,
+// one answered per peer and four in all, each dropped after SuspectTimeout
+// of silence. Snapshot serving is bounded too: one walk per peer; a
+// request that does not continue where the peer's last chunk ended is
+// dropped within PullTimeout of that chunk (Stats.SnapshotRequestsRefused),
+// so small requests cannot make the node build large chunks at will.
+// See merge.go for the trust model: values are verified by
+// their origins' signatures; contexts cannot be and are bounded.
+//
+// # Garbage collection and catch-up
+//
+// Every GCInterval the engine computes the safe vector: the pointwise
+// minimum of its own vector and the last vector it learned (by digest sync)
+// from every known peer that is not failed. Every such node has applied
+// every write the safe vector covers. Below it, the engine deletes
+// (Batch.DeleteEvents, Batch.DeleteKeys) application events, writes that
+// no key state holds as a version any more (superseded), and keys whose
+// versions are all tombstones and whose context the safe vector covers
+// (with their events). Collection is "safe" in that no node the engine
+// knows of needs what it deletes; a node it does not know of (new, or
+// failed and forgotten) catches up by state instead:
+//
+//   - The floor (persisted as metadata "gc-floor") is, per origin, the seq
+//     at or below which the log may lack events. A digest sync request
+//     that starts at or below it is served from above it, and the reply's
+//     Compacted field reports the floor. A node told of a floor above its
+//     own vector, in a SyncEvents answering a digest sync it started with
+//     that peer (a Compacted anywhere else is ignored and counted as
+//     Stats.CompactedIgnored), starts a catch-up session with that peer: an anti-entropy
+//     session whose first response carries the peer's vector V (read
+//     before any of the session's state), or a snapshot, whose first chunk
+//     carries V. When the session's states are merged (or the last chunk
+//     is in), the node's state reflects every write V covers, so it raises
+//     its vector to V and its floor with it (raiseTo), and events above V
+//     arrive by digest sync as usual. A snapshot resumed from another peer
+//     raises to the pointwise minimum of the senders' vectors.
+//   - Trust: the node adopts the catch-up peer's vector. raiseTo never
+//     raises the node's own origin (only it writes there; a peer's claim
+//     would skip its sequence), and every seq from a peer, in a vector or
+//     an event, is at most MaxSeq, so seq arithmetic cannot overflow. The
+//     other origins' entries are not capped at signed evidence: the events
+//     between the floor and the vector are the collected ones, so a node
+//     could never reach its peers' vector; a peer the node syncs with can
+//     therefore still make it treat writes of other origins as known.
+//
+// Invariants:
+//
+//  1. State reflects the vector: for every origin o, every write of o with
+//     seq <= VersionVector()[o] has been applied to the key state (it is a
+//     version, or superseded by one, or its key was collected). Events and
+//     state change in one Batch; raiseTo only follows a complete merge.
+//  2. The log holds every event of o in floor[o] < seq <= vector[o]; below
+//     the floor it may lack any; floor <= vector.
+//  3. Every version of a key state has its event in the log (possibly
+//     above the vector, when the version arrived as state: applying that
+//     event later advances the vector without a second change report).
+//  4. A key absent from a node whose vector covers a write to it means
+//     that write was superseded or deleted there: absence carries the
+//     node's vector as its context, so collected tombstones do not
+//     resurrect values through anti-entropy.
+//  5. An event at or below the floor that arrives again is a duplicate
+//     (equivocation below the floor cannot be detected: the event is gone).
+//
+// Application events (Publish) below a floor are not replayed to a node
+// that catches up by state: state has no record of them.
+//
+// # Peers and failure detection
+//
+// Targets are chosen among live peers by SelectRandom, SelectRoundRobin,
+// SelectLeastRecent or SelectMostReliable. A peer that leaves a request
+// unanswered for SuspectTimeout is suspected (chosen after alive peers), for
+// FailTimeout failed (only probed: a ProbeFailed share of digest syncs goes
+// to a failed peer); any message from it makes it alive again. Transitions
+// are reported as ChangePeerState.
+//
+// # Messages
+//
+// Message bodies are plain structs (Push, PushAck, PullSync, PullRequest,
+// PullResponse, SyncRoot, SyncDigest, SyncExchange, SyncEvents, AERequest,
+// AEResponse, AEStates, SnapshotRequest, SnapshotChunk) whose Size
+// is their canonical encoded size, so the simulator can count bytes; the
+// protocol package maps them to protobuf frames. Step rejects messages over
+// MaxMessageSize or the per-message count limits (ErrMessageTooLarge), and
+// rejects bad events one by one while still accepting the good ones.
+//
+// # Storage
+//
+// Store is the storage interface owned by this package: the event log by ID
+// and by (origin, seq), key state by key, prefix and key-hash order, the
+// version vector, clock and small metadata, all written through an atomic
+// Batch that can also delete (garbage collection). MemStore implements it in
+// memory, with a Merkle tree (MerkleStore); pebblestore on disk.
+package replica
