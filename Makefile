@@ -4,7 +4,7 @@
 #   make test      unit, property, simulator and integration tests, then a
 #                  testnet smoke check
 #   make build     bin/murmur
-#   make lint      gofmt, go vet, and staticcheck when the module proxy serves it
+#   make lint      go mod tidy check, gofmt, go vet, and staticcheck when the module proxy serves it
 #   make fuzz      run every fuzz target for FUZZTIME each
 
 GO          ?= go
@@ -40,6 +40,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 lint: vet
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then \
 		echo "staticcheck ./..."; $(GO) run $(STATICCHECK) $(PKGS); \
