@@ -457,7 +457,7 @@ func (e *Engine) raiseTo(vv VersionVector) {
 		}
 		old := e.vv[o]
 		e.vv[o] = seq
-		e.digest.update(o, old, seq)
+		e.digest.Update(o, old, seq)
 		e.pend.raise(o, seq)
 		if e.floor == nil {
 			e.floor = VersionVector{}

@@ -234,7 +234,7 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	e.pend.addEvent(ev, id)
 	old := e.vv[ev.Origin]
 	e.vv[ev.Origin] = ev.Seq
-	e.digest.update(ev.Origin, old, ev.Seq)
+	e.digest.Update(ev.Origin, old, ev.Seq)
 	e.seen.Add(id, struct{}{})
 	if via != viaLocal {
 		e.clock.Update(ev.Time, e.nowNanos())
@@ -319,7 +319,7 @@ func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, comp
 		}
 		// The rest of the range is in the pending writes.
 		for ; !more && next <= top; next++ {
-			ev, ok := e.pend.dots[Dot{r.Origin, next}]
+			ev, ok := e.pend.dots[Dot{Origin: r.Origin, Seq: next}]
 			if !ok {
 				break
 			}

@@ -245,14 +245,3 @@ func (e *Engine) onSnapshotChunk(from PeerID, m *SnapshotChunk) error {
 	e.changes = append(e.changes, Change{Kind: ChangeSnapshot, Peer: from, Snapshot: &p})
 	return nil
 }
-
-// minVV returns the pointwise minimum of a and b (missing entries are 0).
-func minVV(a, b VersionVector) VersionVector {
-	out := VersionVector{}
-	for o, s := range a {
-		if t := b[o]; t > 0 {
-			out[o] = min(s, t)
-		}
-	}
-	return out
-}

@@ -98,7 +98,7 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		return fmt.Errorf("sync digest: %w", err)
 	}
 	e.peerVV[from] = theirs.Clone()
-	if e.empty() && theirs.total() > snapshotMinEvents*uint64(e.cfg.MaxEventsPerMessage) {
+	if e.empty() && theirs.Total() > snapshotMinEvents*uint64(e.cfg.MaxEventsPerMessage) {
 		// A new empty node takes a long history by snapshot rather than
 		// event by event (it then raises its vector to the peer's); a
 		// short one is cheaper as events, and keeps application events.

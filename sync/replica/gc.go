@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/murmur-p2p/murmur/sync/causal"
 )
 
 // This file holds garbage collection of the log and of tombstones. See
@@ -71,7 +73,7 @@ func (e *Engine) collectGarbage() {
 // Failed peers do not hold collection back; when they return they catch up
 // by state.
 func (e *Engine) safeVector() (VersionVector, bool) {
-	safe := e.vv.Clone()
+	var others []VersionVector
 	for _, id := range e.peers.ids {
 		if e.peers.m[id].state == PeerFailed {
 			continue
@@ -80,9 +82,9 @@ func (e *Engine) safeVector() (VersionVector, bool) {
 		if !ok {
 			return nil, false
 		}
-		safe = minVV(safe, pv)
+		others = append(others, pv)
 	}
-	return safe, true
+	return causal.SafeVector(e.vv, others), true
 }
 
 // collectEvent deletes ev if nothing needs it below the safe vector: an

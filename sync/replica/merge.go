@@ -191,13 +191,3 @@ func (e *Engine) mergeState(from PeerID, key string, theirs *StateEntry, theirVV
 	e.stats.StatesMerged++
 	return true, nil
 }
-
-// dominates reports whether a covers every entry of b.
-func dominates(a, b VersionVector) bool {
-	for o, s := range b {
-		if a[o] < s {
-			return false
-		}
-	}
-	return true
-}
