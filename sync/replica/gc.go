@@ -68,17 +68,28 @@ func (e *Engine) collectGarbage() {
 }
 
 // safeVector is the pointwise minimum of our vector and the last learned
-// vector of every known peer that is not failed: the writes every live node
-// has applied. ok is false while some such peer's vector is not known yet.
-// Failed peers do not hold collection back; when they return they catch up
-// by state.
+// vector of every peer in the table, failed ones included (a peer leaves
+// the table after PeerForgetTimeout of silence): the writes every known
+// node has applied. ok is false while some peer's vector is not known yet.
+// Vectors are a peer's claims, so one that lags ours without advancing
+// for GCStallTimeout (a peer that reports an empty vector forever, or one
+// gone quiet) no longer holds collection back: a liar delays collection,
+// never stops it; an honest straggler catches up by state.
 func (e *Engine) safeVector() (VersionVector, bool) {
 	var others []VersionVector
 	for _, id := range e.peers.ids {
-		if e.peers.m[id].state == PeerFailed {
+		pv, ok := e.peerVV[id]
+		stalled := false
+		if at, seen := e.peerVVAt[id]; seen || !ok {
+			if !seen {
+				at = e.peers.m[id].lastHeard
+			}
+			stalled = e.now.Sub(at) >= e.cfg.GCStallTimeout && (!ok || !pv.Dominates(e.vv))
+		}
+		if stalled {
+			e.stats.GCPeersStalled++
 			continue
 		}
-		pv, ok := e.peerVV[id]
 		if !ok {
 			return nil, false
 		}
@@ -115,7 +126,11 @@ func (e *Engine) collectEvent(ev *Event, safe VersionVector, deleted map[string]
 		return
 	}
 	for _, v := range ks.Versions {
-		if !v.Tombstone() {
+		// A tombstone is the evidence that a delete superseded older
+		// values: a node that was away keeps them until it sees it (an
+		// absent key proves nothing, merge.go). So it is kept for
+		// TombstoneTTL of engine time.
+		if !v.Tombstone() || e.nowNanos()-v.Time.Wall < int64(e.cfg.TombstoneTTL) {
 			return
 		}
 	}

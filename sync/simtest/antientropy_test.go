@@ -45,6 +45,9 @@ func aeEngine(c *replica.Config) {
 	c.GCInterval = 500 * time.Millisecond
 	c.SuspectTimeout = time.Second
 	c.FailTimeout = 2 * time.Second
+	// The cut-off node's vector stops advancing: after this long it no
+	// longer holds the others' collection back.
+	c.GCStallTimeout = 3 * time.Second
 }
 
 func gcScenario(seed uint64) error {
