@@ -19,7 +19,7 @@ var (
 	// not yet learned its own last sequence number from a peer. Writing
 	// would reuse one of its (origin, seq), which peers drop. Wait for a
 	// digest sync with a peer, or start with a new identity.
-	ErrOwnSeqUnknown = errors.New("own sequence not yet recovered from peers")
+	ErrOwnSeqUnknown = errors.New("own sequence not yet recovered from peers (the store is empty but the identity is not new: wait for a peer to answer, or restart the daemon with --reset-identity)")
 	// ErrMessageTooLarge marks a message over the configured size or event
 	// count limit.
 	ErrMessageTooLarge = errors.New("message too large")
