@@ -18,7 +18,7 @@ import (
 //
 // Commands (nodes are n1, n2, ...; "huge" is 2^40):
 //
-//	net n=3                          a lossless network of 3 engines
+//	net n=3 [origins-per-peer=64]    a lossless network of 3 engines
 //	put node=n2 key=k value=v        a local write (also: delete node= key=)
 //	forge from=n1 to=n2 seq=1 key=k value=v [ctx=(n2:huge,n3:1)]
 //	                                 n1 signs an event and pushes it to n2
@@ -69,13 +69,16 @@ type driver struct {
 }
 
 func newDriver(t *testing.T, td *datadriven.TestData) *driver {
-	n := 3
+	n, perPeer := 3, 0
 	for _, a := range td.CmdArgs {
-		if a.Key == "n" {
+		switch a.Key {
+		case "n":
 			n, _ = strconv.Atoi(a.Vals[0])
+		case "origins-per-peer":
+			perPeer, _ = strconv.Atoi(a.Vals[0])
 		}
 	}
-	tn, ids := newTestNet(t, n, nil)
+	tn, ids := newTestNet(t, n, func(c *Config) { c.MaxOriginsPerPeer = perPeer })
 	d := &driver{t: t, tn: tn, ids: ids, names: map[PeerID]string{}, seen: map[PeerID]int{}}
 	for i, id := range ids {
 		d.names[id] = fmt.Sprintf("n%d", i+1)
