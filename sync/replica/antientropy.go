@@ -418,14 +418,15 @@ func (e *Engine) onAEStates(from PeerID, m *AEStates) error {
 // a peer's state that reflects every write vv covers (see doc.go,
 // "Garbage collection and catch-up"). The log may lack the events between
 // the old and the new vector, so the garbage-collection floor rises with
-// it. Our own origin is never raised: only this node writes it, and a
-// peer's claim about it would skip our own sequence. Entries above MaxSeq
+// it. Our own origin is raised only while recovering a lost store, and
+// then only as capRaise allows (to our own signed events): only this node
+// writes it, and a peer's claim about it would skip our own sequence. Entries above MaxSeq
 // are ignored (callers have refused them already).
 func (e *Engine) raiseTo(vv VersionVector) {
 	raised := false
 	for _, o := range vv.Origins() {
 		seq := vv[o]
-		if o == e.id || seq > MaxSeq || seq <= e.vv[o] {
+		if (o == e.id && !e.recovering) || seq > MaxSeq || seq <= e.vv[o] {
 			continue
 		}
 		old := e.vv[o]

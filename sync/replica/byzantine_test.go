@@ -343,3 +343,59 @@ func TestPeerTableShrinks(t *testing.T) {
 		t.Fatalf("peer table holds %d peers after the senders went silent for an hour", n)
 	}
 }
+
+// TestLostStoreAfterGCRecoversFromHead is case 4 once peers have
+// collected the node's old events: the head event each peer keeps is the
+// evidence of its last seq.
+func TestLostStoreAfterGCRecoversFromHead(t *testing.T) {
+	tune := func(c *Config) {
+		c.GCInterval = 500 * time.Millisecond
+		c.SyncInterval = 200 * time.Millisecond
+	}
+	tn, ids := newTestNet(t, 3, tune)
+	a, b := ids[0], ids[1]
+	for i := 0; i < 5; i++ {
+		if _, err := tn.engines[a].Put("k", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		tn.flush()
+		tn.deliver()
+	}
+	// Another node overwrites the key: none of a's events is a version.
+	if _, err := tn.engines[ids[2]].Put("k", []byte("theirs")); err != nil {
+		t.Fatal(err)
+	}
+	tn.flush()
+	tn.deliver()
+	deadline := tn.now.Add(time.Minute)
+	collected := func() bool { return tn.engines[b].Floor()[a] >= 4 && tn.engines[ids[2]].Floor()[a] >= 4 }
+	for !collected() && tn.now.Before(deadline) {
+		tn.tick(100 * time.Millisecond)
+	}
+	if !collected() {
+		t.Fatalf("peers collected only up to %d and %d", tn.engines[b].Floor()[a], tn.engines[ids[2]].Floor()[a])
+	}
+	tn.stores[a] = NewMemStore()
+	tn.boot(a, 43, func(c *Config) { tune(c); c.ResumeIdentity = true })
+	for _, p := range ids {
+		tn.engines[a].PeerUp(p)
+	}
+	var ev *Event
+	for deadline = tn.now.Add(time.Minute); ev == nil && tn.now.Before(deadline); {
+		tn.tick(100 * time.Millisecond)
+		if e, err := tn.engines[a].Put("new", []byte("after")); err == nil {
+			ev = e
+		}
+	}
+	if ev == nil {
+		t.Fatal("the node never recovered its sequence after its events were collected")
+	}
+	if ev.Seq != 6 {
+		t.Fatalf("new write got seq %d, want 6", ev.Seq)
+	}
+	tn.flush()
+	tn.deliver()
+	if value(tn.engines[b], "new") != "after" {
+		t.Fatal("the peer dropped the node's new write")
+	}
+}

@@ -122,16 +122,16 @@ func (e *Engine) capRaise(from PeerID, v, evidence VersionVector) VersionVector 
 			continue
 		}
 		var t uint64
+		ev := evidence[o]
+		if h := e.heldMax(o); h > 0 {
+			ev = max(ev, h-1)
+		}
 		if o == e.id {
 			if !e.recovering {
 				continue
 			}
-			t = min(claim, evidence[o])
+			t = min(claim, ev)
 		} else {
-			ev := evidence[o]
-			if h := e.heldMax(o); h > 0 {
-				ev = max(ev, h-1)
-			}
 			for p, pv := range e.peerVV {
 				if p != from {
 					ev = max(ev, min(claim, pv[o]))

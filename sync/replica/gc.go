@@ -33,7 +33,11 @@ func (e *Engine) collectGarbage() {
 	deleted := map[string]bool{}
 	changed := false
 	for _, o := range safe.Origins() {
-		from, to := e.floor[o]+1, safe[o]
+		// The head (the origin's latest event) is never collected: it is
+		// the signed evidence that the origin reached its seq, which a
+		// catch-up needs to raise its vector (capRaise) and a node that
+		// lost its store needs to recover its own sequence.
+		from, to := e.floor[o]+1, min(safe[o], e.vv[o]-1)
 		if from > to || budget == 0 {
 			continue
 		}
