@@ -90,6 +90,8 @@ type Engine struct {
 	ownHeard   int
 	// lastCatchUp is when a Compacted report last started a catch-up.
 	lastCatchUp time.Time
+	// nextForget is when the table is next scanned for silent peers.
+	nextForget time.Time
 
 	stats Stats
 }
@@ -367,14 +369,11 @@ func (e *Engine) Tick(now time.Time) {
 	for _, c := range e.peers.detect(now, e.cfg.SuspectTimeout, e.cfg.FailTimeout) {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: c.id, PeerState: c.state})
 	}
-	for _, id := range e.peers.silent(now, e.cfg.PeerForgetTimeout) {
-		// Silent this long: forgotten (a message or PeerUp brings it
-		// back), so the table does not grow with every sender.
-		e.forgetPeer(id)
-		if e.peers.remove(id) {
-			e.stats.PeersForgotten++
-			e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerFailed})
-		}
+	if !now.Before(e.nextForget) {
+		// A sixteenth of the timeout is precise enough, and keeps the scan
+		// of the table off most ticks.
+		e.nextForget = now.Add(e.cfg.PeerForgetTimeout / 16)
+		e.forgetSilent(now)
 	}
 	e.expirePushes()
 	e.expirePulls()
@@ -397,6 +396,19 @@ func (e *Engine) Tick(now time.Time) {
 		if !now.Before(e.nextGC) {
 			e.collectGarbage()
 			e.nextGC = now.Add(e.cfg.GCInterval)
+		}
+	}
+}
+
+// forgetSilent drops peers silent for PeerForgetTimeout from the table (a
+// message or PeerUp brings them back), so it does not grow with every
+// sender.
+func (e *Engine) forgetSilent(now time.Time) {
+	for _, id := range e.peers.silent(now, e.cfg.PeerForgetTimeout) {
+		e.forgetPeer(id)
+		if e.peers.remove(id) {
+			e.stats.PeersForgotten++
+			e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerFailed})
 		}
 	}
 }
