@@ -51,10 +51,12 @@ func (d *Decoder) Add(remote, local []Symbol) error {
 	for i := range remote {
 		idx := len(d.coded)
 		c := remote[i].Sub(local[i])
+		c.Count = residue(c.Count)
 		// Take out every recovered item that maps here.
 		for len(d.pending) > 0 && d.pending[0].m.index == uint64(idx) {
 			p := &d.pending[0]
 			c.add(p.item, p.check, -p.sign)
+			c.Count = residue(c.Count)
 			p.m.next()
 			heap.Fix(&d.pending, 0)
 		}
@@ -95,6 +97,7 @@ func (d *Decoder) peel() error {
 		m := newMapping(c)
 		for j := uint64(0); j < uint64(len(d.coded)); j = m.next() {
 			d.coded[j].add(it, c, -sign)
+			d.coded[j].Count = residue(d.coded[j].Count)
 			if d.coded[j].pure() {
 				d.queue = append(d.queue, int(j))
 			}
@@ -106,7 +109,7 @@ func (d *Decoder) peel() error {
 
 // Decoded reports whether every symbol received has been peeled to zero.
 // Every item maps to symbol 0, so an item of the difference not yet
-// recovered leaves symbol 0 nonzero (short of a 64-bit checksum collision
+// recovered leaves symbol 0 nonzero (short of a checksum collision
 // and equal XORs): when Decoded is true the items recovered are the whole
 // symmetric difference.
 func (d *Decoder) Decoded() bool {
@@ -127,11 +130,17 @@ func (d *Decoder) Remote() []Item { return d.remote }
 // Local returns the items recovered that only the local set holds.
 func (d *Decoder) Local() []Item { return d.local }
 
+// residue reduces a count difference modulo 256 into [-128, 127]: symbols
+// travel with counts modulo 256 (AppendSymbols), and a difference whose
+// magnitude exceeds 127 is never pure or zero anyway, but for a checksum
+// collision, which the purity test already risks.
+func residue(c int64) int64 { return int64(int8(c)) }
+
 // pendingItem is a recovered item waiting to be taken out of the symbols
 // still to come; m.index is the next index it maps to.
 type pendingItem struct {
 	item  Item
-	check uint64
+	check uint32
 	sign  int64
 	m     mapping
 }

@@ -24,7 +24,7 @@ type mapping struct {
 }
 
 // newMapping starts the index sequence of an item with checksum c at 0.
-func newMapping(c uint64) mapping { return mapping{state: c} }
+func newMapping(c uint32) mapping { return mapping{state: uint64(c)} }
 
 // next advances to the item's next symbol index and returns it. It returns
 // math.MaxUint64 once the indices leave the representable range.

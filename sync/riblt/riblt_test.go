@@ -166,7 +166,7 @@ func TestAdversarialSymbolsBounded(t *testing.T) {
 				remote[i] = Symbol{Sum: it, Check: Check(it), Count: rapid.Int64Range(-3, 3).Draw(t, fmt.Sprint("c", i))}
 			} else {
 				copy(remote[i].Sum[:], rapid.SliceOfN(rapid.Byte(), ItemSize, ItemSize).Draw(t, fmt.Sprint("sum", i)))
-				remote[i].Check = rapid.Uint64().Draw(t, fmt.Sprint("check", i))
+				remote[i].Check = rapid.Uint32().Draw(t, fmt.Sprint("check", i))
 				remote[i].Count = rapid.Int64().Draw(t, fmt.Sprint("count", i))
 			}
 		}
@@ -188,7 +188,9 @@ func TestAdversarialSymbolsBounded(t *testing.T) {
 				re.Remove(it)
 			}
 			for i, s := range re.Symbols(0, n) {
-				if s != remote[i].Sub(local.Symbols(i, i+1)[0]) {
+				want := remote[i].Sub(local.Symbols(i, i+1)[0])
+				s.Count, want.Count = residue(s.Count), residue(want.Count)
+				if s != want {
 					t.Fatalf("decoded items do not reproduce symbol %d", i)
 				}
 			}
@@ -201,15 +203,18 @@ func TestWireRoundTrip(t *testing.T) {
 		syms := make([]Symbol, rapid.IntRange(0, 20).Draw(t, "n"))
 		for i := range syms {
 			copy(syms[i].Sum[:], rapid.SliceOfN(rapid.Byte(), ItemSize, ItemSize).Draw(t, "sum"))
-			syms[i].Check = rapid.Uint64().Draw(t, "check")
+			syms[i].Check = rapid.Uint32().Draw(t, "check")
 			syms[i].Count = rapid.Int64().Draw(t, "count")
 		}
 		got, err := ParseSymbols(AppendSymbols(nil, syms), len(syms))
 		if err != nil {
 			t.Fatal(err)
 		}
+		for i := range syms {
+			syms[i].Count = int64(int8(syms[i].Count))
+		}
 		if !slices.Equal(got, syms) {
-			t.Fatal("round trip changed the symbols")
+			t.Fatal("round trip changed the symbols (counts modulo 256)")
 		}
 	})
 }
@@ -223,7 +228,7 @@ func TestParseSymbolsErrors(t *testing.T) {
 	}{
 		{"truncated", one[:len(one)-2], 4},
 		{"over max", append(one, one...), 1},
-		{"bad varint", append(one[:ItemSize+8], 0x80, 0x80), 4},
+
 	} {
 		if _, err := ParseSymbols(tc.b, tc.max); err == nil {
 			t.Errorf("%s: no error", tc.name)

@@ -5,47 +5,42 @@ import (
 	"fmt"
 )
 
-// MaxEncodedSymbolSize is the largest encoding of one symbol: the item, the
-// checksum, and a zigzag varint count.
-const MaxEncodedSymbolSize = ItemSize + 8 + binary.MaxVarintLen64
+// EncodedSymbolSize is the size of one symbol on the wire: the item, the
+// checksum, and the count modulo 256.
+const EncodedSymbolSize = ItemSize + 4 + 1
 
 // AppendSymbols appends the wire encoding of syms to b: for each symbol its
-// 16-byte Sum, its Check as 8 bytes little-endian, and its Count as a
-// zigzag varint (1 byte for counts within ±63, the common case in a
-// difference).
+// 12-byte Sum, its Check as 4 bytes little-endian and its Count modulo 256
+// as one byte. A receiver only needs the count of the difference of two
+// symbols, which is small where it matters (a pure symbol's is ±1), so
+// counts travel as residues and the Decoder works modulo 256; a set's size
+// travels once, beside the symbols, where an estimate needs it.
 func AppendSymbols(b []byte, syms []Symbol) []byte {
 	for _, s := range syms {
 		b = append(b, s.Sum[:]...)
-		b = binary.LittleEndian.AppendUint64(b, s.Check)
-		b = binary.AppendVarint(b, s.Count)
+		b = binary.LittleEndian.AppendUint32(b, s.Check)
+		b = append(b, byte(s.Count))
 	}
 	return b
 }
 
 // ParseSymbols decodes symbols encoded by AppendSymbols, at most limit of
-// them. Trailing bytes, a truncated symbol or an overlong varint is an error
-// naming the symbol.
+// them; each Count is the residue in [-128, 127]. A length that is not a
+// whole number of symbols is an error.
 func ParseSymbols(b []byte, limit int) ([]Symbol, error) {
-	// Every symbol takes at least ItemSize+9 bytes, which bounds the
-	// allocation by the input.
-	out := make([]Symbol, 0, min(limit, len(b)/(ItemSize+9)))
-	for len(b) > 0 {
-		if len(out) == limit {
-			return nil, fmt.Errorf("riblt: more than %d symbols", limit)
-		}
-		if len(b) < ItemSize+9 {
-			return nil, fmt.Errorf("riblt: symbol %d truncated (%d bytes left)", len(out), len(b))
-		}
-		var s Symbol
-		copy(s.Sum[:], b)
-		s.Check = binary.LittleEndian.Uint64(b[ItemSize:])
-		c, k := binary.Varint(b[ItemSize+8:])
-		if k <= 0 {
-			return nil, fmt.Errorf("riblt: symbol %d: bad count varint", len(out))
-		}
-		s.Count = c
-		out = append(out, s)
-		b = b[ItemSize+8+k:]
+	if len(b)%EncodedSymbolSize != 0 {
+		return nil, fmt.Errorf("riblt: %d bytes are not a whole number of %d-byte symbols", len(b), EncodedSymbolSize)
+	}
+	n := len(b) / EncodedSymbolSize
+	if n > limit {
+		return nil, fmt.Errorf("riblt: %d symbols, more than %d", n, limit)
+	}
+	out := make([]Symbol, n)
+	for i := range out {
+		p := b[i*EncodedSymbolSize:]
+		copy(out[i].Sum[:], p)
+		out[i].Check = binary.LittleEndian.Uint32(p[ItemSize:])
+		out[i].Count = int64(int8(p[ItemSize+4]))
 	}
 	return out, nil
 }
