@@ -228,7 +228,6 @@ func TestParseSymbolsErrors(t *testing.T) {
 	}{
 		{"truncated", one[:len(one)-2], 4},
 		{"over max", append(one, one...), 1},
-
 	} {
 		if _, err := ParseSymbols(tc.b, tc.max); err == nil {
 			t.Errorf("%s: no error", tc.name)
