@@ -94,13 +94,13 @@ func (s *Sketch) Equal(o *Sketch) bool {
 const MaxSymbols = 1 << 20
 
 // SymbolsFor returns how many symbols to send first when about d
-// differences are expected: the code needs about 1.35-1.75 symbols per
-// difference at d >= 10 and relatively more for tiny d; sending a little
-// more than needed is cheaper than a round trip.
+// differences are expected: the code needs 1.35-1.5 symbols per difference
+// on average at d >= 100 and relatively more for tiny d; a margin over the
+// mean is cheaper than another round trip.
 func SymbolsFor(d int) int {
 	if d <= 0 {
-		return 4
+		return 3
 	}
-	n := int(math.Ceil(1.7*float64(d))) + 4
+	n := int(math.Ceil(1.6*float64(d))) + 2
 	return min(n, MaxSymbols)
 }
