@@ -1,6 +1,7 @@
 package riblt
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -46,6 +47,40 @@ func (s *Sketch) Update(old, cur *Item) {
 	if cur != nil {
 		s.Add(*cur)
 	}
+}
+
+// Indices calls fn with the index of every symbol of the sketch that it
+// maps to, in increasing order: the symbols Add, Remove or Update of it
+// change, which a store persists.
+func (s *Sketch) Indices(it Item, fn func(i int)) {
+	m := newMapping(Check(it))
+	for i := uint64(0); i < uint64(len(s.syms)); i = m.next() {
+		fn(int(i))
+	}
+}
+
+// Symbol returns symbol i (0 <= i < Len).
+func (s *Sketch) Symbol(i int) Symbol { return s.syms[i] }
+
+// AppendBinary appends the full-precision encoding of sym (its 12-byte
+// Sum, 4-byte Check and 8-byte Count, little-endian) for storage; the wire
+// uses AppendSymbols.
+func AppendBinary(b []byte, sym Symbol) []byte {
+	b = append(b, sym.Sum[:]...)
+	b = binary.LittleEndian.AppendUint32(b, sym.Check)
+	return binary.LittleEndian.AppendUint64(b, uint64(sym.Count))
+}
+
+// DecodeSymbol decodes what AppendBinary wrote.
+func DecodeSymbol(b []byte) (Symbol, error) {
+	var sym Symbol
+	if len(b) != ItemSize+12 {
+		return sym, fmt.Errorf("riblt: stored symbol of %d bytes, want %d", len(b), ItemSize+12)
+	}
+	copy(sym.Sum[:], b)
+	sym.Check = binary.LittleEndian.Uint32(b[ItemSize:])
+	sym.Count = int64(binary.LittleEndian.Uint64(b[ItemSize+4:]))
+	return sym, nil
 }
 
 func (s *Sketch) apply(it Item, sign int64) {
