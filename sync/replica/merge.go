@@ -179,7 +179,7 @@ func (e *Engine) mergeState(from PeerID, key string, theirs *StateEntry, theirVV
 			if ev.Dot() == v.Dot() {
 				e.pend.storeEvent(ev, v.Event)
 				e.stats.StateVersionsAdopted++
-				e.changes = append(e.changes, Change{Kind: ChangeReceived, Event: ev, Key: key})
+				e.changes = append(e.changes, Change{Kind: ChangeReceived, Event: ev, Key: key, Peer: from})
 				last = ev
 			}
 		}

@@ -1,0 +1,27 @@
+# The dashboard's browser test (internal/controlapi/uitest).
+#   make test-ui   install Debian's chromium if missing, start a 3-node
+#                  testnet with an API token, load each page of the
+#                  dashboard in headless Chromium and check what it shows
+#                  (UI_SCREENSHOT=file.png keeps a screenshot)
+# UI_BASE_PORT: first P2P port of the testnet (TESTNET_BASE_PORT if set).
+
+UI_TESTNET_DIR ?= $(CURDIR)/testnet/data-ui
+UI_BASE_PORT   ?= $(or $(TESTNET_BASE_PORT),4350)
+
+.PHONY: test-ui chromium
+
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+		echo "installing Debian's chromium package"; \
+		apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; \
+	fi; \
+	command -v chromium >/dev/null || { echo "test-ui: chromium is missing and 'apt-get install -y chromium' failed (run it as root)"; exit 1; }
+
+test-ui: build chromium
+	@TESTNET_DIR=$(UI_TESTNET_DIR) testnet/down.sh >/dev/null 2>&1 || true
+	rm -rf $(UI_TESTNET_DIR)
+	@export MURMUR_API_TOKEN=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') \
+		TESTNET_DIR=$(UI_TESTNET_DIR) TESTNET_BASE_PORT=$(UI_BASE_PORT) UI_TESTNET_DIR=$(UI_TESTNET_DIR); \
+	testnet/up.sh 3 || { testnet/down.sh; exit 1; }; \
+	$(GO) test -tags uitest -count=1 -timeout 5m -v ./internal/controlapi/uitest/; rc=$$?; \
+	testnet/down.sh >/dev/null; exit $$rc
