@@ -25,3 +25,18 @@ test-ui: build chromium
 	testnet/up.sh 3 || { testnet/down.sh; exit 1; }; \
 	$(GO) test -tags uitest -count=1 -timeout 5m -v ./internal/controlapi/uitest/; rc=$$?; \
 	testnet/down.sh >/dev/null; exit $$rc
+
+# The deployment files: the systemd unit must verify with no warning and
+# keep an exposure level (systemd-analyze security) of 2.0 or less; the
+# Grafana dashboard is checked by `go test ./deploy` (in make test).
+.PHONY: test-deploy
+test-deploy: build
+	@command -v systemd-analyze >/dev/null || { echo "installing Debian's systemd package (for systemd-analyze)"; \
+		apt-get install -y systemd >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y systemd >/dev/null; }; }
+	@command -v systemd-analyze >/dev/null || { echo "test-deploy: systemd-analyze is missing and 'apt-get install -y systemd' failed (run it as root)"; exit 1; }
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	sed "s|/usr/local/bin/murmur|$(CURDIR)/$(BIN)|g" deploy/systemd/murmur.service >"$$d/murmur.service" && \
+	out=$$(systemd-analyze verify "$$d/murmur.service" 2>&1) && [ -z "$$out" ] || { echo "deploy/systemd/murmur.service does not verify:"; echo "$$out"; exit 1; }; \
+	systemd-analyze security --offline=yes --threshold=20 "$$d/murmur.service" >"$$d/security.txt" 2>&1 || { \
+		echo "deploy/systemd/murmur.service: exposure level above 2.0:"; tail -1 "$$d/security.txt"; exit 1; }; \
+	echo "deploy/systemd/murmur.service: verifies; $$(tail -1 "$$d/security.txt")"
