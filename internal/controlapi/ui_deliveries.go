@@ -98,7 +98,6 @@ type deliveryLog struct {
 	next    int
 	counts  map[string]uint64
 	since   time.Time
-	lastErr error
 }
 
 func newDeliveryLog(h *hub, done <-chan struct{}) *deliveryLog {
