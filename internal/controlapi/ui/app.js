@@ -37,7 +37,7 @@ function refusal(err) {
   const what = "The murmur API refused the dashboard";
   switch (err.status) {
     case 0: return err.message;
-    case 401: return what + " (401, token): " + err.message + ". Reload the page and enter the API token (DATA/api.token) as the password.";
+    case 401: return what + " (401, token): " + err.message + ". Reload the page and give the API token as the password (any user name).";
     case 403: return what + " (403, forbidden): " + err.message;
     case 429: return what + " (429, too many requests): " + err.message + ". Retrying.";
     case 503: return what + " (503, node not running): " + err.message;
