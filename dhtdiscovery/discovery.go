@@ -164,7 +164,9 @@ func (d *Discovery) Start(ctx context.Context) error {
 	if d.cfg.MDNS {
 		// Best effort: a node without a usable multicast interface still
 		// joins through its bootstrap peers and the DHT.
-		if d.mdns, err = d.startMDNS(); err != nil {
+		if d.mdns, err = d.startMDNS(); errors.Is(err, errNoLANInterface) {
+			log.Debugw("mDNS discovery off", "reason", err)
+		} else if err != nil {
 			log.Warnw("mDNS discovery off", "error", err)
 		}
 	}

@@ -58,6 +58,10 @@ func MDNSService(network string) string {
 	return "_murmur-" + hex.EncodeToString(sum[:4]) + "._udp"
 }
 
+// errNoLANInterface: the node listens on loopback only, so mDNS has nowhere
+// to run. Not a fault (every local testnet is such a node).
+var errNoLANInterface = errors.New("mdns: the node listens on no IPv4 address of a LAN interface (loopback is not one)")
+
 // mdnsDiscovery is the mDNS responder and querier of one Discovery.
 type mdnsDiscovery struct {
 	d       *Discovery
@@ -291,7 +295,7 @@ func listenInterfaces(h host.Host, loopback bool) ([]*net.Interface, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("mdns: the node listens on no IPv4 address of a LAN interface (loopback is not one)")
+		return nil, errNoLANInterface
 	}
 	return out, nil
 }
