@@ -197,6 +197,7 @@ function openStream() {
     const feed = $("#feed");
     feed.prepend(li);
     while (feed.children.length > FEED_MAX) feed.lastChild.remove();
+    keysSoon();
   });
   stream.onerror = async () => {
     live.textContent = "stream: reconnecting";
@@ -242,9 +243,14 @@ async function showKey(key) {
   } catch (err) { setProblem("keys", err); }
 }
 
-// Keys written while the page is open appear in the browser on the next
-// refresh of the list.
+// Keys written while the page is open appear in the browser at the next
+// refresh of the list: soon after a change arrives, and periodically.
 function refreshKeys() { listKeys($("#keys-prefix").value); }
+let keysTimer = null;
+function keysSoon() {
+  if (keysTimer) return;
+  keysTimer = setTimeout(() => { keysTimer = null; refreshKeys(); }, 500);
+}
 
 function start() {
   $("#keys-form").addEventListener("submit", (ev) => { ev.preventDefault(); refreshKeys(); });
