@@ -1,6 +1,7 @@
 # The dashboard's browser test (internal/controlapi/uitest).
 #   make test-ui   install Debian's chromium if missing, start a 3-node
-#                  testnet with an API token, load each page of the
+#                  testnet with an API token (DATA/api.token where murmur
+#                  init writes one, else MURMUR_API_TOKEN), load the
 #                  dashboard in headless Chromium and check what it shows
 #                  (UI_SCREENSHOT=file.png keeps a screenshot)
 # UI_BASE_PORT: first P2P port of the testnet (TESTNET_BASE_PORT if set).
@@ -20,8 +21,12 @@ chromium:
 test-ui: build chromium
 	@TESTNET_DIR=$(UI_TESTNET_DIR) testnet/down.sh >/dev/null 2>&1 || true
 	rm -rf $(UI_TESTNET_DIR)
-	@export MURMUR_API_TOKEN=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n') \
-		TESTNET_DIR=$(UI_TESTNET_DIR) TESTNET_BASE_PORT=$(UI_BASE_PORT) UI_TESTNET_DIR=$(UI_TESTNET_DIR); \
+	@export TESTNET_DIR=$(UI_TESTNET_DIR) TESTNET_BASE_PORT=$(UI_BASE_PORT) UI_TESTNET_DIR=$(UI_TESTNET_DIR); \
+	probe=$$(mktemp -d); $(BIN) init --data "$$probe/n" >/dev/null; \
+	if [ ! -f "$$probe/n/api.token" ]; then \
+		echo "murmur init writes no DATA/api.token: the testnet gets its API token from MURMUR_API_TOKEN"; \
+		export MURMUR_API_TOKEN=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n'); \
+	fi; rm -rf "$$probe"; \
 	testnet/up.sh 3 || { testnet/down.sh; exit 1; }; \
 	$(GO) test -tags uitest -count=1 -timeout 5m -v ./internal/controlapi/uitest/; rc=$$?; \
 	testnet/down.sh >/dev/null; exit $$rc

@@ -281,7 +281,7 @@ func TestDashboard(t *testing.T) {
 
 	// Without the token, the API refuses the page, and says how to get in.
 	if n0.token == "" {
-		t.Fatal("the testnet runs without an API token, so the dashboard's refusal cannot be checked: make test-ui starts it with MURMUR_API_TOKEN set")
+		t.Fatal("the testnet runs without an API token, so the dashboard's refusal cannot be checked: make test-ui starts it with one (DATA/api.token or MURMUR_API_TOKEN)")
 	}
 	bare, _ := newTab(t, browser, "", true)
 	if err := chromedp.Do(bare, chromedp.Navigate(url)); err != nil {
