@@ -43,9 +43,8 @@ const (
 	mdnsMaxPeersPerRound = 8
 	// mdnsQueryWait is how long a query collects answers.
 	mdnsQueryWait = time.Second
-	// mdnsMaxInterval is the slowest query rate, reached by doubling from
-	// one second while the table is full; a new answer is cheap, a LAN
-	// flooded with queries is not.
+	// mdnsMaxInterval is the longest wait between queries, reached by
+	// doubling from one second: a LAN flooded with queries helps no one.
 	mdnsMaxInterval = time.Minute
 )
 
@@ -136,17 +135,18 @@ func (m *mdnsDiscovery) zone() (*mdns.MDNSService, error) {
 	return zone, nil
 }
 
-// queryLoop asks for the service, quickly at first and while the table is
-// short of TargetPeers, then ever more rarely.
+// queryLoop asks for the service at once, then at intervals doubling from
+// one second to mdnsMaxInterval, while the table is short of TargetPeers: a
+// node that joins the LAN asks at once and dials who answers, so old nodes
+// need not keep asking to meet it.
 func (m *mdnsDiscovery) queryLoop() {
 	defer m.d.wg.Done()
 	interval := time.Second
 	for {
 		if m.d.tableSize() < m.d.cfg.TargetPeers {
 			m.round()
-		} else {
-			interval = min(2*interval, mdnsMaxInterval)
 		}
+		interval = min(2*interval, mdnsMaxInterval)
 		select {
 		case <-m.d.ctx.Done():
 			return
