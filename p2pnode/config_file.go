@@ -100,7 +100,8 @@ const DefaultConfigYAML = `# murmur node configuration.
 
 # A preset sets the defaults of the replication and resource settings below;
 # explicit settings still win. default, high-throughput (wider fanout, shorter
-# intervals) or low-resource (narrow fanout, long intervals, small caches).
+# intervals), low-resource (narrow fanout, long intervals, small caches) or
+# server (no mDNS).
 preset: default
 
 # Multiaddrs to listen on. Port 0 picks a free port.
@@ -124,6 +125,11 @@ preset: default
 
 # DHT mode: server (answers DHT queries), client, or auto.
 #dht_mode: server
+
+# Find nodes of the same network on the local network by multicast DNS, with
+# no bootstrap peer. Runs on the non-loopback interfaces the node listens on.
+# Off in the server preset.
+#mdns: true
 
 # Connection manager: trim to conn_low_water when above conn_high_water.
 #conn_low_water: 32

@@ -275,7 +275,7 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	// A write that a key state from a peer already brought was reported
 	// then (mergeState); applying its event only advances the vector.
 	if ks == nil || !ks.holds(id) {
-		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key, Via: via.delivery()})
+		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key, Via: via.delivery(), Peer: from})
 	}
 	var before []Version
 	if ks != nil {

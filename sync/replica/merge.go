@@ -208,7 +208,7 @@ func (e *Engine) mergeState(from PeerID, theirs *StateEntry, tv []Version, have,
 		ev := byDot[v.Dot()]
 		e.pend.storeEvent(ev, v.Event)
 		e.stats.StateVersionsAdopted++
-		e.changes = append(e.changes, Change{Kind: ChangeReceived, Event: ev, Key: key})
+		e.changes = append(e.changes, Change{Kind: ChangeReceived, Event: ev, Key: key, Peer: from})
 		last = ev
 	}
 	if removed > 0 {

@@ -95,7 +95,8 @@ type Change struct {
 	// Key and State (the key's siblings) are set for ChangeConflict.
 	Key   string
 	State *KeyState
-	// Peer is set for ChangePeerState and ChangeExchange.
+	// Peer is set for ChangePeerState and ChangeExchange, and for
+	// ChangeReceived: the peer that delivered Event.
 	Peer PeerID
 	// PeerState is set for ChangePeerState.
 	PeerState PeerState
