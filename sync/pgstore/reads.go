@@ -84,7 +84,7 @@ func (s *Store) EventAt(origin replica.PeerID, seq uint64) (*replica.Event, erro
 	return e, err
 }
 
-// ScanEvents implements replica.Store. It reads pageSize events per query
+// ScanEvents implements replica.Store. It reads a page of events per query
 // and holds no connection while fn runs.
 func (s *Store) ScanEvents(origin replica.PeerID, from, to uint64, fn func(*replica.Event) bool) error {
 	done, err := s.begin()
@@ -95,9 +95,11 @@ func (s *Store) ScanEvents(origin replica.PeerID, from, to uint64, fn func(*repl
 	if to == 0 {
 		to = ^uint64(0)
 	}
+	pg := newPager(pageSize)
 	for from <= to {
 		var page []*replica.Event
-		err := s.query(s.q.scanEvents, []any{[]byte(origin), numeric(from), numeric(to)}, func(rows pgx.Rows) error {
+		limit := pg.next()
+		err := s.query(s.q.scanEvents, []any{[]byte(origin), numeric(from), numeric(to), limit}, func(rows pgx.Rows) error {
 			e, err := scanEvent(rows)
 			page = append(page, e)
 			return err
@@ -110,7 +112,7 @@ func (s *Store) ScanEvents(origin replica.PeerID, from, to uint64, fn func(*repl
 				return nil
 			}
 		}
-		if len(page) < pageSize || page[len(page)-1].Seq == ^uint64(0) {
+		if len(page) < limit || page[len(page)-1].Seq == ^uint64(0) {
 			return nil
 		}
 		from = page[len(page)-1].Seq + 1
@@ -153,10 +155,12 @@ func (s *Store) scanKeys(from, end string, bounded bool, fn func(*replica.KeySta
 		return err
 	}
 	defer done()
+	pg := newPager(pageSize)
 	for {
-		sql, args := s.q.scanKeys, []any{[]byte(from)}
+		limit := pg.next()
+		sql, args := s.q.scanKeys, []any{[]byte(from), limit}
 		if bounded {
-			sql, args = s.q.scanKeysTo, append(args, []byte(end))
+			sql, args = s.q.scanKeysTo, []any{[]byte(from), []byte(end), limit}
 		}
 		page, err := s.keyPage(sql, args)
 		if err != nil {
@@ -167,7 +171,7 @@ func (s *Store) scanKeys(from, end string, bounded bool, fn func(*replica.KeySta
 				return nil
 			}
 		}
-		if len(page) < pageSize {
+		if len(page) < limit {
 			return nil
 		}
 		from = page[len(page)-1].Key + "\x00" // the smallest key after it
@@ -204,9 +208,10 @@ func (s *Store) ScanKeyHashes(from replica.KeyHash, fn func(replica.KeyHash, *re
 		return err
 	}
 	defer done()
-	cur := [32]byte(from)
+	cur, pg := [32]byte(from), newPager(pageSize)
 	for {
-		page, err := s.keyPage(s.q.scanKeyHashes, []any{cur[:]})
+		limit := pg.next()
+		page, err := s.keyPage(s.q.scanKeyHashes, []any{cur[:], limit})
 		if err != nil {
 			return err
 		}
@@ -215,7 +220,7 @@ func (s *Store) ScanKeyHashes(from replica.KeyHash, fn func(replica.KeyHash, *re
 				return nil
 			}
 		}
-		if len(page) < pageSize {
+		if len(page) < limit {
 			return nil
 		}
 		var ok bool

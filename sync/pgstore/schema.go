@@ -1,8 +1,7 @@
 package pgstore
 
 import (
-	"fmt"
-	"regexp"
+		"regexp"
 	"strings"
 )
 
@@ -84,24 +83,43 @@ type queries struct {
 // eventCols are the events columns in the order scanEvent reads them.
 const eventCols = `e.id, e.origin, e.seq, e.wall, e.logical, e.op, e.key, e.value, e.context, e.signature`
 
-// pageSize is how many rows a scan reads per query: scans hold no
-// connection while their callback runs, so a callback may use the store.
-const pageSize = 256
+// Scans read a page of rows per query and hold no connection while their
+// callback runs, so a callback may use the store. The first page is small
+// (most scans stop early: a Merkle leaf, one snapshot chunk), and each
+// next one twice as large, up to pageSize rows of key states or events or
+// sourcePage rows of (key_hash, digest).
+const (
+	firstPage  = 16
+	pageSize   = 512
+	sourcePage = 4096
+)
+
+// pager sizes the pages of one scan.
+type pager struct{ n, max int }
+
+func newPager(max int) *pager { return &pager{n: firstPage, max: max} }
+
+// next returns the size of the next page.
+func (p *pager) next() int {
+	n := p.n
+	p.n = min(2*p.n, p.max)
+	return n
+}
 
 func newQueries(schema string) queries {
-	r := strings.NewReplacer("S.", schema+".", "COLS", eventCols, "PAGE", fmt.Sprint(pageSize), "SOURCEPAGE", fmt.Sprint(sourcePage))
+	r := strings.NewReplacer("S.", schema+".", "COLS", eventCols)
 	q := func(s string) string { return r.Replace(s) }
 	return queries{
 		event:    q(`SELECT COLS FROM S.events e WHERE e.id = $1`),
 		hasEvent: q(`SELECT EXISTS (SELECT 1 FROM S.events WHERE id = $1)`),
 		eventAt:  q(`SELECT COLS FROM S.event_seqs s JOIN S.events e ON e.id = s.id WHERE s.origin = $1 AND s.seq = $2`),
 		scanEvents: q(`SELECT COLS FROM S.event_seqs s JOIN S.events e ON e.id = s.id
-			WHERE s.origin = $1 AND s.seq >= $2 AND s.seq <= $3 ORDER BY s.seq LIMIT PAGE`),
+			WHERE s.origin = $1 AND s.seq >= $2 AND s.seq <= $3 ORDER BY s.seq LIMIT $4`),
 		keyState:      q(`SELECT key, state FROM S.keys WHERE key = $1`),
-		scanKeys:      q(`SELECT key, state FROM S.keys WHERE key >= $1 ORDER BY key LIMIT PAGE`),
-		scanKeysTo:    q(`SELECT key, state FROM S.keys WHERE key >= $1 AND key < $2 ORDER BY key LIMIT PAGE`),
-		scanKeyHashes: q(`SELECT key, state FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT PAGE`),
-		scanSource:    q(`SELECT key_hash, digest FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT SOURCEPAGE`),
+		scanKeys:      q(`SELECT key, state FROM S.keys WHERE key >= $1 ORDER BY key LIMIT $2`),
+		scanKeysTo:    q(`SELECT key, state FROM S.keys WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3`),
+		scanKeyHashes: q(`SELECT key, state FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT $2`),
+		scanSource:    q(`SELECT key_hash, digest FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT $2`),
 		digests:       q(`SELECT key_hash, digest FROM S.keys WHERE key_hash = ANY($1)`),
 		loadStore:     q(`SELECT format, merkle_depth, clock_wall, clock_logical FROM S.store`),
 		loadVV:        q(`SELECT origin, seq FROM S.version_vector`),

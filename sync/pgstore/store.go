@@ -313,10 +313,11 @@ func (h hashSource) Scan(from merkle.KeyHash, fn func(merkle.Entry) bool) error 
 		return err
 	}
 	defer done()
-	cur := from
+	cur, pg := from, newPager(sourcePage)
 	for {
 		var page []merkle.Entry
-		err := h.s.query(h.s.q.scanSource, []any{cur[:]}, func(rows pgx.Rows) error {
+		limit := pg.next()
+		err := h.s.query(h.s.q.scanSource, []any{cur[:], limit}, func(rows pgx.Rows) error {
 			var kh, d []byte
 			if err := rows.Scan(&kh, &d); err != nil {
 				return err
@@ -338,7 +339,7 @@ func (h hashSource) Scan(from merkle.KeyHash, fn func(merkle.Entry) bool) error 
 				return nil
 			}
 		}
-		if len(page) < sourcePage {
+		if len(page) < limit {
 			return nil
 		}
 		var ok bool
@@ -347,10 +348,6 @@ func (h hashSource) Scan(from merkle.KeyHash, fn func(merkle.Entry) bool) error 
 		}
 	}
 }
-
-// sourcePage is how many entries a MerkleSource scan reads per query: the
-// tree reads whole leaves' worth of small rows.
-const sourcePage = 4096
 
 // nextHash returns the hash after h, false if h is the last.
 func nextHash(h [32]byte) ([32]byte, bool) {
