@@ -54,5 +54,7 @@ func TestDaemonOnPostgresSurvivesKill(t *testing.T) {
 		}
 	}
 	eventually(t, 30*time.Second, "the writes to reach B", []string{"ls", "doc/", "--api", b.api},
-		func(code int, out, _ string) bool { return code == 0 && strings.Contains(out, "doc/00") && strings.Contains(out, fmt.Sprintf("doc/%02d", n-1)) })
+		func(code int, out, _ string) bool {
+			return code == 0 && strings.Contains(out, "doc/00") && strings.Contains(out, fmt.Sprintf("doc/%02d", n-1))
+		})
 }

@@ -1,7 +1,7 @@
 package pgstore
 
 import (
-		"regexp"
+	"regexp"
 	"strings"
 )
 
@@ -71,13 +71,13 @@ CREATE TABLE IF NOT EXISTS %[1]s.meta (
 
 // queries holds the store's SQL with the schema filled in.
 type queries struct {
-	event, hasEvent, eventAt, scanEvents                       string
-	keyState, scanKeys, scanKeysTo, scanKeyHashes, scanSource  string
-	digests                                                    string
-	loadStore, loadVV, loadLeaves, meta                        string
-	delEventSeqs, delEvents, putEvents, putEventSeqs           string
-	delKeys, putKeys, putLeaves, putVV, putStore, putMeta      string
-	delLeaves, delMeta                                         string
+	event, hasEvent, eventAt, scanEvents                      string
+	keyState, scanKeys, scanKeysTo, scanKeyHashes, scanSource string
+	digests                                                   string
+	loadStore, loadVV, loadLeaves, meta                       string
+	delEventSeqs, delEvents, putEvents, putEventSeqs          string
+	delKeys, putKeys, putLeaves, putVV, putStore, putMeta     string
+	delLeaves, delMeta                                        string
 }
 
 // eventCols are the events columns in the order scanEvent reads them.

@@ -47,9 +47,9 @@ const startTimeout = 2 * time.Minute
 
 // Server is a running PostgreSQL server.
 type Server struct {
-	dsn  string
-	dir  string    // the cluster's directory; empty for an external server
-	cmd  *exec.Cmd // the postmaster; nil for an external server
+	dsn string
+	dir string    // the cluster's directory; empty for an external server
+	cmd *exec.Cmd // the postmaster; nil for an external server
 	// exited receives the postmaster's exit.
 	exited chan error
 	next   atomic.Uint64
