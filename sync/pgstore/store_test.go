@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +169,53 @@ func TestSQLView(t *testing.T) {
 	must(t, s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s.merkle_leaves`, s.Schema())).Scan(&leaves))
 	if leaves == 0 || leaves > 2 {
 		t.Fatalf("%d merkle leaf rows for 2 keys", leaves)
+	}
+}
+
+// TestDocQueries runs every query of docs/postgres.md ("Queries") against
+// stores holding data, so the documented schema stays true.
+func TestDocQueries(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/postgres.md")
+	must(t, err)
+	_, rest, ok := strings.Cut(string(doc), "```sql\n")
+	if !ok {
+		t.Fatal("docs/postgres.md has no sql block")
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	a, b := openNew(t, 8), openNew(t, 8)
+	w := storetest.NewWriter("o")
+	both := storetest.Merge(w.Put("user/1", []byte(`{"name":"ada"}`)), w.Put("user/2", []byte(`{"name":"bob"}`)))
+	must(t, a.Apply(both))
+	must(t, b.Apply(both))
+	must(t, a.Apply(w.Put("user/3", []byte(`{"name":"cy"}`))))
+	r := strings.NewReplacer("murmur.", a.Schema()+".", "node_a.", a.Schema()+".", "node_b.", b.Schema()+".")
+	n := 0
+	for _, stmt := range strings.Split(block, ";") {
+		var sql []string
+		for _, line := range strings.Split(stmt, "\n") {
+			if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+				sql = append(sql, line)
+			}
+		}
+		if len(sql) == 0 {
+			continue
+		}
+		q := r.Replace(strings.Join(sql, "\n"))
+		rows, err := a.pool.Query(context.Background(), q)
+		must(t, err)
+		count := 0
+		for rows.Next() {
+			count++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		n++
+		if strings.Contains(q, "FULL JOIN") && count != 1 {
+			t.Fatalf("keys that differ between the two stores: %d rows, want 1", count)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("ran %d documented queries, want at least 5", n)
 	}
 }
