@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS %[1]s.store (
 	merkle_depth  integer NOT NULL,
 	clock_wall    bigint  NOT NULL DEFAULT 0,
 	clock_logical bigint  NOT NULL DEFAULT 0,
-	batches       bigint  NOT NULL DEFAULT 0
+	batches       bigint  NOT NULL DEFAULT 0,
+	sketch_symbols integer NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS %[1]s.events (
 	id        bytea PRIMARY KEY,
@@ -59,6 +60,10 @@ CREATE TABLE IF NOT EXISTS %[1]s.merkle_leaves (
 	idx  integer PRIMARY KEY,
 	node bytea NOT NULL
 );
+CREATE TABLE IF NOT EXISTS %[1]s.merkle_sketch (
+	idx    integer PRIMARY KEY,
+	symbol bytea NOT NULL
+);
 CREATE TABLE IF NOT EXISTS %[1]s.version_vector (
 	origin bytea PRIMARY KEY,
 	seq    numeric(20,0) NOT NULL
@@ -78,6 +83,7 @@ type queries struct {
 	delEventSeqs, delEvents, putEvents, putEventSeqs          string
 	delKeys, putKeys, putLeaves, putVV, putStore, putMeta     string
 	delLeaves, delMeta                                        string
+	loadSketch, putSketch, delSketch, setSketchLen            string
 }
 
 // eventCols are the events columns in the order scanEvent reads them.
@@ -121,10 +127,15 @@ func newQueries(schema string) queries {
 		scanKeyHashes: q(`SELECT key, state FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT $2`),
 		scanSource:    q(`SELECT key_hash, digest FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT $2`),
 		digests:       q(`SELECT key_hash, digest FROM S.keys WHERE key_hash = ANY($1)`),
-		loadStore:     q(`SELECT format, merkle_depth, clock_wall, clock_logical FROM S.store`),
-		loadVV:        q(`SELECT origin, seq FROM S.version_vector`),
-		loadLeaves:    q(`SELECT idx, node FROM S.merkle_leaves`),
-		meta:          q(`SELECT value FROM S.meta WHERE name = $1`),
+		loadStore:     q(`SELECT format, merkle_depth, clock_wall, clock_logical, sketch_symbols FROM S.store`),
+		loadSketch:    q(`SELECT idx, symbol FROM S.merkle_sketch`),
+		putSketch: q(`INSERT INTO S.merkle_sketch (idx, symbol) SELECT * FROM unnest($1::integer[], $2::bytea[])
+			ON CONFLICT (idx) DO UPDATE SET symbol = excluded.symbol`),
+		delSketch:    q(`DELETE FROM S.merkle_sketch`),
+		setSketchLen: q(`UPDATE S.store SET sketch_symbols = $1`),
+		loadVV:       q(`SELECT origin, seq FROM S.version_vector`),
+		loadLeaves:   q(`SELECT idx, node FROM S.merkle_leaves`),
+		meta:         q(`SELECT value FROM S.meta WHERE name = $1`),
 		delEventSeqs: q(`DELETE FROM S.event_seqs s USING S.events e
 			WHERE e.id = ANY($1) AND s.origin = e.origin AND s.seq = e.seq`),
 		delEvents: q(`DELETE FROM S.events WHERE id = ANY($1)`),

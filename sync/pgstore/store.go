@@ -15,6 +15,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 var log = logging.Logger("murmur/pgstore")
@@ -33,6 +34,11 @@ type Options struct {
 	// Default 16 (see merkle.Config.Depth). Reopening with another depth
 	// rebuilds the tree from the keys table once.
 	MerkleDepth int
+	// SketchSymbols is the length of the coded anti-entropy sketch kept
+	// beside the Merkle tree (merkle.Tree.EnableSketch), persisted in
+	// merkle_sketch symbol by symbol as writes change it. Default
+	// merkle.DefaultSketchSymbols; negative keeps none.
+	SketchSymbols int
 	// MaxConns bounds the connection pool. Default 8: Apply uses one
 	// connection at a time and reads a few more; PostgreSQL's default
 	// max_connections of 100 leaves room for a dozen nodes.
@@ -61,6 +67,9 @@ func (o *Options) fill() error {
 	}
 	if o.MerkleDepth == 0 {
 		o.MerkleDepth = merkle.DefaultConfig().Depth
+	}
+	if o.SketchSymbols == 0 {
+		o.SketchSymbols = merkle.DefaultSketchSymbols
 	}
 	if o.MaxConns == 0 {
 		o.MaxConns = 8
@@ -166,8 +175,8 @@ func (s *Store) load(ctx context.Context) error {
 		formatVersion, s.tree.Depth()); err != nil {
 		return fmt.Errorf("create store row: %w", err)
 	}
-	var format, depth int
-	if err := s.pool.QueryRow(ctx, s.q.loadStore).Scan(&format, &depth, &s.clock.Wall, &s.clock.Logical); err != nil {
+	var format, depth, sketchN int
+	if err := s.pool.QueryRow(ctx, s.q.loadStore).Scan(&format, &depth, &s.clock.Wall, &s.clock.Logical, &sketchN); err != nil {
 		return fmt.Errorf("read store row: %w", err)
 	}
 	if format != formatVersion {
@@ -188,7 +197,10 @@ func (s *Store) load(ctx context.Context) error {
 		return fmt.Errorf("read version vector: %w", err)
 	}
 	if depth != s.tree.Depth() {
-		return s.rebuildTree(ctx, depth)
+		if err := s.rebuildTree(ctx, depth); err != nil {
+			return err
+		}
+		return s.loadSketch(ctx, sketchN)
 	}
 	leaves := make([]merkle.Node, s.tree.NumLeaves())
 	rows, err = s.pool.Query(ctx, s.q.loadLeaves)
@@ -211,7 +223,75 @@ func (s *Store) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read merkle leaves: %w", err)
 	}
-	return s.tree.LoadLeaves(leaves)
+	if err := s.tree.LoadLeaves(leaves); err != nil {
+		return err
+	}
+	return s.loadSketch(ctx, sketchN)
+}
+
+// loadSketch enables the tree's coded sketch and loads its persisted
+// symbols, or builds it from the keys table when the schema holds none of
+// this length (stored is the length it holds).
+func (s *Store) loadSketch(ctx context.Context, stored int) error {
+	n := s.opts.SketchSymbols
+	if n <= 0 {
+		return nil
+	}
+	if err := s.tree.EnableSketch(n); err != nil {
+		return err
+	}
+	sk := s.tree.Sketch()
+	if stored == n {
+		syms := make([]riblt.Symbol, n)
+		rows, err := s.pool.Query(ctx, s.q.loadSketch)
+		if err != nil {
+			return fmt.Errorf("read merkle sketch: %w", err)
+		}
+		var idx int64
+		var p []byte
+		_, err = pgx.ForEachRow(rows, []any{&idx, &p}, func() error {
+			if idx < 0 || idx >= int64(n) {
+				return fmt.Errorf("%w: merkle_sketch row %d beyond %d symbols", ErrCorrupt, idx, n)
+			}
+			sym, err := riblt.DecodeSymbol(p)
+			if err != nil {
+				return fmt.Errorf("%w: merkle_sketch row %d: %w", ErrCorrupt, idx, err)
+			}
+			syms[idx] = sym
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read merkle sketch: %w", err)
+		}
+		if syms[0].Count != int64(s.tree.Root().Count) {
+			return fmt.Errorf("%w: sketch counts %d entries, the merkle tree %d", ErrCorrupt, syms[0].Count, s.tree.Root().Count)
+		}
+		return sk.Load(syms)
+	}
+	if s.tree.Root().Count > 0 {
+		log.Infof("building the coded sketch of schema %s (%d symbols)", s.opts.Schema, n)
+	}
+	if err := s.MerkleSource().Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
+		sk.Add(merkle.ItemOf(e.KeyHash, e.Digest))
+		return true
+	}); err != nil {
+		return err
+	}
+	var idx []int32
+	var syms [][]byte
+	for i := range sk.Len() {
+		if sym := sk.Symbol(i); !sym.IsZero() {
+			idx, syms = append(idx, int32(i)), append(syms, riblt.AppendBinary(nil, sym))
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.q.delSketch)
+	b.Queue(s.q.putSketch, idx, syms)
+	b.Queue(s.q.setSketchLen, n)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write merkle sketch: %w", err)
+	}
+	return nil
 }
 
 // rebuildTree rebuilds the tree at the configured depth from the keys

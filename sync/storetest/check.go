@@ -6,6 +6,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 // Present reports whether all of batch b (batch number i, for messages) is
@@ -75,9 +76,9 @@ func CheckPrefix(t testing.TB, s replica.Store, batches []*replica.Batch, acked 
 	return n
 }
 
-// CheckTree fails the test if s is a replica.MerkleStore whose tree differs
-// from one rebuilt from its source, or whose source's digests differ from
-// its key states' digests.
+// CheckTree fails the test if s is a replica.MerkleStore whose tree (or
+// coded sketch) differs from one rebuilt from its source, or whose source
+// lists other keys than the store.
 func CheckTree(t testing.TB, s replica.Store) {
 	t.Helper()
 	ms, ok := s.(replica.MerkleStore)
@@ -89,6 +90,17 @@ func CheckTree(t testing.TB, s replica.Store) {
 	must(t, err)
 	if !rebuilt.Equal(tr) {
 		t.Fatal("merkle tree differs from one rebuilt from the store's source")
+	}
+	if sk := tr.Sketch(); sk != nil {
+		fresh, err := riblt.NewSketch(sk.Len())
+		must(t, err)
+		must(t, ms.MerkleSource().Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
+			fresh.Add(merkle.ItemOf(e.KeyHash, e.Digest))
+			return true
+		}))
+		if !fresh.Equal(sk) {
+			t.Fatal("coded sketch differs from one built from the store's source")
+		}
 	}
 	n := 0
 	must(t, ms.MerkleSource().Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
