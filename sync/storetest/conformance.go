@@ -377,7 +377,6 @@ func testMerkle(t *testing.T, s replica.Store) {
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	w := NewWriter("o")
-	var keys []string
 	for i := 0; i < 300; i++ {
 		k := fmt.Sprintf("k%d", rng.IntN(120))
 		switch rng.IntN(4) {
@@ -385,7 +384,6 @@ func testMerkle(t *testing.T, s replica.Store) {
 			must(t, s.Apply(&replica.Batch{DeleteKeys: []string{k}}))
 		default:
 			must(t, s.Apply(w.Put(k, []byte{byte(i)})))
-			keys = append(keys, k)
 		}
 	}
 	CheckTree(t, s)
