@@ -8,7 +8,6 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
-	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 // treeOp is one Merkle update of an Apply, kept to undo it if the commit
@@ -62,6 +61,7 @@ func (s *Store) Apply(b *replica.Batch) error {
 		undo()
 		return fmt.Errorf("pgstore apply in %s: %w", s.opts.Schema, err)
 	}
+	s.batches++
 	s.vv.Merge(b.VersionVector)
 	if s.clock.Less(b.Clock) {
 		s.clock = b.Clock
@@ -248,23 +248,6 @@ func (s *Store) queueKeys(pb *pgx.Batch, b *replica.Batch, ops *[]treeOp) error 
 			nodes = append(nodes, s.tree.Leaf(i).AppendBinary(nil))
 		}
 		pb.Queue(s.q.putLeaves, idx, nodes)
-	}
-	if sk := s.tree.Sketch(); sk != nil && len(*ops) > 0 {
-		changed := map[int]bool{}
-		mark := func(i int) { changed[i] = true }
-		for _, op := range *ops {
-			for _, d := range []*merkle.Digest{op.old, op.cur} {
-				if d != nil {
-					sk.Indices(merkle.ItemOf(op.h, *d), mark)
-				}
-			}
-		}
-		idx := make([]int32, 0, len(changed))
-		syms := make([][]byte, 0, len(changed))
-		for i := range changed {
-			idx, syms = append(idx, int32(i)), append(syms, riblt.AppendBinary(nil, sk.Symbol(i)))
-		}
-		pb.Queue(s.q.putSketch, idx, syms)
 	}
 	return nil
 }

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS %[1]s.store (
 	clock_wall    bigint  NOT NULL DEFAULT 0,
 	clock_logical bigint  NOT NULL DEFAULT 0,
 	batches       bigint  NOT NULL DEFAULT 0,
-	sketch_symbols integer NOT NULL DEFAULT 0
+	sketch_symbols integer NOT NULL DEFAULT 0,
+	sketch_batches bigint  NOT NULL DEFAULT -1
 );
 CREATE TABLE IF NOT EXISTS %[1]s.events (
 	id        bytea PRIMARY KEY,
@@ -127,12 +128,12 @@ func newQueries(schema string) queries {
 		scanKeyHashes: q(`SELECT key, state FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT $2`),
 		scanSource:    q(`SELECT key_hash, digest FROM S.keys WHERE key_hash >= $1 ORDER BY key_hash LIMIT $2`),
 		digests:       q(`SELECT key_hash, digest FROM S.keys WHERE key_hash = ANY($1)`),
-		loadStore:     q(`SELECT format, merkle_depth, clock_wall, clock_logical, sketch_symbols FROM S.store`),
+		loadStore:     q(`SELECT format, merkle_depth, clock_wall, clock_logical, batches, sketch_symbols, sketch_batches FROM S.store`),
 		loadSketch:    q(`SELECT idx, symbol FROM S.merkle_sketch`),
 		putSketch: q(`INSERT INTO S.merkle_sketch (idx, symbol) SELECT * FROM unnest($1::integer[], $2::bytea[])
 			ON CONFLICT (idx) DO UPDATE SET symbol = excluded.symbol`),
 		delSketch:    q(`DELETE FROM S.merkle_sketch`),
-		setSketchLen: q(`UPDATE S.store SET sketch_symbols = $1`),
+		setSketchLen: q(`UPDATE S.store SET sketch_symbols = $1, sketch_batches = $2`),
 		loadVV:       q(`SELECT origin, seq FROM S.version_vector`),
 		loadLeaves:   q(`SELECT idx, node FROM S.merkle_leaves`),
 		meta:         q(`SELECT value FROM S.meta WHERE name = $1`),

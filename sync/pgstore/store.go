@@ -35,9 +35,13 @@ type Options struct {
 	// rebuilds the tree from the keys table once.
 	MerkleDepth int
 	// SketchSymbols is the length of the coded anti-entropy sketch kept
-	// beside the Merkle tree (merkle.Tree.EnableSketch), persisted in
-	// merkle_sketch symbol by symbol as writes change it. Default
-	// merkle.DefaultSketchSymbols; negative keeps none.
+	// beside the Merkle tree (merkle.Tree.EnableSketch). Default
+	// merkle.DefaultSketchSymbols; negative keeps none. The sketch is kept
+	// in memory and saved to merkle_sketch by Close, not by every Apply
+	// (a write changes some 25 symbols per key, which as rows would cost
+	// more than the write itself); Open loads it when it was saved at the
+	// store's last batch and otherwise, after a crash, rebuilds it from the
+	// keys table.
 	SketchSymbols int
 	// MaxConns bounds the connection pool. Default 8: Apply uses one
 	// connection at a time and reads a few more; PostgreSQL's default
@@ -102,6 +106,8 @@ type Store struct {
 	vv     replica.VersionVector
 	clock  replica.Timestamp
 	tree   *merkle.Tree
+	// batches counts the batches applied, as the store row does.
+	batches int64
 }
 
 var (
@@ -176,7 +182,8 @@ func (s *Store) load(ctx context.Context) error {
 		return fmt.Errorf("create store row: %w", err)
 	}
 	var format, depth, sketchN int
-	if err := s.pool.QueryRow(ctx, s.q.loadStore).Scan(&format, &depth, &s.clock.Wall, &s.clock.Logical, &sketchN); err != nil {
+	var sketchAt int64
+	if err := s.pool.QueryRow(ctx, s.q.loadStore).Scan(&format, &depth, &s.clock.Wall, &s.clock.Logical, &s.batches, &sketchN, &sketchAt); err != nil {
 		return fmt.Errorf("read store row: %w", err)
 	}
 	if format != formatVersion {
@@ -200,7 +207,7 @@ func (s *Store) load(ctx context.Context) error {
 		if err := s.rebuildTree(ctx, depth); err != nil {
 			return err
 		}
-		return s.loadSketch(ctx, sketchN)
+		return s.loadSketch(ctx, sketchN, sketchAt)
 	}
 	leaves := make([]merkle.Node, s.tree.NumLeaves())
 	rows, err = s.pool.Query(ctx, s.q.loadLeaves)
@@ -226,13 +233,13 @@ func (s *Store) load(ctx context.Context) error {
 	if err := s.tree.LoadLeaves(leaves); err != nil {
 		return err
 	}
-	return s.loadSketch(ctx, sketchN)
+	return s.loadSketch(ctx, sketchN, sketchAt)
 }
 
-// loadSketch enables the tree's coded sketch and loads its persisted
-// symbols, or builds it from the keys table when the schema holds none of
-// this length (stored is the length it holds).
-func (s *Store) loadSketch(ctx context.Context, stored int) error {
+// loadSketch enables the tree's coded sketch and loads the symbols Close
+// saved if they are of this length and were saved at the store's last
+// batch (stored, at); otherwise it builds the sketch from the keys table.
+func (s *Store) loadSketch(ctx context.Context, stored int, at int64) error {
 	n := s.opts.SketchSymbols
 	if n <= 0 {
 		return nil
@@ -241,7 +248,7 @@ func (s *Store) loadSketch(ctx context.Context, stored int) error {
 		return err
 	}
 	sk := s.tree.Sketch()
-	if stored == n {
+	if stored == n && at == s.batches {
 		syms := make([]riblt.Symbol, n)
 		rows, err := s.pool.Query(ctx, s.q.loadSketch)
 		if err != nil {
@@ -269,13 +276,21 @@ func (s *Store) loadSketch(ctx context.Context, stored int) error {
 		return sk.Load(syms)
 	}
 	if s.tree.Root().Count > 0 {
-		log.Infof("building the coded sketch of schema %s (%d symbols)", s.opts.Schema, n)
+		log.Infof("building the coded sketch of schema %s (%d symbols; saved one: %d symbols at batch %d, store at batch %d)",
+			s.opts.Schema, n, stored, at, s.batches)
 	}
-	if err := s.MerkleSource().Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
+	return s.MerkleSource().Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
 		sk.Add(merkle.ItemOf(e.KeyHash, e.Digest))
 		return true
-	}); err != nil {
-		return err
+	})
+}
+
+// saveSketch writes the sketch to merkle_sketch, marked as current at the
+// store's last batch.
+func (s *Store) saveSketch(ctx context.Context) error {
+	sk := s.tree.Sketch()
+	if sk == nil {
+		return nil
 	}
 	var idx []int32
 	var syms [][]byte
@@ -287,9 +302,9 @@ func (s *Store) loadSketch(ctx context.Context, stored int) error {
 	b := &pgx.Batch{}
 	b.Queue(s.q.delSketch)
 	b.Queue(s.q.putSketch, idx, syms)
-	b.Queue(s.q.setSketchLen, n)
+	b.Queue(s.q.setSketchLen, sk.Len(), s.batches)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("write merkle sketch: %w", err)
+		return fmt.Errorf("pgstore: save merkle sketch of schema %s: %w", s.opts.Schema, err)
 	}
 	return nil
 }
@@ -342,8 +357,9 @@ func (s *Store) begin() (func(), error) {
 }
 
 // Close implements replica.Store: it waits for running reads (so it must
-// not be called from a scan callback), closes the connections and so
-// releases the schema lock. Every applied batch is already committed.
+// not be called from a scan callback), saves the coded sketch, closes the
+// connections and so releases the schema lock. Every applied batch is
+// already committed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -353,13 +369,14 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.reads.Wait()
-	s.pool.Close()
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if err := s.lock.Close(ctx); err != nil {
-		return fmt.Errorf("pgstore: close schema %s: %w", s.opts.Schema, err)
+	err := s.saveSketch(ctx)
+	s.pool.Close()
+	if lerr := s.lock.Close(ctx); lerr != nil && err == nil {
+		err = fmt.Errorf("pgstore: close schema %s: %w", s.opts.Schema, lerr)
 	}
-	return nil
+	return err
 }
 
 // MerkleTree implements replica.MerkleStore. Apply updates the tree; read

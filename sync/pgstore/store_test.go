@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -218,4 +219,32 @@ func TestDocQueries(t *testing.T) {
 	if n < 5 {
 		t.Fatalf("ran %d documented queries, want at least 5", n)
 	}
+}
+
+// TestSketchAfterCrash checks that a coded sketch Close saved is not
+// trusted after later batches were applied by a store that never closed
+// (a crash): Open rebuilds it, and it matches the state.
+func TestSketchAfterCrash(t *testing.T) {
+	schema := server.Schema()
+	opts := Options{DSN: server.DSN(), Schema: schema, MerkleDepth: 8, SketchSymbols: 256}
+	batches := storetest.BatchSeq(rand.New(rand.NewPCG(9, 9)), 20, 5)
+	s, err := Open(opts)
+	must(t, err)
+	for _, b := range batches[:10] {
+		must(t, s.Apply(b))
+	}
+	must(t, s.Close()) // saves the sketch at batch 10
+	s, err = Open(opts)
+	must(t, err)
+	storetest.CheckTree(t, s)
+	for _, b := range batches[10:] {
+		must(t, s.Apply(b))
+	}
+	// Crash: the connections go away without Close.
+	s.pool.Close()
+	must(t, s.lock.Close(context.Background()))
+	s, err = Open(opts)
+	must(t, err)
+	defer s.Close()
+	storetest.CheckPrefix(t, s, batches, len(batches))
 }
