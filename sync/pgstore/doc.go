@@ -9,7 +9,8 @@
 // implicit transaction: when Apply returns nil the transaction committed
 // (durable under the server's synchronous_commit, on by default), and on
 // error none of it is visible. The Merkle tree lives in memory and is
-// loaded from the leaf table by Open.
+// loaded from the leaf table by Open; its coded sketch is saved by Close
+// and rebuilt from the keys table after a crash.
 //
 // One store owns its schema: Open takes a session-level advisory lock named
 // after the schema on a connection of its own and holds it until Close, so
