@@ -133,22 +133,24 @@ func DefaultConfig() Config {
 			"/ip4/0.0.0.0/tcp/4100",
 			"/ip4/0.0.0.0/udp/4100/quic-v1",
 		},
-		Discovery:            dhtdiscovery.DefaultConfig(),
-		ConnLowWater:         32, // well above target_peers: DHT queries need connections too
-		ConnHighWater:        96,
-		Resources:            DefaultResourceConfig(),
-		ShutdownTimeout:      10 * time.Second,
-		Store:                "pebble",
+		Discovery:       dhtdiscovery.DefaultConfig(),
+		ConnLowWater:    32, // well above target_peers: DHT queries need connections too
+		ConnHighWater:   96,
+		Resources:       DefaultResourceConfig(),
+		ShutdownTimeout: 10 * time.Second,
+		Store:           "pebble",
+		Dissemination:   DisseminationPushPull,
+		Sync:            replica.DefaultConfig(),
+		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
+		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
+		Ban:             security.DefaultBanConfig(),
+		Rate:            security.DefaultRateConfig(),
+		APIAddr:         "127.0.0.1:4180", // loopback: only local programs reach the API
+
+		// store: postgres and frame compression (see the fields).
 		PostgresSchema:       "murmur",
 		Compression:          "none",
 		CompressionThreshold: 512,
-		Dissemination:        DisseminationPushPull,
-		Sync:                 replica.DefaultConfig(),
-		TickInterval:         100 * time.Millisecond, // a fifth of the engine's shortest timeout
-		InboxSize:            4096,                   // a burst of ~40 full batches before dropping
-		Ban:                  security.DefaultBanConfig(),
-		Rate:                 security.DefaultRateConfig(),
-		APIAddr:              "127.0.0.1:4180", // loopback: only local programs reach the API
 	}
 }
 
