@@ -258,8 +258,8 @@ func (c Config) Validate() error {
 	if _, err := protocol.ParseCompression(c.Compression); err != nil {
 		return fmt.Errorf("compression: %w", err)
 	}
-	if c.CompressionThreshold < 0 {
-		return fmt.Errorf("compression_threshold: invalid value %d: must not be negative", c.CompressionThreshold)
+	if c.CompressionThreshold < 1 {
+		return fmt.Errorf("compression_threshold: invalid value %d: must be at least 1 (bytes)", c.CompressionThreshold)
 	}
 	if c.Dissemination != DisseminationPushPull && c.Dissemination != DisseminationGossipSub {
 		return fmt.Errorf("dissemination: invalid value %q: want %s or %s", c.Dissemination, DisseminationPushPull, DisseminationGossipSub)

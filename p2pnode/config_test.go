@@ -76,6 +76,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad store", "store: sqlite\n", "", `store: invalid value "sqlite": want pebble, memory or postgres`},
 		{"postgres without dsn", "store: postgres\n", "", `postgres_dsn: required with store: postgres`},
 		{"bad compression", "compression: gzip\n", "", `compression: invalid value "gzip": want none, snappy or zstd`},
+		{"zero compression threshold", "compression_threshold: 0\n", "", `compression_threshold: invalid value 0: must be at least 1`},
 		{"bad peer selection", "peer_selection: best\n", "", `peer_selection: invalid value "best"`},
 		{"engine key named", "fanout: -2\n", "", `fanout: invalid value -2: must not be negative`},
 		{"two documents", "network: a\n---\nnetwork: b\n", "", `more than one YAML document`},
