@@ -106,6 +106,10 @@ preset: default
 # Multiaddrs to listen on. Port 0 picks a free port.
 #listen: [/ip4/0.0.0.0/tcp/4100, /ip4/0.0.0.0/udp/4100/quic-v1]
 
+# Stream multiplexers offered on TCP, in order of preference: yamux, mplex
+# (for peers that speak only mplex, such as some js-libp2p configurations).
+#muxers: [yamux, mplex]
+
 # Name of the murmur network to join. Nodes only see peers of the same network.
 #network: murmur
 

@@ -346,7 +346,9 @@ func (s *countingScope) ReleaseMemory(n int) {
 	}
 }
 
-func (s *countingScope) Stat() network.ScopeStat                       { return network.ScopeStat{Memory: int64(s.reserved())} }
+func (s *countingScope) Stat() network.ScopeStat {
+	return network.ScopeStat{Memory: int64(s.reserved())}
+}
 func (s *countingScope) BeginSpan() (network.ResourceScopeSpan, error) { return s, nil }
 func (s *countingScope) Done()                                         {}
 func (s *countingScope) Peer() peer.ID                                 { return "" }
