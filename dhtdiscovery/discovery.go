@@ -41,6 +41,11 @@ var log = logging.Logger("murmur/discovery")
 // and none of them answered within Config.BootstrapTimeout.
 var ErrNoBootstrapPeer = errors.New("no bootstrap peer answered")
 
+// ErrBootstrapOtherNetwork is returned by Start as soon as every bootstrap
+// peer has answered and shown that it is not a member of the network (a
+// node of another murmur network, or another libp2p program such as kubo).
+var ErrBootstrapOtherNetwork = errors.New("every bootstrap peer answered, but none is a member of network")
+
 // PeerEventKind tells whether a peer joined or left the table.
 type PeerEventKind int
 
@@ -182,6 +187,7 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 		return nil
 	}
 	connected := make(chan peer.ID, len(d.bootstrap))
+	foreign := make(chan peer.ID, len(d.bootstrap))
 	var mu sync.Mutex
 	lastErr := make(map[peer.ID]error)
 	for _, ai := range d.bootstrap {
@@ -198,13 +204,17 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				cancel()
 				if err == nil && !d.isMember(ai.ID) {
 					// Connect returns after identify, so the protocol list is known.
-					err = fmt.Errorf("peer is not a member of network %q (it does not serve %s)", d.cfg.Network, d.member)
-					log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
-					mu.Lock()
-					lastErr[ai.ID] = err
-					mu.Unlock()
+					err = d.notMemberError(ai.ID)
 					_ = d.host.Network().ClosePeer(ai.ID)
-					return
+					if d.KnownNonMember(ai.ID) {
+						log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
+						mu.Lock()
+						lastErr[ai.ID] = err
+						mu.Unlock()
+						foreign <- ai.ID
+						return
+					}
+					// Identify told us nothing (it failed or timed out): try again.
 				}
 				if err == nil {
 					log.Infow("connected to bootstrap peer", "peer", ai.ID, "attempt", attempt)
@@ -214,7 +224,7 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				mu.Lock()
 				lastErr[ai.ID] = err
 				mu.Unlock()
-				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff, "error", err)
+				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff.String(), "error", err)
 				select {
 				case <-d.ctx.Done():
 					return
@@ -226,20 +236,43 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 	}
 	timer := time.NewTimer(d.cfg.BootstrapTimeout)
 	defer timer.Stop()
-	select {
-	case <-connected:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
-	case <-timer.C:
+	summary := func() string {
 		mu.Lock()
 		defer mu.Unlock()
 		var parts []string
 		for _, ai := range d.bootstrap {
 			parts = append(parts, fmt.Sprintf("%s: %v", ai.ID, lastErr[ai.ID]))
 		}
-		return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, strings.Join(parts, "; "))
+		return strings.Join(parts, "; ")
 	}
+	for nForeign := 0; ; {
+		select {
+		case <-connected:
+			return nil
+		case <-foreign:
+			// Fail at once when every bootstrap peer answered but none
+			// belongs to this network: waiting cannot change that.
+			if nForeign++; nForeign == len(d.bootstrap) {
+				return fmt.Errorf("%w %q: %s", ErrBootstrapOtherNetwork, d.cfg.Network, summary())
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, summary())
+		}
+	}
+}
+
+// notMemberError explains why p, connected and identified, is not a
+// member, naming what it runs when identify said.
+func (d *Discovery) notMemberError(p peer.ID) error {
+	what := ""
+	if av, err := d.host.Peerstore().Get(p, "AgentVersion"); err == nil {
+		if s, ok := av.(string); ok && s != "" {
+			what = fmt.Sprintf("; it runs %q", s)
+		}
+	}
+	return fmt.Errorf("peer is not a member of network %q (it does not serve %s%s)", d.cfg.Network, d.member, what)
 }
 
 // advertiseLoop keeps this node advertised under the rendezvous key. An
@@ -254,13 +287,13 @@ func (d *Discovery) advertiseLoop() {
 		if d.dht.RoutingTable().Size() > 0 {
 			ttl, err := d.rd.Advertise(d.ctx, key)
 			if err == nil {
-				log.Debugw("advertised", "key", key, "ttl", ttl)
+				log.Debugw("advertised", "key", key, "ttl", ttl.String())
 				wait, backoff = 7*ttl/8, 200*time.Millisecond
 			} else {
 				if d.ctx.Err() != nil {
 					return
 				}
-				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff, "error", err)
+				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff.String(), "error", err)
 				backoff = min(2*backoff, 30*time.Second)
 			}
 		}

@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/internal/version"
 	"github.com/murmur-p2p/murmur/security"
 )
 
@@ -217,6 +218,7 @@ func (n *Node) newHost() (host.Host, error) {
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.ChainOptions(muxers...),
+		libp2p.UserAgent(version.Agent()),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),
@@ -281,7 +283,7 @@ func (n *Node) fault(p peer.ID, what string) {
 	if !n.bans.Fault(p) {
 		return
 	}
-	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration)
+	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration.String())
 	if h := n.liveHost.Load(); h != nil {
 		_ = (*h).Network().ClosePeer(p)
 	}
