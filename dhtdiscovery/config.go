@@ -27,6 +27,15 @@ type Config struct {
 	DiscoveryInterval time.Duration `yaml:"discovery_interval"`
 	// DHTMode is "server" (answer DHT queries; the default), "client" or "auto".
 	DHTMode string `yaml:"dht_mode"`
+	// DHT is the DHT discovery runs on: "murmur" (the network's own; the
+	// default) or "amino" (the public IPFS DHT, /ipfs/kad/1.0.0, to meet
+	// across the internet; see DHTAmino).
+	DHT string `yaml:"dht"`
+	// RendezvousSecret, when set, keys the network's rendezvous key on the
+	// Amino DHT (AminoRendezvousKey), so that only holders of the secret can
+	// find the network's members there. The embedding program sets it (from
+	// the network's pre-shared key); it has no config file key.
+	RendezvousSecret []byte `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults: the "murmur" network, no bootstrap
@@ -38,6 +47,7 @@ func DefaultConfig() Config {
 		TargetPeers:       8,                // gossip fanout 3 plus room to choose from
 		DiscoveryInterval: 10 * time.Second, // DHT lookups are cheap at this rate, even for 1,000s of nodes
 		DHTMode:           "server",         // every murmur node helps route
+		DHT:               DHTMurmur,        // a network's own DHT: members only, nothing published beyond it
 	}
 }
 
@@ -59,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if c.DiscoveryInterval < 10*time.Millisecond {
 		return fmt.Errorf("discovery_interval: invalid value %s: must be at least 10ms", c.DiscoveryInterval)
+	}
+	if c.DHT != DHTMurmur && c.DHT != DHTAmino {
+		return fmt.Errorf("dht: invalid value %q: want %s or %s", c.DHT, DHTMurmur, DHTAmino)
 	}
 	switch c.DHTMode {
 	case "server", "client", "auto":

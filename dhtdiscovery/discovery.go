@@ -9,6 +9,10 @@
 // address space (or even a connection) never mix: a peer enters the table
 // only once identify shows it serves the network's MemberProtocol.
 //
+// With Config.DHT set to DHTAmino, discovery runs on the public Amino DHT
+// (/ipfs/kad/1.0.0) instead, under a rendezvous key that hides the network's
+// name and, with a secret, its existence (AminoRendezvousKey).
+//
 // The table is the set of connected members; the pool is the members most
 // recently learnt of (from the DHT or a connection; up to poolSize). Layers
 // above read Peers and subscribe to PeerEvent changes.
@@ -106,6 +110,9 @@ func New(h host.Host, cfg Config) (*Discovery, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(boot) == 0 {
+		boot = defaultBootstrap(cfg)
+	}
 	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
 	d := &Discovery{
 		cfg:       cfg,
@@ -136,12 +143,7 @@ func (d *Discovery) handleMember(s network.Stream) {
 // with backoff. The context bounds only Start itself.
 func (d *Discovery) Start(ctx context.Context) error {
 	mode := map[string]dht.ModeOpt{"server": dht.ModeServer, "client": dht.ModeClient, "auto": dht.ModeAuto}[d.cfg.DHTMode]
-	kad, err := dht.New(d.host,
-		dht.Mode(mode),
-		dht.ProtocolPrefix(protocol.ID(ProtocolPrefix(d.cfg.Network))),
-		dht.DisableValues(),
-		dht.BootstrapPeers(d.bootstrap...),
-	)
+	kad, err := dht.New(d.host, d.dhtOptions(mode)...)
 	if err != nil {
 		return fmt.Errorf("start DHT for network %q: %w", d.cfg.Network, err)
 	}
@@ -202,7 +204,8 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				cctx = network.WithForceDirectDial(cctx, "murmur bootstrap retry")
 				err := d.host.Connect(cctx, ai)
 				cancel()
-				if err == nil && !d.isMember(ai.ID) {
+				// On the Amino DHT a bootstrap peer is any DHT peer.
+				if err == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) {
 					// Connect returns after identify, so the protocol list is known.
 					err = d.notMemberError(ai.ID)
 					_ = d.host.Network().ClosePeer(ai.ID)
@@ -280,7 +283,10 @@ func (d *Discovery) notMemberError(p peer.ID) error {
 // retried at once when the table grows.
 func (d *Discovery) advertiseLoop() {
 	defer d.wg.Done()
-	key := RendezvousKey(d.cfg.Network)
+	key := rendezvousKey(d.cfg)
+	if c, err := RendezvousCID(key); err == nil {
+		log.Infow("advertising this node under the network's rendezvous key", "dht", d.cfg.DHT, "network", d.cfg.Network, "cid", c.String())
+	}
 	backoff := 200 * time.Millisecond
 	for {
 		wait := backoff
@@ -309,7 +315,7 @@ func (d *Discovery) advertiseLoop() {
 // TargetPeers and connects to the members found.
 func (d *Discovery) discoverLoop() {
 	defer d.wg.Done()
-	key := RendezvousKey(d.cfg.Network)
+	key := rendezvousKey(d.cfg)
 	interval := min(d.cfg.DiscoveryInterval, time.Second) // quick first rounds while joining
 	for {
 		if d.dht.RoutingTable().Size() > 0 {

@@ -129,6 +129,12 @@ preset: default
 # DHT mode: server (answers DHT queries), client, or auto.
 #dht_mode: server
 
+# DHT to meet other members on: murmur (the network's own DHT, reached through
+# bootstrap peers) or amino (the public IPFS DHT, /ipfs/kad/1.0.0, to meet
+# across the internet; its public bootstrap peers are used when bootstrap is
+# empty, and dht_mode auto or client suits most nodes there).
+#dht: murmur
+
 # Connection manager: trim to conn_low_water when above conn_high_water.
 #conn_low_water: 32
 #conn_high_water: 96
