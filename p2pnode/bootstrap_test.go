@@ -60,10 +60,12 @@ func TestBootstrapWaitsWhileAPeerMayStillAnswer(t *testing.T) {
 func TestAgentVersionIsMurmur(t *testing.T) {
 	a := startNode(t, testConfig(t, "agent"))
 	b := startNode(t, testConfig(t, "agent", firstAddr(t, a)))
-	av, err := a.Host().Peerstore().Get(b.ID(), "AgentVersion")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// b's Start waited for b's identify of a; a's identify of b may still run.
+	var av any
+	waitFor(t, 30*time.Second, func() bool {
+		av, _ = a.Host().Peerstore().Get(b.ID(), "AgentVersion")
+		return av != nil
+	}, func() string { return "a has not identified b" })
 	if s, _ := av.(string); !strings.HasPrefix(s, "murmur/") {
 		t.Fatalf("agent version %q, want murmur/<version>", av)
 	}
