@@ -208,8 +208,9 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				if err == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) {
 					// Connect returns after identify, so the protocol list is known.
 					err = d.notMemberError(ai.ID)
+					foreignPeer := d.KnownNonMember(ai.ID)
 					_ = d.host.Network().ClosePeer(ai.ID)
-					if d.KnownNonMember(ai.ID) {
+					if foreignPeer {
 						log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
 						mu.Lock()
 						lastErr[ai.ID] = err
