@@ -332,6 +332,35 @@ func TestHalfCloseAndRemoteReset(t *testing.T) {
 	}
 }
 
+// TestDataBeforeHangUpIsRead: a peer that writes, closes its side and hangs
+// up at once (a short request/response exchange) is read to the end, then
+// EOF; writing fails.
+func TestDataBeforeHangUpIsRead(t *testing.T) {
+	c, p := pair(t, nil, &countingScope{})
+	p.send(0, flagNewStream, nil)
+	p.send(0, flagMessageInitiator, []byte("last words"))
+	p.send(0, flagCloseInitiator, nil)
+	s, err := c.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream has its data once the next frame is handled.
+	p.send(1, flagNewStream, nil)
+	if _, err := c.AcceptStream(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.nc.Close()
+	waitClosed(t, c)
+	<-c.readDone
+	got, err := io.ReadAll(s)
+	if err != nil || string(got) != "last words" {
+		t.Fatalf("read %q, %v; want the data then EOF", got, err)
+	}
+	if _, err := s.Write([]byte("x")); err == nil {
+		t.Fatal("write on a closed connection succeeded")
+	}
+}
+
 func TestWriteSplitsIntoFramesAndUsesInitiatorFlags(t *testing.T) {
 	c, p := pair(t, func(c *Config) { c.MaxMessageSize = 10; c.MaxStreamBuffer = 10 }, nil)
 	done := make(chan error, 1)

@@ -360,15 +360,17 @@ func (s *stream) remoteReset() {
 // before closing its side can still be read.
 func (s *stream) connClosed() {
 	s.mu.Lock()
-	if s.resetErr == nil {
-		s.resetErr = ErrConnClosed
-	}
 	if s.remoteClosed {
+		// Reads drain the buffer, then see EOF; writes fail on the closed
+		// connection.
 		if s.accounted {
 			s.c.release(s.buffered)
 			s.accounted = false
 		}
 	} else {
+		if s.resetErr == nil {
+			s.resetErr = ErrConnClosed
+		}
 		s.drop()
 	}
 	s.mu.Unlock()
