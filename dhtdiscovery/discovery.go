@@ -205,8 +205,9 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				err := d.host.Connect(cctx, ai)
 				cancel()
 				// On the Amino DHT a bootstrap peer is any DHT peer.
-				if err == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) {
-					// Connect returns after identify, so the protocol list is known.
+				if err == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) && !d.probeMember(ai.ID) {
+					// Connect returns after identify, and the peer refused
+					// the member protocol when asked directly.
 					err = d.notMemberError(ai.ID)
 					foreignPeer := d.KnownNonMember(ai.ID)
 					_ = d.host.Network().ClosePeer(ai.ID)
@@ -265,6 +266,21 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 			return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, summary())
 		}
 	}
+}
+
+// probeMember asks p for the member protocol directly. It settles what
+// identify left in doubt (identify can fail or lag on a busy host); a
+// peer that serves the protocol is recorded as a member.
+func (d *Discovery) probeMember(p peer.ID) bool {
+	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	defer cancel()
+	s, err := d.host.NewStream(ctx, p, d.member)
+	if err != nil {
+		return false
+	}
+	_ = s.Close()
+	d.checkMember(p)
+	return true
 }
 
 // notMemberError explains why p, connected and identified, is not a
