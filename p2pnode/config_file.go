@@ -181,6 +181,11 @@ preset: default
 #merkle_tree_depth: 16        # levels of the store's Merkle tree (2^depth leaves)
 #full_sync_threshold: 0.1     # share of differing leaves past which a snapshot is pulled
 #gc_interval: 1m              # garbage collection of superseded events and old tombstones
+#tombstone_ttl: 24h           # a deleted key's tombstones are kept this long (the delete's evidence)
+#gc_stall_timeout: 10m        # a peer whose vector lags without advancing this long stops holding GC back
+#peer_forget_timeout: 30m     # a peer silent this long leaves the peer table
+#max_origins: 8192            # origins (writers) tracked; events of further new origins are dropped
+#max_origins_per_peer: 4096   # new origins one peer may introduce
 #tick_interval: 100ms         # how often the engine's timers run
 #inbox_size: 4096             # received messages waiting for the engine before drops
 

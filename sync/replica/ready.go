@@ -58,6 +58,10 @@ const (
 	// ChangeSnapshot: a chunk of a snapshot pulled from Peer was merged;
 	// Snapshot has the progress (Done on the last).
 	ChangeSnapshot
+	// ChangeRemoved: a merge of a peer's state (anti-entropy or snapshot)
+	// dropped versions of Key that a signed write from Peer supersedes;
+	// State holds what remains.
+	ChangeRemoved
 )
 
 // String names the kind.
@@ -77,6 +81,8 @@ func (k ChangeKind) String() string {
 		return "anti-entropy"
 	case ChangeSnapshot:
 		return "snapshot"
+	case ChangeRemoved:
+		return "removed"
 	}
 	return "unknown"
 }
