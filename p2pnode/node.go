@@ -113,6 +113,7 @@ type Node struct {
 	host    host.Host
 	disc    *dhtdiscovery.Discovery
 	repl    *replication
+	ord     *ordering // nil unless ordering: raft
 }
 
 // New validates cfg, loads (or, on first use, creates) the identity in
@@ -187,13 +188,25 @@ func (n *Node) Start(ctx context.Context) error {
 		h.Close()
 		return err
 	}
+	var ord *ordering
+	if n.cfg.Ordering == OrderingRaft {
+		if ord, err = startOrdering(n.cfg, n.id, h, repl, disc.Peers, n.fault); err != nil {
+			repl.close()
+			disc.Close()
+			h.Close()
+			return err
+		}
+	}
 	if err := disc.Start(ctx); err != nil {
+		if ord != nil {
+			_ = ord.close()
+		}
 		repl.close()
 		disc.Close()
 		h.Close()
 		return fmt.Errorf("join network %q: %w", n.cfg.Discovery.Network, err)
 	}
-	n.host, n.disc, n.repl, n.started = h, disc, repl, true
+	n.host, n.disc, n.repl, n.ord, n.started = h, disc, repl, ord, true
 	log.Infow("node started", "peer", n.id, "network", n.cfg.Discovery.Network, "addrs", h.Addrs())
 	return nil
 }
@@ -335,9 +348,14 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	h, d, r := n.host, n.disc, n.repl
+	h, d, r, o := n.host, n.disc, n.repl, n.ord
 	n.mu.Unlock()
 	var errs []error
+	if o != nil {
+		if err := o.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close ordering: %w", err))
+		}
+	}
 	// Stop accepting and replicating first, flush and close the store, then
 	// leave the network.
 	if r != nil {
