@@ -40,6 +40,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/security"
+	"github.com/murmur-p2p/murmur/sync/order"
 )
 
 var log = logging.Logger("murmur/node")
@@ -59,6 +60,8 @@ type options struct {
 	// host is a host given by WithHost; recvLoss the WithReceiveLoss hook.
 	host     host.Host
 	recvLoss func(peer.ID) bool
+	// orderTune adjusts the ordering core's config (tests).
+	orderTune func(*order.Config)
 }
 
 // WithIdentity uses key as the node's identity instead of the key file in
@@ -190,7 +193,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	var ord *ordering
 	if n.cfg.Ordering == OrderingRaft {
-		if ord, err = startOrdering(n.cfg, n.id, h, repl, disc.Peers, n.fault); err != nil {
+		if ord, err = startOrdering(n.cfg, n.id, h, repl, disc.Peers, n.fault, n.opts.orderTune); err != nil {
 			repl.close()
 			disc.Close()
 			h.Close()

@@ -103,7 +103,7 @@ func orderRaftID(p peer.ID) uint64 { return order.RaftID(replica.PeerID(p)) }
 // done is closed when the ordering stops.
 func (o *ordering) done() <-chan struct{} { return o.ctx.Done() }
 
-func startOrdering(cfg Config, self peer.ID, h host.Host, repl *replication, peers func() []peer.ID, fault func(peer.ID, string)) (*ordering, error) {
+func startOrdering(cfg Config, self peer.ID, h host.Host, repl *replication, peers func() []peer.ID, fault func(peer.ID, string), tune func(*order.Config)) (*ordering, error) {
 	o := &ordering{self: self, repl: repl, peers: peers, inbox: make(chan orderInput, cfg.InboxSize), tick: cfg.TickInterval,
 		book: map[uint64]peer.ID{}, changed: make(chan struct{})}
 	for _, v := range cfg.OrderVoters {
@@ -127,6 +127,9 @@ func startOrdering(cfg Config, self peer.ID, h host.Host, repl *replication, pee
 	ocfg.Rand = newRand()
 	ocfg.Initial = initial
 	ocfg.Logger = raftLogger{orderLog}
+	if tune != nil {
+		tune(&ocfg)
+	}
 	core, err := order.New(ocfg)
 	if err != nil {
 		if o.disk != nil {

@@ -85,6 +85,7 @@ type Core struct {
 	electionTimeout int
 
 	ordered   []Ordered
+	confSnap  bool // a conf change was applied: snapshot now
 	localSnap raftpb.Snapshot
 	compactTo uint64
 }
@@ -418,7 +419,11 @@ func (c *Core) Ready() (Ready, error) {
 		// earlier leader) and is proposed afresh.
 		c.proposed = replica.VersionVector{}
 	}
-	if c.applied-c.snapAt >= c.cfg.SnapshotEntries {
+	// Snapshot every SnapshotEntries, and at once after a membership
+	// change: Raft sends a node that lacks the log the last snapshot, and a
+	// new member refuses one whose configuration does not include it.
+	if c.applied > c.snapAt && (c.confSnap || c.applied-c.snapAt >= c.cfg.SnapshotEntries) {
+		c.confSnap = false
 		snap, err := c.storage.CreateSnapshot(c.applied, &c.conf, c.state.Encode())
 		if err != nil {
 			return rd, fmt.Errorf("order: snapshot at %d: %w", c.applied, err)
@@ -492,12 +497,14 @@ func (c *Core) applyEntry(e raftpb.Entry) error {
 			c.state.setMember(cc.NodeID, "")
 		}
 		c.conf = *c.rn.ApplyConfChange(cc)
+		c.confSnap = true
 	case raftpb.EntryConfChangeV2:
 		var cc raftpb.ConfChangeV2
 		if err := cc.Unmarshal(e.Data); err != nil {
 			return fmt.Errorf("order: conf change at %d: %w", e.Index, err)
 		}
 		c.conf = *c.rn.ApplyConfChange(cc)
+		c.confSnap = true
 	}
 	return nil
 }
