@@ -181,6 +181,7 @@ func TestOrderingSameOrderLeaderFailureAndRestart(t *testing.T) {
 	}
 
 	l := c.waitLeader([]int{0, 1, 2})
+	listen := c.nodes[l].Host().Addrs()[0].String()
 	if err := c.nodes[l].Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +196,10 @@ func TestOrderingSameOrderLeaderFailureAndRestart(t *testing.T) {
 	}
 	c.waitOrdered(rest, 60)
 
+	// The same address, bootstrapping from a live node: node 0 may be the
+	// one restarted, and the others only know its old address.
+	c.cfgs[l].Listen = []string{listen}
+	c.cfgs[l].Discovery.Bootstrap = []string{firstAddr(t, c.nodes[rest[0]])}
 	c.nodes[l] = c.start(l)
 	got := c.waitOrdered(all, 60)
 	for k := range ref {
