@@ -154,6 +154,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /v1/peers", s.peers)
 	m.HandleFunc("GET /v1/status", s.status)
 	m.HandleFunc("POST /v1/sync", s.sync)
+	m.HandleFunc("GET /v1/order", s.order)
 	if s.cfg.Metrics != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{ErrorLog: promLogger{}}))
 	}
