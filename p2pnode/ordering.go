@@ -12,6 +12,7 @@ import (
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/murmur-p2p/murmur/protocol"
@@ -165,6 +166,18 @@ func (o *ordering) receive(from peer.ID, kind byte, body []byte) error {
 		}
 		if self := order.RaftID(replica.PeerID(o.self)); in.msg.To != self {
 			return fmt.Errorf("raft message for %x arrived at %x", in.msg.To, self)
+		}
+		if raft.IsLocalMsg(in.msg.Type) {
+			return fmt.Errorf("raft message of local type %s", in.msg.Type)
+		}
+		if in.msg.Type == raftpb.MsgProp {
+			for _, e := range in.msg.Entries {
+				if e.Type == raftpb.EntryNormal {
+					// Only a leader proposes event references, from its own
+					// store; a forwarded one could name any ID for a dot.
+					return fmt.Errorf("forwarded proposal of event references")
+				}
+			}
 		}
 		if in.msg.From != order.RaftID(replica.PeerID(from)) {
 			return fmt.Errorf("raft message claims sender %x, but %s is %x", in.msg.From, from, order.RaftID(replica.PeerID(from)))
