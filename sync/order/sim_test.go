@@ -19,12 +19,6 @@ var (
 	seedsFlag = flag.Int("seeds", 60, "number of seeds TestSimSameOrder runs")
 )
 
-// simEvent is an event of the simulated application: its ref and the
-// events it depends on.
-type simEvent struct {
-	ref Ref
-}
-
 // simNode is one simulated machine: its event store (what gossip brought),
 // its disk (Persisted), and its Core while it is up.
 type simNode struct {
