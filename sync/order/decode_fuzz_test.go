@@ -52,7 +52,7 @@ func TestApplyRule(t *testing.T) {
 	s := NewState()
 	out, premature := s.apply([]Ref{
 		{Origin: "b", Seq: 1, Deps: []replica.Dot{{Origin: "a", Seq: 1}}}, // a:1 not ordered yet
-		{Origin: "a", Seq: 2},                                            // a:1 missing
+		{Origin: "a", Seq: 2}, // a:1 missing
 		{Origin: "a", Seq: 1},
 		{Origin: "a", Seq: 1}, // duplicate
 		{Origin: "b", Seq: 1, Deps: []replica.Dot{{Origin: "a", Seq: 1}}},
