@@ -3,7 +3,10 @@ package p2pnode
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,25 +62,42 @@ func BenchmarkOrderCommitLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
 }
 
-// BenchmarkOrderFollowerCatchUp orders ORDER_EVENTS (100,000) events on
+// BenchmarkOrderFollowerCatchUp orders $ORDER_EVENTS (default 100,000) events on
 // three voters, then starts a fourth node that joins as a learner and
 // measures the time until its order holds them all (the order: IDs by
 // Raft log or snapshot; payloads arrive separately by the replica's own
 // catch-up). Memory stores, so that writing 100,000 events takes seconds.
 func BenchmarkOrderFollowerCatchUp(b *testing.B) {
-	const events = 100_000
+	events := 100_000
+	if v, err := strconv.Atoi(os.Getenv("ORDER_EVENTS")); err == nil && v > 0 {
+		events = v
+	}
 	c := newBenchOrderCluster(b, "bench-catchup", false)
 	start := time.Now()
-	for k := range events {
-		if _, err := c.nodes[k%3].Put(fmt.Sprintf("c/%d", k%1000), []byte("v")); err != nil {
-			b.Fatal(err)
-		}
+	var wg sync.WaitGroup
+	for i := range 3 { // one writer per voter
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := i; k < events; k += 3 {
+				if _, err := c.nodes[i].Put(fmt.Sprintf("c/%d", k%1000), []byte("v")); err != nil {
+					b.Error(err)
+					return
+				}
+				if k%10_000 == 0 {
+					st, _ := c.nodes[0].OrderStatus()
+					fmt.Fprintf(os.Stderr, "%s: %d written, %d ordered\n", time.Since(start).Round(time.Second), k, st.Ordered)
+				}
+			}
+		}()
 	}
-	waitFor(b, 10*time.Minute, func() bool {
+	wg.Wait()
+	waitFor(b, 20*time.Minute, func() bool {
 		st, _ := c.nodes[0].OrderStatus()
-		return st.Ordered >= events
+		return st.Ordered >= uint64(events)
 	}, func() string { st, _ := c.nodes[0].OrderStatus(); return fmt.Sprintf("ordered %d", st.Ordered) })
-	b.ReportMetric(time.Since(start).Seconds(), "write_and_order_s")
+	written := time.Since(start)
+	fmt.Fprintf(os.Stderr, "%d events written and ordered in %s\n", events, written.Round(time.Millisecond))
 	b.ResetTimer()
 	for range b.N {
 		k, id := newKey(b)
@@ -85,13 +105,14 @@ func BenchmarkOrderFollowerCatchUp(b *testing.B) {
 		cfg.Ordering, cfg.OrderVoters, cfg.Store, cfg.TickInterval = OrderingRaft, c.voters, "memory", 100*time.Millisecond
 		joined := time.Now()
 		n := startNode(b, cfg, WithIdentity(k))
-		waitFor(b, 10*time.Minute, func() bool {
+		waitFor(b, 20*time.Minute, func() bool {
 			st, _ := n.OrderStatus()
-			return st.Ordered >= events
+			return st.Ordered >= uint64(events)
 		}, func() string { st, _ := n.OrderStatus(); return fmt.Sprintf("learner %s ordered %d", id, st.Ordered) })
 		b.ReportMetric(time.Since(joined).Seconds(), "catchup_s")
 		_ = n.Close()
 	}
+	b.ReportMetric(written.Seconds(), "write_and_order_s")
 }
 
 type benchOrderCluster struct {

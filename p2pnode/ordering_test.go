@@ -3,11 +3,16 @@ package p2pnode
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/murmur-p2p/murmur/protocol"
 
 	"github.com/murmur-p2p/murmur/sync/order"
 	"github.com/murmur-p2p/murmur/sync/replica"
@@ -305,4 +310,52 @@ func TestOrderingMembershipAndSnapshotCatchUp(t *testing.T) {
 		c.put(l, fmt.Sprintf("late/%d", k))
 	}
 	c.waitOrdered([]int{l, 3}, 35)
+}
+
+// TestOrderingRefusesForgedFrames: a member that sends a Raft message
+// claiming another sender, a forwarded event proposal, or an unknown frame
+// kind has its stream reset; the node keeps ordering.
+func TestOrderingRefusesForgedFrames(t *testing.T) {
+	c := newOrderCluster(t, "order-forged", 1, 1, nil)
+	c.waitLeader([]int{0})
+	victim, liar := c.nodes[0], c.nodes[1]
+	self := orderRaftID(victim.ID())
+	forged := raftpb.Message{Type: raftpb.MsgHeartbeat, From: orderRaftID(victim.ID()) + 1, To: self, Term: 99}
+	prop := raftpb.Message{Type: raftpb.MsgProp, From: orderRaftID(liar.ID()), To: self,
+		Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Data: order.EncodeEntry([]order.Ref{{Origin: "x", Seq: 1}})}}}
+	for name, frame := range map[string][]byte{
+		"forged sender":      append([]byte{protocol.OrderFrameRaft}, mustMarshal(t, forged)...),
+		"forwarded proposal": append([]byte{protocol.OrderFrameRaft}, mustMarshal(t, prop)...),
+		"unknown kind":       {9},
+		"garbage":            {protocol.OrderFrameRaft, 0xff, 0xff},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		s, err := liar.Host().NewStream(ctx, victim.ID(), protocol.OrderProtocol)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write(protocol.AppendFrame(nil, frame)); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := s.Read(make([]byte, 1)); err == nil || err == io.EOF || os.IsTimeout(err) {
+			t.Fatalf("%s: stream not reset (read: %v)", name, err)
+		}
+		_ = s.Reset()
+	}
+	if st, _ := victim.OrderStatus(); st.Term > 2 {
+		t.Fatalf("a forged message moved the term to %d", st.Term)
+	}
+	c.put(0, "still")
+	c.waitOrdered([]int{0, 1}, 1)
+}
+
+func mustMarshal(t *testing.T, m raftpb.Message) []byte {
+	t.Helper()
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
