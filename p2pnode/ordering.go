@@ -208,6 +208,11 @@ func (o *ordering) run(ctx context.Context, changes <-chan replica.Change) {
 			o.mu.Lock()
 			o.core.Tick()
 			o.offerLocked()
+			if ticks%10 == 0 {
+				// The change subscription may drop under load: readers
+				// waiting for a payload look again at least this often.
+				o.wakeLocked()
+			}
 			joinNow := !o.member && ticks%10 == 1
 			o.mu.Unlock()
 			if joinNow {
