@@ -223,7 +223,18 @@ func (o *ordering) run(ctx context.Context, changes <-chan replica.Change) {
 			o.handleLocked(in)
 			o.mu.Unlock()
 		case ch := <-changes:
-			if ch.Kind != replica.ChangeCreated && ch.Kind != replica.ChangeReceived {
+			events := ch.Kind == replica.ChangeCreated || ch.Kind == replica.ChangeReceived
+			// Coalesce a burst: one offer pass (and so one proposal of
+			// up to MaxBatch references) for everything queued.
+			for n, drained := 0, false; !drained && n < 4096; n++ {
+				select {
+				case ch = <-changes:
+					events = events || ch.Kind == replica.ChangeCreated || ch.Kind == replica.ChangeReceived
+				default:
+					drained = true
+				}
+			}
+			if !events {
 				continue
 			}
 			o.mu.Lock()
