@@ -315,6 +315,11 @@ func (o *ordering) offerLocked() {
 			next = ev.Seq + 1
 			return len(refs) < maxOfferScan
 		})
+		// The store holds every seq up to h (its version vector is gap-free),
+		// so what the scan did not return up to to was collected too.
+		for ; next <= to && len(refs) < maxOfferScan; next++ {
+			refs = append(refs, order.Ref{Origin: origin, Seq: next})
+		}
 	}
 	if len(refs) > 0 {
 		o.core.Offer(refs...)
