@@ -104,8 +104,8 @@ func (n *Node) AddOrderVoter(p peer.ID) error {
 	return nil
 }
 
-// RemoveOrderVoter proposes removing p from the ordering group. The
-// leader cannot remove itself: stop it and remove it from the next leader.
+// RemoveOrderVoter proposes removing p from the ordering group. A leader
+// that removes itself steps down once the change is applied.
 func (n *Node) RemoveOrderVoter(p peer.ID) error {
 	o, err := n.ordering()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -256,8 +257,8 @@ func TestOrderingPartitionedMinority(t *testing.T) {
 
 // TestOrderingMembershipAndSnapshotCatchUp: with compaction after a few
 // entries, a node that joins late catches up by snapshot as a learner; it
-// is promoted to voter, an original voter is removed, and the group keeps
-// ordering with the new member voting.
+// is promoted to voter, the leader removes itself and steps down, and the
+// group keeps ordering with the new member's vote needed.
 func TestOrderingMembershipAndSnapshotCatchUp(t *testing.T) {
 	tune := func(c *order.Config) { c.SnapshotEntries, c.KeepEntries = 5, 2 }
 	c := newOrderCluster(t, "order-members", 3, 0, tune)
@@ -281,35 +282,43 @@ func TestOrderingMembershipAndSnapshotCatchUp(t *testing.T) {
 	if err := c.nodes[l].AddOrderVoter(id); err != nil {
 		t.Fatal(err)
 	}
-	victim := (l + 1) % 3
 	waitFor(t, 30*time.Second, func() bool {
 		st, _ := c.nodes[l].OrderStatus()
 		return len(st.Voters) == 4
 	}, func() string { st, _ := c.nodes[l].OrderStatus(); return fmt.Sprintf("voters %v", st.Voters) })
-	if err := c.nodes[l].RemoveOrderVoter(c.ids[victim]); err != nil {
+	// The leader removes itself: it steps down once that is applied and
+	// the three voters left (one of them the new node) elect another.
+	if err := c.nodes[l].RemoveOrderVoter(c.ids[l]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, func() bool {
-		st, _ := c.nodes[l].OrderStatus()
-		return len(st.Voters) == 3
-	}, func() string { st, _ := c.nodes[l].OrderStatus(); return fmt.Sprintf("voters %v", st.Voters) })
-	if err := c.nodes[l].RemoveOrderVoter(c.ids[l]); err == nil {
-		t.Fatal("the leader removed itself")
-	}
-	// The remaining voters include the new node: with one more voter
-	// stopped, the group can only commit if the new node votes.
 	var rest []int
 	for _, i := range []int{0, 1, 2} {
-		if i != victim && i != l {
+		if i != l {
 			rest = append(rest, i)
 		}
 	}
-	_ = c.nodes[victim].Close()
-	_ = c.nodes[rest[0]].Close()
-	for k := range 5 {
-		c.put(l, fmt.Sprintf("late/%d", k))
+	l2 := c.waitLeader(append(slices.Clone(rest), 3))
+	waitFor(t, 30*time.Second, func() bool {
+		st, _ := c.nodes[l2].OrderStatus()
+		return len(st.Voters) == 3 && !slices.Contains(st.Voters, c.ids[l])
+	}, func() string { st, _ := c.nodes[l2].OrderStatus(); return fmt.Sprintf("voters %v", st.Voters) })
+	// With one more original voter stopped, the group can only commit if
+	// the new node votes.
+	stop := rest[0]
+	if stop == l2 {
+		stop = rest[1]
 	}
-	c.waitOrdered([]int{l, 3}, 35)
+	_ = c.nodes[stop].Close()
+	var live []int
+	for _, i := range append(rest, 3) {
+		if i != stop {
+			live = append(live, i)
+		}
+	}
+	for k := range 5 {
+		c.put(live[k%2], fmt.Sprintf("late/%d", k))
+	}
+	c.waitOrdered(live, 35)
 }
 
 // TestOrderingRefusesForgedFrames: a member that sends a Raft message

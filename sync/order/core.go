@@ -147,7 +147,11 @@ func New(cfg Config) (*Core, error) {
 		MaxSizePerMsg:   cfg.MaxSizePerMsg,
 		MaxInflightMsgs: cfg.MaxInflightMsgs,
 		PreVote:         true,
-		Logger:          logger,
+		// A leader removed from the group must step down, or it keeps
+		// sending heartbeats (so nobody campaigns) while dropping every
+		// proposal: the group would stall.
+		StepDownOnRemoval: true,
+		Logger:            logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("order: start raft: %w", err)
@@ -347,12 +351,10 @@ func (c *Core) AddVoter(peer replica.PeerID) error {
 	return c.changeConf(raftpb.ConfChangeAddNode, peer)
 }
 
-// RemoveVoter proposes removing peer from the group. The leader refuses to
-// remove itself: stop it, and remove it from the next leader.
+// RemoveVoter proposes removing peer from the group. A leader that removes
+// itself steps down once the change is applied, and the others elect a
+// new leader.
 func (c *Core) RemoveVoter(peer replica.PeerID) error {
-	if RaftID(peer) == c.id && c.IsLeader() {
-		return fmt.Errorf("order: %s is the leader and cannot remove itself; stop it and remove it from the next leader", peer)
-	}
 	return c.changeConf(raftpb.ConfChangeRemoveNode, peer)
 }
 

@@ -48,5 +48,5 @@
 // given the same list). Other nodes ask the leader to Join and are added
 // as learners, catching up from the log or, once it is compacted, from a
 // snapshot of the State. AddVoter and RemoveVoter change the group one
-// member at a time; a leader does not remove itself.
+// member at a time; a leader that removes itself steps down.
 package order
