@@ -103,9 +103,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
-		FS:     opts.FS,
-		Lock:   lock,
-		Cache:  cache,
+		FS:    opts.FS,
+		Lock:  lock,
+		Cache: cache,
 		// Pebble's logger ends the process on a fatal error; this one
 		// refuses writes from then on (health.go).
 		Logger: pebbleLogger{h},
