@@ -12,6 +12,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/security"
+	"github.com/murmur-p2p/murmur/sync/pebblestore"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -43,6 +44,13 @@ type Config struct {
 	// Store is "pebble" (on disk in DataDir/store; the default) or "memory"
 	// (nothing survives a restart; for tests and ephemeral nodes).
 	Store string `yaml:"store"`
+	// StoreMinFreeMB: the pebble store refuses writes (the API answers 507,
+	// peers' events are not acknowledged) while its file system has fewer
+	// MiB free, takes them again by itself once space returns, and the
+	// node does not start below it. Default 64: room for the store to
+	// flush and compact after its last accepted write (see
+	// pebblestore.DefaultMinFreeBytes).
+	StoreMinFreeMB int `yaml:"store_min_free_mb"`
 	// Dissemination is how new events spread: "pushpull" (the engine's
 	// push/ack with announce/pull fallback on /murmur/push/1.0.0; the
 	// default) or "gossipsub" (a GossipSub topic per network, EventsTopic).
@@ -117,6 +125,7 @@ func DefaultConfig() Config {
 		Resources:       DefaultResourceConfig(),
 		ShutdownTimeout: 10 * time.Second,
 		Store:           "pebble",
+		StoreMinFreeMB:  pebblestore.DefaultMinFreeBytes >> 20,
 		Dissemination:   DisseminationPushPull,
 		Sync:            replica.DefaultConfig(),
 		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
@@ -221,6 +230,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
+	}
+	if c.StoreMinFreeMB < 0 {
+		return fmt.Errorf("store_min_free_mb: invalid value %d: must not be negative", c.StoreMinFreeMB)
 	}
 	if c.Store != "pebble" && c.Store != "memory" {
 		return fmt.Errorf("store: invalid value %q: want pebble or memory", c.Store)

@@ -6,6 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/protocol"
+	"github.com/murmur-p2p/murmur/sync/pebblestore"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -15,6 +16,11 @@ var ErrNotStarted = fmt.Errorf("node not started")
 // ErrNotFound is returned by Get and Versions for a key that is absent or
 // deleted. It is sync.ErrNotFound, so either can be tested with errors.Is.
 var ErrNotFound = replica.ErrNotFound
+
+// ErrDiskFull is returned by writes refused because the store's file system
+// is below store_min_free_mb; the text goes on "N bytes free in DIR".
+// Writes are taken again once space returns.
+var ErrDiskFull = pebblestore.ErrDiskFull
 
 func (n *Node) engine() (*replica.Node, error) {
 	r, err := n.replication()

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
@@ -59,6 +60,21 @@ type options struct {
 	// host is a host given by WithHost; recvLoss the WithReceiveLoss hook.
 	host     host.Host
 	recvLoss func(peer.ID) bool
+	// storeFS is the pebble store's file system (WithStoreFS).
+	storeFS vfs.FS
+}
+
+// WithStoreFS runs the pebble store on fs instead of the operating system's
+// file system: an encrypting or instrumented file system, or, in tests, one
+// that injects faults or reports little free space.
+func WithStoreFS(fs vfs.FS) Option {
+	return func(o *options) error {
+		if fs == nil {
+			return errors.New("WithStoreFS: nil file system")
+		}
+		o.storeFS = fs
+		return nil
+	}
 }
 
 // WithIdentity uses key as the node's identity instead of the key file in

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -52,13 +53,14 @@ type replication struct {
 }
 
 // openStore opens the configured store.
-func openStore(cfg Config) (replica.Store, error) {
+func openStore(cfg Config, fs vfs.FS) (replica.Store, error) {
 	switch cfg.Store {
 	case "memory":
 		return replica.NewMemStore(), nil
 	case "pebble":
 		dir := filepath.Join(cfg.DataDir, StoreDirName)
-		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth})
+		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth,
+			MinFreeBytes: int64(cfg.StoreMinFreeMB) << 20, FS: fs})
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
@@ -75,7 +77,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, opts.storeFS)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +233,7 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var progress progressLog
+	var storeErrs errorLog
 	lastLog := time.Now()
 	for {
 		select {
@@ -238,8 +241,13 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 			return
 		case now := <-t.C:
 			if err := r.node.Tick(now); err != nil {
-				log.Errorw("sync engine stopped", "error", err)
-				return
+				if errors.Is(err, replica.ErrClosed) {
+					log.Errorw("sync engine stopped", "error", err)
+					return
+				}
+				// A store that refuses writes (a full disk) is a state the
+				// engine recovers from; ticks go on.
+				storeErrs.report(err)
 			}
 			if now.Sub(lastLog) >= time.Second {
 				progress.update(r.node.Stats())
@@ -263,11 +271,27 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 			} else {
 				err = r.node.PeerDown(replica.PeerID(ev.Peer))
 			}
-			if err != nil {
+			if errors.Is(err, replica.ErrClosed) {
 				return
 			}
 		}
 	}
+}
+
+// errorLog logs a recurring error once, then at most every 30 s with a
+// count, so a full disk does not fill the log ten times a second.
+type errorLog struct {
+	last       time.Time
+	suppressed int
+}
+
+func (l *errorLog) report(err error) {
+	if now := time.Now(); now.Sub(l.last) >= 30*time.Second {
+		log.Warnw("sync engine: store refuses writes", "error", err, "repeats_since_last_report", l.suppressed)
+		l.last, l.suppressed = now, 0
+		return
+	}
+	l.suppressed++
 }
 
 // close stops accepting messages, stops the engine and closes the store,
