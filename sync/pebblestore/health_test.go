@@ -115,3 +115,25 @@ func TestWALWriteErrorIsRefusedNotFatal(t *testing.T) {
 		t.Fatalf("reopened store lost k1: %v", err)
 	}
 }
+
+// A read-only directory is reported as such, first, not as a store "in use
+// by another process".
+func TestOpenReadOnlyNamesTheCause(t *testing.T) {
+	mem := vfs.NewMem()
+	must(t, mem.MkdirAll("/db", 0o755))
+	rofs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if (op.Kind.ReadOrWrite() == errorfs.OpIsWrite && op.Kind != errorfs.OpMkdirAll) || op.Kind == errorfs.OpLock {
+			return &os.PathError{Op: "open", Path: op.Path, Err: syscall.EROFS}
+		}
+		return nil
+	}))
+	_, err := Open("/db", Options{FS: rofs})
+	if err == nil {
+		t.Fatal("Open on a read-only file system succeeded")
+	}
+	msg := err.Error()
+	if !errors.Is(err, ErrNotWritable) || !strings.HasPrefix(msg, "pebblestore: open /db: store directory not writable: /db is on a read-only file system") ||
+		strings.Contains(msg, "in use") {
+		t.Fatalf("Open on a read-only file system: %q", msg)
+	}
+}
