@@ -129,6 +129,8 @@ type Node struct {
 	host    host.Host
 	disc    *dhtdiscovery.Discovery
 	repl    *replication
+	// saver keeps DataDir/peers.json (peerstore.go).
+	saver *peerSaver
 }
 
 // New validates cfg, loads (or, on first use, creates) the identity in
@@ -190,7 +192,15 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.liveHost.Store(&h)
-	disc, err := dhtdiscovery.New(h, n.cfg.Discovery)
+	// Members remembered from the last run join the bootstrap peers
+	// (peerstore.go).
+	remembered := loadPeers(n.cfg.DataDir, n.id, time.Now())
+	dcfg, err := withRememberedPeers(n.cfg.Discovery, addrInfos(remembered))
+	if err != nil {
+		h.Close()
+		return err
+	}
+	disc, err := dhtdiscovery.New(h, dcfg)
 	if err != nil {
 		h.Close()
 		return err
@@ -210,6 +220,10 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("join network %q: %w", n.cfg.Discovery.Network, err)
 	}
 	n.host, n.disc, n.repl, n.started = h, disc, repl, true
+	n.saver = startPeerSaver(n.cfg.DataDir, h, disc, remembered)
+	if len(n.cfg.Discovery.Bootstrap) == 0 && len(remembered) > 0 {
+		dialRemembered(context.Background(), h, addrInfos(remembered))
+	}
 	log.Infow("node started", "peer", n.id, "network", n.cfg.Discovery.Network, "addrs", h.Addrs())
 	return nil
 }
@@ -351,9 +365,12 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	h, d, r := n.host, n.disc, n.repl
+	h, d, r, saver := n.host, n.disc, n.repl, n.saver
 	n.mu.Unlock()
 	var errs []error
+	if saver != nil {
+		saver.stop() // while the peer table is still there
+	}
 	// Stop accepting and replicating first, flush and close the store, then
 	// leave the network.
 	if r != nil {
