@@ -132,7 +132,7 @@ func TestOpenReadOnlyNamesTheCause(t *testing.T) {
 		t.Fatal("Open on a read-only file system succeeded")
 	}
 	msg := err.Error()
-	if !errors.Is(err, ErrNotWritable) || !strings.HasPrefix(msg, "pebblestore: open /db: store directory not writable: /db is on a read-only file system") ||
+	if !errors.Is(err, ErrNotWritable) || !strings.HasPrefix(msg, "store directory not writable: /db is on a read-only file system") ||
 		strings.Contains(msg, "in use") {
 		t.Fatalf("Open on a read-only file system: %q", msg)
 	}

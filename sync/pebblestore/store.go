@@ -90,11 +90,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	// The real cause of a store that cannot be written goes first, before
 	// the lock file or Pebble meet it.
+	// (These errors name the directory themselves.)
 	if err := h.probe(); err != nil {
-		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+		return nil, err
 	}
 	if err := h.space(); err != nil {
-		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+		return nil, err
 	}
 	lock, err := pebble.LockDirectory(dir, opts.FS)
 	if err != nil {
