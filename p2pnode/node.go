@@ -62,6 +62,21 @@ type options struct {
 	recvLoss func(peer.ID) bool
 	// storeFS is the pebble store's file system (WithStoreFS).
 	storeFS vfs.FS
+	// clock is the engine's time source (WithClock).
+	clock func() time.Time
+}
+
+// WithClock makes now the replication engine's clock (its ticks, hybrid
+// logical clock and timeouts) instead of the system clock: for fault tests
+// that jump a node's clock. Other timers of the node keep the system clock.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("WithClock: nil clock")
+		}
+		o.clock = now
+		return nil
+	}
 }
 
 // WithStoreFS runs the pebble store on fs instead of the operating system's

@@ -50,6 +50,8 @@ type replication struct {
 	// drop is the WithReceiveLoss hook (or nil).
 	gossip *gossipRouter
 	drop   func(peer.ID) bool
+	// clock is the WithClock time source (or nil: the tick's time).
+	clock func() time.Time
 }
 
 // openStore opens the configured store.
@@ -106,6 +108,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
 	r.drop = opts.recvLoss
+	r.clock = opts.clock
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
 		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
@@ -240,6 +243,9 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if r.clock != nil {
+				now = r.clock()
+			}
 			if err := r.node.Tick(now); err != nil {
 				if errors.Is(err, replica.ErrClosed) {
 					log.Errorw("sync engine stopped", "error", err)

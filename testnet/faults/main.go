@@ -3,7 +3,8 @@
 // namespace on one bridge, take writes through their control APIs while the
 // suite kills them with SIGKILL and restarts them, pauses one with SIGSTOP,
 // partitions them with iptables (symmetric, one-way, a minority, long
-// enough for the failure detector), fills one's data dir (a small tmpfs),
+// enough for the failure detector), jumps one's clock ahead and back
+// (MURMUR_TEST_CLOCK_OFFSET_FILE), fills one's data dir (a small tmpfs),
 // restarts on a full and on a read-only disk, and restarts one whose only
 // bootstrap peer is gone. A checker records every acknowledged write; after
 // each fault it reports acknowledged, lost and divergent writes and the time
@@ -31,7 +32,7 @@ func main() {
 	bin := flag.String("bin", "bin/murmur", "the murmur binary")
 	dir := flag.String("dir", "testnet/data-faults", "work directory (node data dirs and logs); emptied first")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the random choices (victims, pauses)")
-	only := flag.String("only", "", "comma-separated scenarios to run (default all): kill9,pause,partition,oneway,isolate,diskfull,nobootstrap")
+	only := flag.String("only", "", "comma-separated scenarios to run (default all): kill9,pause,partition,oneway,isolate,clock,diskfull,nobootstrap")
 	flag.Parse()
 	if err := run0(*long, *bin, *dir, *seed, *only); err != nil {
 		fmt.Fprintf(os.Stderr, "faults: FAIL: %v\n", err)
@@ -75,6 +76,9 @@ func run0(long bool, bin, dir string, seed uint64, only string) error {
 	}
 	defer func() { _ = run("umount", s.tmpfs) }()
 	c.nodes[0].env = []string{"MURMUR_STORE_MIN_FREE_MB=16"}
+	for _, nd := range c.nodes {
+		nd.env = append(nd.env, "MURMUR_TEST_CLOCK_OFFSET_FILE="+s.clockFile(nd))
+	}
 
 	say("faults: %d daemons in network namespaces on %s.0/24, seed %d, %s version; logs in %s",
 		nodes, c.subnet, seed, map[bool]string{true: "long", false: "short"}[long], dir)
@@ -84,9 +88,9 @@ func run0(long bool, bin, dir string, seed uint64, only string) error {
 	}
 	say("faults: cluster up in %s", time.Since(began).Round(100*time.Millisecond))
 
-	cycles, pause, part, isolate := 6, 6*time.Second, 15*time.Second, 0*time.Second
+	cycles, pause, part, isolate, clock := 6, 6*time.Second, 15*time.Second, 0*time.Second, 5*time.Second
 	if long {
-		cycles, pause, part, isolate = 60, 30*time.Second, 60*time.Second, 130*time.Second
+		cycles, pause, part, isolate, clock = 60, 30*time.Second, 60*time.Second, 130*time.Second, 20*time.Second
 	}
 	n := c.nodes
 	scenarios := []struct {
@@ -103,6 +107,7 @@ func run0(long bool, bin, dir string, seed uint64, only string) error {
 			}
 			return s.partition("isolate", n[4:], n[:4], false, isolate)
 		}},
+		{"clock", func() error { return s.clockJumps(clock) }},
 		{"diskfull", s.diskFull},
 		{"nobootstrap", s.noBootstrap},
 	}

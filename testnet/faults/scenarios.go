@@ -497,3 +497,78 @@ func (s *suite) noBootstrap() error {
 	_, err = s.restart(boot)
 	return err
 }
+
+// setClock sets node nd's clock offset (see MURMUR_TEST_CLOCK_OFFSET_FILE).
+func (s *suite) setClock(nd *node, offset time.Duration) error {
+	return os.WriteFile(s.clockFile(nd), []byte(offset.String()+"\n"), 0o644)
+}
+
+func (s *suite) clockFile(nd *node) string {
+	return filepath.Join(s.c.dir, fmt.Sprintf("clock%d", nd.i))
+}
+
+// clockJumps moves node 1's clock 10 minutes ahead (past max_clock_skew)
+// and then 10 minutes behind, under load. A write made after seeing the
+// future-clocked one must win everywhere (causality, not the clock), and
+// all nodes must converge.
+func (s *suite) clockJumps(d time.Duration) error {
+	jumper, other := s.c.nodes[1], s.c.nodes[3]
+	say("clock: node %d's clock jumps +10m for %s, then -10m for %s, while every node takes writes", jumper.i, d, d)
+	l := startLoad(s.c, "clock", s.c.nodes, 20*time.Millisecond)
+	defer func() { _ = s.setClock(jumper, 0) }()
+	if err := s.setClock(jumper, 10*time.Minute); err != nil {
+		l.halt()
+		return err
+	}
+	time.Sleep(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := jumper.api().Put(ctx, "clock/x", []byte("from-the-future")); err != nil {
+		l.halt()
+		return fmt.Errorf("clock: write on the node ahead: %w", err)
+	}
+	for {
+		e, err := other.api().Get(ctx, "clock/x")
+		if err == nil && e.Value == "from-the-future" {
+			break
+		}
+		if ctx.Err() != nil {
+			l.halt()
+			return fmt.Errorf("clock: node %d never saw the write of the node ahead", other.i)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := other.api().Put(ctx, "clock/x", []byte("causally-later")); err != nil {
+		l.halt()
+		return err
+	}
+	time.Sleep(d)
+	if err := s.setClock(jumper, -10*time.Minute); err != nil {
+		l.halt()
+		return err
+	}
+	time.Sleep(d)
+	if err := s.setClock(jumper, 0); err != nil {
+		l.halt()
+		return err
+	}
+	reset := time.Now()
+	time.Sleep(time.Second)
+	l.halt()
+	v := l.converge(reset, 60*time.Second)
+	values := map[string]bool{}
+	for _, nd := range s.c.nodes {
+		e, err := nd.api().Get(ctx, "clock/x")
+		if err != nil {
+			values["error: "+err.Error()] = true
+			continue
+		}
+		values[fmt.Sprintf("%s (versions %d)", e.Value, len(e.Versions))] = true
+	}
+	s.figure("clock: node %d +10m then -10m, %s each: %s after the clock was reset; a write made after seeing the future-clocked one reads everywhere as %v",
+		jumper.i, d, v, sortedKeys(values))
+	if len(values) != 1 || !values["causally-later (versions 1)"] {
+		return fmt.Errorf("clock: the causally later write did not win everywhere: %v", sortedKeys(values))
+	}
+	return s.checkVerdict("clock", v)
+}
