@@ -69,9 +69,9 @@ func (s *Store) Apply(b *replica.Batch) error {
 	}
 	// Pebble reports a failed WAL write or sync through its logger's Fatalf
 	// and then returns nil: the batch is not durable, so it is refused.
-	if err := s.health.writable(); err != nil && s.health.fatal.Load() != nil {
+	if s.health.fatal.Load() != nil {
 		undo()
-		return fmt.Errorf("pebblestore apply: commit batch: %w", err)
+		return fmt.Errorf("pebblestore apply: commit batch: %w", s.health.writable())
 	}
 	s.applied++
 	if err := s.wm.set(s.applied); err != nil {
