@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,7 @@ func (l *load) converge(since time.Time, timeout time.Duration) verdict {
 	l.mu.Unlock()
 	v := verdict{acked: len(acked)}
 	deadline := time.Now().Add(timeout)
+	lastReport := time.Now()
 	for {
 		var snaps []map[string]string
 		errs := 0
@@ -184,6 +186,10 @@ func (l *load) converge(since time.Time, timeout time.Duration) verdict {
 			v.ok, v.converged = true, time.Since(since)
 			return v
 		}
+		if time.Since(lastReport) >= 10*time.Second {
+			lastReport = time.Now()
+			say("converging for %s: %s", time.Since(since).Round(time.Second), l.c.describe(l.prefix))
+		}
 		if time.Now().After(deadline) {
 			if errs > 0 {
 				say("converge: %d nodes could not be listed: %v", errs, lastErr)
@@ -199,3 +205,34 @@ func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
 // sortedKeys is for stable output.
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// describe is one line on each running node: peers connected (the table),
+// peers the engine holds alive, keys under prefix, and the engine's
+// duplicate payloads and timed-out digest syncs so far.
+func (c *cluster) describe(prefix string) string {
+	var parts []string
+	for _, nd := range c.nodes {
+		if !nd.running() {
+			parts = append(parts, fmt.Sprintf("node %d down", nd.i))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		st, err := nd.api().Status(ctx)
+		peers, perr := nd.api().Peers(ctx)
+		cancel()
+		keys, kerr := snapshot(nd, prefix)
+		if err != nil || perr != nil || kerr != nil {
+			parts = append(parts, fmt.Sprintf("node %d: %v %v %v", nd.i, err, perr, kerr))
+			continue
+		}
+		alive := 0
+		for _, p := range peers {
+			if p.State == "alive" {
+				alive++
+			}
+		}
+		parts = append(parts, fmt.Sprintf("node %d: %d connected, %d alive, %d keys, %d duplicates, %d sync timeouts",
+			nd.i, st.PeersConnected, alive, len(keys), st.Engine.Duplicates, st.Engine.SyncTimeouts))
+	}
+	return strings.Join(parts, "; ")
+}

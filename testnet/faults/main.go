@@ -32,15 +32,17 @@ func main() {
 	bin := flag.String("bin", "bin/murmur", "the murmur binary")
 	dir := flag.String("dir", "testnet/data-faults", "work directory (node data dirs and logs); emptied first")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the random choices (victims, pauses)")
+	hold := flag.Duration("hold", 0, "on a failure, keep the cluster up this long for inspection before tearing it down")
+	partFor := flag.Duration("partition-for", 0, "length of the partitions (default 15s, long 60s)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all): kill9,pause,partition,oneway,isolate,clock,diskfull,nobootstrap")
 	flag.Parse()
-	if err := run0(*long, *bin, *dir, *seed, *only); err != nil {
+	if err := run0(*long, *bin, *dir, *seed, *only, *hold, *partFor); err != nil {
 		fmt.Fprintf(os.Stderr, "faults: FAIL: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run0(long bool, bin, dir string, seed uint64, only string) error {
+func run0(long bool, bin, dir string, seed uint64, only string, hold, partFor time.Duration) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the fault suite needs root (network namespaces, iptables, tmpfs mounts)")
 	}
@@ -92,6 +94,9 @@ func run0(long bool, bin, dir string, seed uint64, only string) error {
 	if long {
 		cycles, pause, part, isolate, clock = 60, 30*time.Second, 60*time.Second, 130*time.Second, 20*time.Second
 	}
+	if partFor > 0 {
+		part = partFor
+	}
 	n := c.nodes
 	scenarios := []struct {
 		name string
@@ -119,6 +124,10 @@ func run0(long bool, bin, dir string, seed uint64, only string) error {
 		t0 := time.Now()
 		if err := sc.run(); err != nil {
 			say("FAIL %s: %v", sc.name, err)
+			if hold > 0 {
+				say("holding the cluster for %s (APIs on %s.1-%d:4180, token %s)", hold, c.subnet, len(c.nodes), apiToken)
+				time.Sleep(hold)
+			}
 			failed = append(failed, sc.name)
 			// Leave a whole cluster for the next scenario.
 			_ = c.heal()

@@ -558,7 +558,9 @@ func (s *suite) clockJumps(d time.Duration) error {
 	v := l.converge(reset, 60*time.Second)
 	values := map[string]bool{}
 	for _, nd := range s.c.nodes {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		e, err := nd.api().Get(ctx, "clock/x")
+		cancel()
 		if err != nil {
 			values["error: "+err.Error()] = true
 			continue
