@@ -36,6 +36,9 @@ type health struct {
 	// fatal holds the first error Pebble called fatal.
 	fatal atomic.Pointer[error]
 
+	// bgErrors counts Pebble's background errors.
+	bgErrors atomic.Uint64
+
 	bgMu         sync.Mutex
 	bgRun        int       // background errors in a row
 	bgLast       time.Time // when the last one came
@@ -119,6 +122,7 @@ func (h *health) setFatal(err error) {
 // is Pebble's flush or compaction goroutine about to retry at once,
 // doubling the delay from 10 ms to maxBackgroundBackoff over a run.
 func (h *health) backgroundError(err error) {
+	h.bgErrors.Add(1)
 	h.bgMu.Lock()
 	now := time.Now()
 	if now.Sub(h.bgLast) > 2*maxBackgroundBackoff+time.Second {

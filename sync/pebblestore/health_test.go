@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
@@ -135,5 +136,51 @@ func TestOpenReadOnlyNamesTheCause(t *testing.T) {
 	if !errors.Is(err, ErrNotWritable) || !strings.HasPrefix(msg, "store directory not writable: /db is on a read-only file system") ||
 		strings.Contains(msg, "in use") {
 		t.Fatalf("Open on a read-only file system: %q", msg)
+	}
+}
+
+// A flush that keeps failing on a full disk is retried by Pebble at once;
+// the store's backoff keeps that from spinning a core (the daemon logged
+// about 1,500 background errors a second before).
+func TestFailingFlushBacksOff(t *testing.T) {
+	mem := vfs.NewMem()
+	var failing atomic.Bool
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if failing.Load() && strings.HasSuffix(op.Path, ".sst") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})
+	s, err := Open("/db", Options{FS: errorfs.Wrap(mem, inj)})
+	must(t, err)
+	w := newWriter("origin-a")
+	must(t, s.Apply(w.put("k1", []byte("v1"))))
+	failing.Store(true)
+	if _, err := s.db.AsyncFlush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.health.bgErrors.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failing flush reported no background error")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start, t0 := s.health.bgErrors.Load(), time.Now()
+	time.Sleep(2 * time.Second)
+	n := s.health.bgErrors.Load() - start
+	if rate := float64(n) / time.Since(t0).Seconds(); rate > 20 {
+		t.Fatalf("%d background errors in %s: Pebble's retries are not backed off", n, time.Since(t0))
+	}
+	if ks, err := s.KeyState("k1"); err != nil || string(ks.Versions[0].Value) != "v1" {
+		t.Fatalf("read during failing flushes: %v %v", ks, err)
+	}
+	failing.Store(false)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hangs after failing flushes")
 	}
 }
