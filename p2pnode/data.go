@@ -134,6 +134,9 @@ type Stats struct {
 	// NotMember counts messages dropped because identify showed the sender
 	// is not a member of this network.
 	InboxDropped, Rejected, RateLimited, NotMember uint64
+	// StoreRefused counts received messages not given to the engine (so not
+	// acknowledged) while the store refused writes (a full disk).
+	StoreRefused uint64
 	// Banned is the number of peers banned now.
 	Banned int
 }
@@ -145,7 +148,7 @@ func (n *Node) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	st := Stats{Engine: r.node.Stats(), Protocols: map[string]protocol.ProtocolStats{},
-		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(), NotMember: r.notMember.Load(),
+		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(), NotMember: r.notMember.Load(), StoreRefused: r.refused.Load(),
 		Banned: len(n.bans.BannedPeers())}
 	for id, ps := range r.transport.Stats() {
 		st.Protocols[string(id)] = ps

@@ -41,6 +41,7 @@ type replication struct {
 	rejected  atomic.Uint64 // received messages the engine refused
 	limited   atomic.Uint64 // received messages over the sender's rate limit
 	notMember atomic.Uint64 // received messages from identified non-members
+	refused   atomic.Uint64 // received messages not stepped while the store refuses writes
 	nonMember func(peer.ID) bool
 	limiter   *security.RateLimiter
 	fault     func(p peer.ID, what string)
@@ -212,12 +213,19 @@ func (p *progressLog) update(st replica.Stats) {
 
 func (r *replication) stepLoop(ctx context.Context) {
 	defer r.wg.Done()
+	var paused storePause
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-r.inbox:
-			if err := r.node.Step(m); err != nil {
+			if paused.skip(time.Now()) {
+				r.refused.Add(1)
+				continue
+			}
+			err := r.node.Step(m)
+			paused.result(err, time.Now())
+			if err != nil {
 				if errors.Is(err, replica.ErrClosed) {
 					return
 				}
@@ -282,6 +290,27 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 			}
 		}
 	}
+}
+
+// storePause drops received messages, unstepped and so unacknowledged,
+// for a while after the store refused a batch (a full disk): each refused
+// batch costs the engine a rebuild from the store, and peers retry what was
+// not acknowledged. The pause doubles from 250 ms to 4 s while refusals go
+// on; after it, the next message is stepped as a probe.
+type storePause struct {
+	until time.Time
+	wait  time.Duration
+}
+
+func (p *storePause) skip(now time.Time) bool { return now.Before(p.until) }
+
+func (p *storePause) result(err error, now time.Time) {
+	if !errors.Is(err, pebblestore.ErrDiskFull) && !errors.Is(err, pebblestore.ErrStoreFailed) {
+		p.wait = 0
+		return
+	}
+	p.wait = min(max(2*p.wait, 250*time.Millisecond), 4*time.Second)
+	p.until = now.Add(p.wait)
 }
 
 // errorLog logs a recurring error once, then at most every 30 s with a
