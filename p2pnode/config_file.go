@@ -147,13 +147,22 @@ preset: default
 # How long a graceful shutdown may take.
 #shutdown_timeout: 10s
 
-# Where replicated state is kept: pebble (on disk in DATA/store) or memory
-# (nothing survives a restart).
+# Where replicated state is kept: pebble (on disk in DATA/store), memory
+# (nothing survives a restart) or postgres (tables in postgres_schema of the
+# database postgres_dsn names; see docs/postgres.md).
 #store: pebble
 # Below this many MiB free on the store's file system, writes are refused
 # (API 507, peers' events not acknowledged) until space returns, and the
 # daemon does not start.
 #store_min_free_mb: 64
+#postgres_dsn: ""
+#postgres_schema: murmur
+
+# Frame compression: none, snappy or zstd, negotiated with each peer (peers
+# that do not offer it get uncompressed frames). Frame bodies under
+# compression_threshold bytes are sent as they are.
+#compression: none
+#compression_threshold: 512
 
 # How new events spread: pushpull (push/ack with pull-sync fallback on
 # murmur's own protocol) or gossipsub (a GossipSub topic per network).
