@@ -161,6 +161,10 @@ preset: default
 # (nothing survives a restart) or postgres (tables in postgres_schema of the
 # database postgres_dsn names; see docs/postgres.md).
 #store: pebble
+# Below this many MiB free on the store's file system, writes are refused
+# (API 507, peers' events not acknowledged) until space returns, and the
+# daemon does not start.
+#store_min_free_mb: 64
 #postgres_dsn: ""
 #postgres_schema: murmur
 
@@ -189,7 +193,7 @@ preset: default
 #push_hops: 2                 # hops of eager payload push before announce/pull takes over
 #max_hops: 32                 # announcements stop after this many hops
 #max_events_per_message: 100
-#max_message_size: 1048576    # bytes; a larger frame is refused before it is read
+#max_message_size: 1114112    # bytes; a larger frame is refused before it is read
 #dedup_cache_size: 4096       # recently seen event IDs kept in memory
 #max_pending_events: 4096     # out-of-order events held while a gap is filled
 #sync_interval: 1s            # digest sync with one chosen peer this often

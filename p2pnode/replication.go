@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -41,6 +42,7 @@ type replication struct {
 	rejected  atomic.Uint64 // received messages the engine refused
 	limited   atomic.Uint64 // received messages over the sender's rate limit
 	notMember atomic.Uint64 // received messages from identified non-members
+	refused   atomic.Uint64 // received messages not stepped while the store refuses writes
 	nonMember func(peer.ID) bool
 	limiter   *security.RateLimiter
 	fault     func(p peer.ID, what string)
@@ -50,16 +52,19 @@ type replication struct {
 	// drop is the WithReceiveLoss hook (or nil).
 	gossip *gossipRouter
 	drop   func(peer.ID) bool
+	// clock is the WithClock time source (or nil: the tick's time).
+	clock func() time.Time
 }
 
 // openStore opens the configured store.
-func openStore(cfg Config) (replica.Store, error) {
+func openStore(cfg Config, fs vfs.FS) (replica.Store, error) {
 	switch cfg.Store {
 	case "memory":
 		return replica.NewMemStore(), nil
 	case "pebble":
 		dir := filepath.Join(cfg.DataDir, StoreDirName)
-		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth})
+		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth,
+			MinFreeBytes: int64(cfg.StoreMinFreeMB) << 20, FS: fs})
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
@@ -82,7 +87,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, opts.storeFS)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +118,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
 	r.drop = opts.recvLoss
+	r.clock = opts.clock
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
 		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
@@ -219,12 +225,19 @@ func (p *progressLog) update(st replica.Stats) {
 
 func (r *replication) stepLoop(ctx context.Context) {
 	defer r.wg.Done()
+	var paused storePause
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-r.inbox:
-			if err := r.node.Step(m); err != nil {
+			if paused.skip(time.Now()) {
+				r.refused.Add(1)
+				continue
+			}
+			err := r.node.Step(m)
+			paused.result(err, time.Now())
+			if err != nil {
 				if errors.Is(err, replica.ErrClosed) {
 					return
 				}
@@ -243,15 +256,24 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var progress progressLog
+	var storeErrs errorLog
 	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if r.clock != nil {
+				now = r.clock()
+			}
 			if err := r.node.Tick(now); err != nil {
-				log.Errorw("sync engine stopped", "error", err)
-				return
+				if errors.Is(err, replica.ErrClosed) {
+					log.Errorw("sync engine stopped", "error", err)
+					return
+				}
+				// A store that refuses writes (a full disk) is a state the
+				// engine recovers from; ticks go on.
+				storeErrs.report(err)
 			}
 			if now.Sub(lastLog) >= time.Second {
 				progress.update(r.node.Stats())
@@ -275,11 +297,48 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 			} else {
 				err = r.node.PeerDown(replica.PeerID(ev.Peer))
 			}
-			if err != nil {
+			if errors.Is(err, replica.ErrClosed) {
 				return
 			}
 		}
 	}
+}
+
+// storePause drops received messages, unstepped and so unacknowledged,
+// for a while after the store refused a batch (a full disk): each refused
+// batch costs the engine a rebuild from the store, and peers retry what was
+// not acknowledged. The pause doubles from 250 ms to 4 s while refusals go
+// on; after it, the next message is stepped as a probe.
+type storePause struct {
+	until time.Time
+	wait  time.Duration
+}
+
+func (p *storePause) skip(now time.Time) bool { return now.Before(p.until) }
+
+func (p *storePause) result(err error, now time.Time) {
+	if !errors.Is(err, pebblestore.ErrDiskFull) && !errors.Is(err, pebblestore.ErrStoreFailed) {
+		p.wait = 0
+		return
+	}
+	p.wait = min(max(2*p.wait, 250*time.Millisecond), 4*time.Second)
+	p.until = now.Add(p.wait)
+}
+
+// errorLog logs a recurring error once, then at most every 30 s with a
+// count, so a full disk does not fill the log ten times a second.
+type errorLog struct {
+	last       time.Time
+	suppressed int
+}
+
+func (l *errorLog) report(err error) {
+	if now := time.Now(); now.Sub(l.last) >= 30*time.Second {
+		log.Warnw("sync engine: store refuses writes", "error", err, "repeats_since_last_report", l.suppressed)
+		l.last, l.suppressed = now, 0
+		return
+	}
+	l.suppressed++
 }
 
 // close stops accepting messages, stops the engine and closes the store,

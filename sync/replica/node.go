@@ -87,11 +87,8 @@ func (n *Node) do(fn func(*Engine) error) error {
 		// An empty batch needs no store round trip (or fsync).
 		if !rd.Batch.Empty() {
 			if err := n.store.Apply(rd.Batch); err != nil {
-				// Nothing of this Ready may leave the node; the engine state is
-				// ahead of the store, so stop until a restart, and tell the
-				// subscribers by closing their channels.
-				n.closeLocked()
-				return fmt.Errorf("node: persist batch: %w", err)
+				// Nothing of this Ready may leave the node (node_persist.go).
+				return n.persistFailed(err)
 			}
 		}
 		for _, m := range rd.Messages {
