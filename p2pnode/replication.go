@@ -205,22 +205,45 @@ func (p *progressLog) update(st replica.Stats) {
 	p.active, p.lastKeys, p.lastMerged, p.lastFull, p.lastSnapshots = sn.Active, sn.KeysDone, st.StatesMerged, st.AEFullSyncs, st.SnapshotsReceived
 }
 
+// maxStepGroup bounds the received messages handed to the engine as one
+// commit group.
+const maxStepGroup = 256
+
+// stepLoop feeds received messages to the engine: everything that arrived
+// while the previous group was being made durable goes in as the next group
+// (one store batch for all of it, shared with concurrent local writes).
 func (r *replication) stepLoop(ctx context.Context) {
 	defer r.wg.Done()
+	batch := make([]replica.Message, 0, maxStepGroup)
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-r.inbox:
-			if err := r.node.Step(m); err != nil {
-				if errors.Is(err, replica.ErrClosed) {
-					return
-				}
-				r.rejected.Add(1)
-				log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
-				if senderAtFault(err) {
-					r.fault(peer.ID(m.From), "refused message")
-				}
+			batch = append(batch, m)
+		}
+	drain:
+		for len(batch) < maxStepGroup {
+			select {
+			case m := <-r.inbox:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		for i, err := range r.node.StepAll(batch) {
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, replica.ErrClosed) {
+				return
+			}
+			m := batch[i]
+			r.rejected.Add(1)
+			log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
+			if senderAtFault(err) {
+				r.fault(peer.ID(m.From), "refused message")
 			}
 		}
 	}
