@@ -38,10 +38,12 @@ type replication struct {
 	inbox     chan replica.Message
 	dropped   atomic.Uint64 // received messages dropped on a full inbox
 	rejected  atomic.Uint64 // received messages the engine refused
-	limited   atomic.Uint64 // received messages over the sender's rate limit
+	limited   atomic.Uint64 // received messages dropped after waiting peer_rate_max_wait for the sender's budget
 	notMember atomic.Uint64 // received messages from identified non-members
 	nonMember func(peer.ID) bool
 	limiter   *security.RateLimiter
+	maxCost   int             // the largest cost charged for one message
+	ctx       context.Context // ends when the replication stops
 	fault     func(p peer.ID, what string)
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -85,10 +87,14 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	engCfg.Store = store
 	engCfg.Rand = newRand()
 
+	ctx, cancel := context.WithCancel(context.Background())
 	r := &replication{
+		ctx:       ctx,
+		cancel:    cancel,
+		maxCost:   cfg.Rate.Cost(cfg.Sync.MaxMessageSize, cfg.Sync.MaxEventsPerMessage),
 		store:     store,
 		inbox:     make(chan replica.Message, cfg.InboxSize),
-		limiter:   security.NewRateLimiter(cfg.Rate, 4096, nil),
+		limiter:   security.NewRateLimiter(cfg.Rate, 4096, cfg.Rate.Cost(cfg.Sync.MaxMessageSize, cfg.Sync.MaxEventsPerMessage), nil),
 		nonMember: disc.KnownNonMember,
 		fault:     fault,
 	}
@@ -106,7 +112,10 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	r.drop = opts.recvLoss
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
-		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
+		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, func(p peer.ID) bool {
+			// GossipSub cannot hold a message back: charge one small event.
+			return r.limiter.Allow(p, cfg.Rate.Cost(512, 1))
+		}); err != nil {
 			t.Close()
 			store.Close()
 			return nil, err
@@ -126,8 +135,6 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		r.gossip.run(node)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
 	events, unsubscribe := disc.Subscribe(256)
 	for _, p := range disc.Peers() {
 		_ = node.PeerUp(replica.PeerID(p))
@@ -145,11 +152,6 @@ func (r *replication) deliver(from peer.ID, m replica.Message) {
 	if r.drop != nil && r.drop(from) {
 		return // simulated loss (WithReceiveLoss)
 	}
-	if !r.limiter.Allow(from) {
-		r.limited.Add(1)
-		r.fault(from, "rate limit")
-		return
-	}
 	if r.nonMember(from) {
 		// The stream protocols are shared by every murmur network; a peer
 		// that identify shows is not a member of ours does not feed the
@@ -157,13 +159,37 @@ func (r *replication) deliver(from peer.ID, m replica.Message) {
 		r.notMember.Add(1)
 		return
 	}
+	// Flow control: a peer over its budget waits here, so its stream is
+	// not read and its sender is held back by the stream's window. Honest
+	// load is slowed down, never counted as a fault.
+	cost := min(r.limiter.Config().Cost(m.Size(), replica.PayloadCount(m.Body)), r.maxCost)
+	if err := r.limiter.Wait(r.ctx, from, cost); err != nil {
+		r.limited.Add(1)
+		log.Debugw("message dropped over the peer's budget", "peer", from, "type", m.Body.Type(), "error", err)
+		return
+	}
 	m.From = replica.PeerID(from)
 	select {
 	case r.inbox <- m:
+		return
 	default:
+	}
+	// The engine is behind: hold this stream (and so its sender) until
+	// there is room, for at most inboxWait.
+	t := time.NewTimer(inboxWait)
+	defer t.Stop()
+	select {
+	case r.inbox <- m:
+	case <-t.C:
 		r.dropped.Add(1)
+	case <-r.ctx.Done():
 	}
 }
+
+// inboxWait is how long a received message waits for room in a full inbox
+// before it is dropped: long enough to ride out a burst (the engine drains
+// thousands of messages a second), below the sender's 10 s write timeout.
+const inboxWait = 5 * time.Second
 
 // senderAtFault reports whether a refused message is the sender's fault. An
 // honest peer validates what it relays, so malformed or badly signed content

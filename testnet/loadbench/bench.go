@@ -15,12 +15,13 @@ import (
 type cluster interface {
 	// size is the number of nodes.
 	size() int
-	// write makes write i through node 0 and returns a ticket: progress(j)
-	// reaching the ticket means node j holds the write. errBusy (with a
-	// delay) asks the writer to try again later.
-	write(ctx context.Context, i int, value []byte) (uint64, error)
-	// progress returns how far node j has come (a counter writes raise).
-	progress(ctx context.Context, j int) (uint64, error)
+	// write makes write i through node `via` and returns the origin (the
+	// counter it raises) and a ticket: progress(j)[origin] reaching the
+	// ticket means node j holds the write. A *busyError asks the writer to
+	// try again later.
+	write(ctx context.Context, via, i int, value []byte) (origin int, ticket uint64, err error)
+	// progress returns how far node j has come, per origin.
+	progress(ctx context.Context, j int) ([]uint64, error)
 	// wireBytes is the bytes sent between nodes so far (all nodes).
 	wireBytes(ctx context.Context) (uint64, error)
 	// pids are the node processes, for CPU and memory.
@@ -41,6 +42,7 @@ func (e *busyError) Error() string { return fmt.Sprintf("busy, retry after %s", 
 type bench struct {
 	writers, writes, size int
 	rate                  float64
+	spread                bool // write through every node in turn, not only node 0
 	lagTimeout            time.Duration
 }
 
@@ -70,6 +72,7 @@ func orDash(v int) string {
 
 // ack is one acknowledged write.
 type ack struct {
+	origin int
 	ticket uint64
 	at     time.Time
 }
@@ -89,7 +92,11 @@ func (b bench) run(c cluster) (result, error) {
 		at  time.Time
 		val uint64
 	}
-	samples := make([][]sample, n)
+	// samples[j][o]: node j's progress on origin o over time.
+	samples := make([][][]sample, n)
+	for j := range samples {
+		samples[j] = make([][]sample, n)
+	}
 	var smu sync.Mutex
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	var pwg sync.WaitGroup
@@ -98,12 +105,14 @@ func (b bench) run(c cluster) (result, error) {
 		go func() {
 			defer pwg.Done()
 			for pollCtx.Err() == nil {
-				v, err := c.progress(pollCtx, j)
+				vs, err := c.progress(pollCtx, j)
 				now := time.Now()
 				if err == nil {
 					smu.Lock()
-					if s := samples[j]; len(s) == 0 || s[len(s)-1].val < v {
-						samples[j] = append(samples[j], sample{now, v})
+					for o, v := range vs {
+						if s := samples[j][o]; len(s) == 0 || s[len(s)-1].val < v {
+							samples[j][o] = append(samples[j][o], sample{now, v})
+						}
 					}
 					smu.Unlock()
 				}
@@ -144,7 +153,11 @@ func (b bench) run(c cluster) (result, error) {
 				}
 				for {
 					t0 := time.Now()
-					ticket, err := c.write(ctx, i, value)
+					via := 0
+					if b.spread {
+						via = i % n
+					}
+					origin, ticket, err := c.write(ctx, via, i, value)
 					var busy *busyError
 					if errors.As(err, &busy) {
 						retries.Add(1)
@@ -160,7 +173,7 @@ func (b bench) run(c cluster) (result, error) {
 						return
 					}
 					now := time.Now()
-					acks[i] = ack{ticket, now}
+					acks[i] = ack{origin, ticket, now}
 					lats[i] = float64(now.Sub(t0).Microseconds()) / 1000
 					break
 				}
@@ -176,17 +189,19 @@ func (b bench) run(c cluster) (result, error) {
 	}
 
 	// Wait until every node holds the highest ticket (or time out).
-	var top uint64
+	top := make([]uint64, n)
 	for _, a := range acks {
-		top = max(top, a.ticket)
+		top[a.origin] = max(top[a.origin], a.ticket)
 	}
 	deadline := time.Now().Add(b.lagTimeout)
 	for time.Now().Before(deadline) {
 		smu.Lock()
 		done := true
 		for j := 0; j < n; j++ {
-			if s := samples[j]; len(s) == 0 || s[len(s)-1].val < top {
-				done = false
+			for o, t := range top {
+				if s := samples[j][o]; t > 0 && (len(s) == 0 || s[len(s)-1].val < t) {
+					done = false
+				}
 			}
 		}
 		smu.Unlock()
@@ -207,7 +222,7 @@ func (b bench) run(c cluster) (result, error) {
 		worst := 0.0
 		missing := false
 		for j := 0; j < n; j++ {
-			s := samples[j]
+			s := samples[j][a.origin]
 			k, _ := slices.BinarySearchFunc(s, a.ticket, func(x sample, t uint64) int {
 				if x.val < t {
 					return -1

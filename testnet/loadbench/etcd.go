@@ -61,7 +61,7 @@ func startEtcd(bin, dir string, n, base int) (*etcdCluster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		if _, err := c.write(ctx, -1, []byte("x")); err == nil {
+		if _, _, err := c.write(ctx, 0, -1, []byte("x")); err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -115,17 +115,24 @@ func (c *etcdCluster) call(ctx context.Context, member int, path string, body an
 
 func (c *etcdCluster) size() int { return len(c.clients) }
 
-func (c *etcdCluster) write(ctx context.Context, i int, value []byte) (uint64, error) {
+func (c *etcdCluster) write(ctx context.Context, via, i int, value []byte) (int, uint64, error) {
 	key := fmt.Sprintf("load/%08d", i)
-	return c.call(ctx, 0, "/v3/kv/put", map[string]string{
+	rev, err := c.call(ctx, via, "/v3/kv/put", map[string]string{
 		"key": base64.StdEncoding.EncodeToString([]byte(key)), "value": base64.StdEncoding.EncodeToString(value)})
+	return 0, rev, err // one revision counter for the whole cluster
 }
 
 // progress is the member's own revision (a serializable read, answered
 // locally).
-func (c *etcdCluster) progress(ctx context.Context, j int) (uint64, error) {
-	return c.call(ctx, j, "/v3/kv/range", map[string]any{
+func (c *etcdCluster) progress(ctx context.Context, j int) ([]uint64, error) {
+	rev, err := c.call(ctx, j, "/v3/kv/range", map[string]any{
 		"key": base64.StdEncoding.EncodeToString([]byte("load/")), "serializable": true, "count_only": true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(c.clients))
+	out[0] = rev
+	return out, nil
 }
 
 func (c *etcdCluster) wireBytes(ctx context.Context) (uint64, error) {

@@ -31,6 +31,7 @@ func main() {
 	bin := flag.String("murmur", "bin/murmur", "murmur binary")
 	etcdBin := flag.String("etcd", "etcd", "etcd binary (Debian etcd-server); empty skips etcd")
 	dir := flag.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
+	spread := flag.Bool("spread", false, "write through every node in turn (default: node 0 only)")
 	lagTimeout := flag.Duration("lag-timeout", 2*time.Minute, "how long to wait for every node to hold every acknowledged write")
 	flag.Parse()
 
@@ -43,8 +44,12 @@ func main() {
 		defer os.RemoveAll(d)
 		work = d
 	}
-	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, lagTimeout: *lagTimeout}
-	fmt.Printf("loadbench: %d writers, %d writes of %d bytes to node 0, rate %s\n", *writers, *writes, *size, rateString(*rate))
+	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, spread: *spread, lagTimeout: *lagTimeout}
+	target := "node 0"
+	if *spread {
+		target = "every node in turn"
+	}
+	fmt.Printf("loadbench: %d writers, %d writes of %d bytes through %s, rate %s\n", *writers, *writes, *size, target, rateString(*rate))
 	fmt.Println("| system | nodes | writes/s | lat p50 ms | lat p99 ms | lag p50 ms | lag p99 ms | lag max ms | retries | lost | wire B/write | CPU s/node (max) | CPU ms/write | RSS MB/node (max) | peers after | banned |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	var murmurRate, etcdRate float64

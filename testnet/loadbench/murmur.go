@@ -23,7 +23,7 @@ type murmurCluster struct {
 	cmds    []*exec.Cmd
 	clients []*controlapi.Client
 	apis    []string
-	origin  string // node 0's peer ID
+	ids     []string // peer IDs, by node
 }
 
 // startMurmur starts n daemons under dir on ports base..base+n-1 and waits
@@ -85,9 +85,7 @@ func startMurmur(bin, dir string, n, base int) (*murmurCluster, error) {
 		for {
 			st, err := cl.Status(ctx)
 			if err == nil && st.PeersConnected >= n-1 {
-				if i == 0 {
-					c.origin = st.PeerID
-				}
+				c.ids = append(c.ids, st.PeerID)
 				break
 			}
 			if ctx.Err() != nil {
@@ -120,24 +118,28 @@ func waitReady(out io.Reader) (string, error) {
 
 func (c *murmurCluster) size() int { return len(c.clients) }
 
-func (c *murmurCluster) write(ctx context.Context, i int, value []byte) (uint64, error) {
-	res, err := c.clients[0].Put(ctx, fmt.Sprintf("load/%08d", i), value)
+func (c *murmurCluster) write(ctx context.Context, via, i int, value []byte) (int, uint64, error) {
+	res, err := c.clients[via].Put(ctx, fmt.Sprintf("load/%08d", i), value)
 	var apiErr *controlapi.APIError
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode == http.StatusServiceUnavailable) {
-		return 0, &busyError{after: 10 * time.Millisecond}
+		return 0, 0, &busyError{after: 10 * time.Millisecond}
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return res.Seq, nil
+	return via, res.Seq, nil
 }
 
-func (c *murmurCluster) progress(ctx context.Context, j int) (uint64, error) {
+func (c *murmurCluster) progress(ctx context.Context, j int) ([]uint64, error) {
 	st, err := c.clients[j].Status(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return st.VersionVector[c.origin], nil
+	out := make([]uint64, len(c.ids))
+	for o, id := range c.ids {
+		out[o] = st.VersionVector[id]
+	}
+	return out, nil
 }
 
 func (c *murmurCluster) wireBytes(ctx context.Context) (uint64, error) {
