@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,8 @@ func (e *busyError) Error() string { return fmt.Sprintf("busy, retry after %s", 
 type bench struct {
 	writers, writes, size int
 	rate                  float64
-	spread                bool // write through every node in turn, not only node 0
+	spread                bool          // write through every node in turn, not only node 0
+	rssEvery              time.Duration // print every node's RSS this often during the run (0: never)
 	lagTimeout            time.Duration
 }
 
@@ -136,6 +138,24 @@ func (b bench) run(c cluster) (result, error) {
 		value[i] = 'a' + byte(i%26)
 	}
 	start := time.Now()
+	if b.rssEvery > 0 {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			for {
+				select {
+				case <-pollCtx.Done():
+					return
+				case <-time.After(b.rssEvery):
+				}
+				var mb []string
+				for _, pid := range c.pids() {
+					mb = append(mb, fmt.Sprintf("%.0f", float64(currentRSS(pid))/(1<<20)))
+				}
+				fmt.Printf("  t=%4.0fs writes=%d RSS MB per node: %s\n", time.Since(start).Seconds(), min(int(next.Load()), b.writes), strings.Join(mb, " "))
+			}
+		}()
+	}
 	for w := 0; w < b.writers; w++ {
 		wwg.Add(1)
 		go func() {

@@ -32,9 +32,17 @@ func main() {
 	etcdBin := flag.String("etcd", "etcd", "etcd binary (Debian etcd-server); empty skips etcd")
 	dir := flag.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
 	spread := flag.Bool("spread", false, "write through every node in turn (default: node 0 only)")
+	duration := flag.Duration("duration", 0, "with -rate: run this long (sets -writes to rate x duration)")
+	rssEvery := flag.Duration("rss-every", 0, "print every node's RSS this often during a run (0: never)")
 	lagTimeout := flag.Duration("lag-timeout", 2*time.Minute, "how long to wait for every node to hold every acknowledged write")
 	flag.Parse()
 
+	if *duration > 0 {
+		if *rate <= 0 {
+			fail(fmt.Errorf("-duration needs -rate"))
+		}
+		*writes = int(*rate * duration.Seconds())
+	}
 	work := *dir
 	if work == "" {
 		d, err := os.MkdirTemp("", "loadbench-")
@@ -44,7 +52,7 @@ func main() {
 		defer os.RemoveAll(d)
 		work = d
 	}
-	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, spread: *spread, lagTimeout: *lagTimeout}
+	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, spread: *spread, rssEvery: *rssEvery, lagTimeout: *lagTimeout}
 	target := "node 0"
 	if *spread {
 		target = "every node in turn"

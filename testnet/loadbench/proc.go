@@ -35,13 +35,19 @@ func cpuSeconds(pids []int) []float64 {
 }
 
 // peakRSS returns a process's peak resident set (VmHWM) in bytes.
-func peakRSS(pid int) int64 {
+func peakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
+
+// currentRSS returns a process's resident set (VmRSS) in bytes.
+func currentRSS(pid int) int64 { return procStatus(pid, "VmRSS:") }
+
+// procStatus returns a kB field of /proc/PID/status in bytes.
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(v)
 			if len(f) > 0 {
 				kb, _ := strconv.ParseInt(f[0], 10, 64)
