@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,8 +55,8 @@ type Node struct {
 	wake    chan struct{}
 	done    chan struct{}
 	opts    nodeOptions
-	groups  uint64 // commit groups run
-	inputs  uint64 // inputs committed
+	groups  atomic.Uint64 // commit groups run
+	inputs  atomic.Uint64 // inputs given to the engine
 }
 
 // input is one queued call into the engine.
@@ -149,9 +150,7 @@ func (n *Node) Dropped() uint64 {
 // GroupStats returns how many commit groups ran and how many inputs they
 // held (inputs/groups is the mean group size).
 func (n *Node) GroupStats() (groups, inputs uint64) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.groups, n.inputs
+	return n.groups.Load(), n.inputs.Load()
 }
 
 // do queues an input and waits until its group is durable and acted on.
@@ -235,8 +234,8 @@ func (n *Node) commit(group []*input) {
 	for _, in := range group {
 		in.err = in.fn(n.eng)
 	}
-	n.groups++
-	n.inputs += uint64(len(group))
+	n.groups.Add(1)
+	n.inputs.Add(uint64(len(group)))
 	err := n.flushReady()
 	n.mu.Unlock()
 	for _, in := range group {
