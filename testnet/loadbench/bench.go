@@ -120,7 +120,7 @@ func (b bench) run(c cluster) (result, error) {
 				}
 				select {
 				case <-pollCtx.Done():
-				case <-time.After(10 * time.Millisecond):
+				case <-time.After(20 * time.Millisecond):
 				}
 			}
 		}()

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -34,6 +35,7 @@ func main() {
 	spread := flag.Bool("spread", false, "write through every node in turn (default: node 0 only)")
 	duration := flag.Duration("duration", 0, "with -rate: run this long (sets -writes to rate x duration)")
 	rssEvery := flag.Duration("rss-every", 0, "print every node's RSS this often during a run (0: never)")
+	verbose := flag.Bool("v", false, "print each murmur node's engine counters after its run")
 	lagTimeout := flag.Duration("lag-timeout", 2*time.Minute, "how long to wait for every node to hold every acknowledged write")
 	flag.Parse()
 
@@ -72,6 +74,9 @@ func main() {
 			fail(err)
 		}
 		res, err := bench.run(c)
+		if *verbose {
+			c.counters(context.Background())
+		}
 		c.stop()
 		if err != nil {
 			fail(fmt.Errorf("murmur %d nodes: %w", n, err))

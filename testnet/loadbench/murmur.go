@@ -162,6 +162,19 @@ func (c *murmurCluster) pids() []int {
 	return out
 }
 
+// counters prints each node's main engine counters (with -v).
+func (c *murmurCluster) counters(ctx context.Context) {
+	for i, cl := range c.clients {
+		st, err := cl.Status(ctx)
+		if err != nil {
+			continue
+		}
+		e := st.Engine
+		fmt.Printf("  node %d: created %d accepted %d dup %d payloads recv %d sent %d msgs sent %d pulls %d sync rounds %d timeouts %d inbox dropped %d\n",
+			i, e.Created, e.Accepted, e.Duplicates, e.PayloadsReceived, e.PayloadsSent, e.MessagesSent, e.Pulls, e.SyncRounds, e.SyncTimeouts, e.InboxDropped)
+	}
+}
+
 func (c *murmurCluster) health(ctx context.Context) (int, int) {
 	peers, banned := -1, 0
 	for i, cl := range c.clients {
