@@ -50,7 +50,8 @@ type Node struct {
 	// qmu guards the input queue, which the committer drains.
 	qmu     sync.Mutex
 	queue   []*input
-	writes  int // local writes in queue
+	writes  int  // local writes in queue
+	busy    bool // a group is being committed
 	qclosed bool
 	wake    chan struct{}
 	done    chan struct{}
@@ -154,7 +155,10 @@ func (n *Node) GroupStats() (groups, inputs uint64) {
 }
 
 // do queues an input and waits until its group is durable and acted on.
-// write marks a local write, which the queue bound applies to.
+// write marks a local write, which the queue bound applies to. When no
+// group is being committed, the caller commits the queue itself (a lone
+// writer pays no goroutine hand-off); otherwise the committer goroutine
+// takes it with the next group.
 func (n *Node) do(write bool, fn func(*Engine) error) error {
 	in := &input{fn: fn, write: write, done: make(chan struct{})}
 	n.qmu.Lock()
@@ -170,16 +174,58 @@ func (n *Node) do(write bool, fn func(*Engine) error) error {
 		n.writes++
 	}
 	n.queue = append(n.queue, in)
+	group := n.takeLocked()
 	n.qmu.Unlock()
-	select {
-	case n.wake <- struct{}{}:
-	default:
+	if group != nil {
+		n.commit(group)
+		n.release()
+	} else {
+		n.kick()
 	}
 	<-in.done
 	return in.err
 }
 
-// commitLoop runs commit groups until Close.
+// kick wakes the committer goroutine.
+func (n *Node) kick() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeLocked takes the next group off the queue and marks a commit as
+// running; it returns nil when one is running already or nothing is
+// queued. n.qmu is held.
+func (n *Node) takeLocked() []*input {
+	if n.busy || len(n.queue) == 0 {
+		return nil
+	}
+	k := min(len(n.queue), n.opts.maxGroup)
+	group := n.queue[:k:k]
+	n.queue = n.queue[k:]
+	for _, in := range group {
+		if in.write {
+			n.writes--
+		}
+	}
+	n.busy = true
+	return group
+}
+
+// release ends a commit and wakes the committer if more is queued.
+func (n *Node) release() {
+	n.qmu.Lock()
+	n.busy = false
+	more := len(n.queue) > 0
+	n.qmu.Unlock()
+	if more {
+		n.kick()
+	}
+}
+
+// commitLoop runs the commit groups that queue up while another commit
+// runs, until Close.
 func (n *Node) commitLoop() {
 	for {
 		select {
@@ -190,19 +236,15 @@ func (n *Node) commitLoop() {
 		}
 		for {
 			n.qmu.Lock()
-			k := min(len(n.queue), n.opts.maxGroup)
-			group := n.queue[:k:k]
-			n.queue = n.queue[k:]
-			for _, in := range group {
-				if in.write {
-					n.writes--
-				}
-			}
+			group := n.takeLocked()
 			n.qmu.Unlock()
-			if len(group) == 0 {
-				break
+			if group == nil {
+				break // nothing queued, or an inline commit will kick again
 			}
 			n.commit(group)
+			n.qmu.Lock()
+			n.busy = false
+			n.qmu.Unlock()
 		}
 	}
 }
@@ -353,10 +395,13 @@ func (n *Node) StepAll(msgs []Message) []error {
 		return errs
 	}
 	n.queue = append(n.queue, ins...)
+	group := n.takeLocked()
 	n.qmu.Unlock()
-	select {
-	case n.wake <- struct{}{}:
-	default:
+	if group != nil {
+		n.commit(group)
+		n.release()
+	} else {
+		n.kick()
 	}
 	for i, in := range ins {
 		<-in.done
