@@ -6,9 +6,9 @@
 # testnet/loadbench, e.g. BENCH_LOAD_FLAGS='-writes 20000 -spread'.
 #
 # make bench-soak: 10 minutes at a paced rate (SOAK_RATE writes/s, default
-# 500: about half of this shared machine's 3-node capacity) on 3 nodes,
-# printing every node's RSS each 30 s (memory must stay flat) and the lag,
-# loss, peers and bans at the end. Not part of make test.
+# 500: about half of this shared machine's 3-node capacity) on 3 nodes, over
+# 10,000 keys (the data stops growing, so memory must stay flat), printing
+# every node's RSS each 30 s and the lag, loss, peers and bans at the end. Not part of make test.
 BENCH_LOAD_FLAGS ?=
 SOAK_RATE ?= 500
 BENCH_LOAD_PORT ?= $(or $(TESTNET_BASE_PORT),4200)
@@ -24,4 +24,4 @@ bench-load: etcd-server
 
 bench-soak:
 	$(GO) build -o bin/murmur ./cmd/murmur
-	$(GO) run ./testnet/loadbench -murmur bin/murmur -base-port $(BENCH_LOAD_PORT) -nodes 3 -writers 16 -etcd '' -rate $(SOAK_RATE) -duration 10m -rss-every 30s -lag-timeout 60s $(BENCH_LOAD_FLAGS)
+	$(GO) run ./testnet/loadbench -murmur bin/murmur -base-port $(BENCH_LOAD_PORT) -nodes 3 -writers 16 -etcd '' -rate $(SOAK_RATE) -duration 10m -keys 10000 -rss-every 30s -lag-timeout 60s $(BENCH_LOAD_FLAGS)

@@ -323,11 +323,13 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 // which flushes it.
 func (r *replication) close() error {
 	var errs []error
+	// Ending ctx first releases stream goroutines waiting for a peer's
+	// budget or for room in the inbox, so the transport closes at once.
+	r.cancel()
 	r.gossip.close()
 	if err := r.transport.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close transport: %w", err))
 	}
-	r.cancel()
 	// Closing the engine makes the loops' next call fail, so they return
 	// even if one is blocked in a call when ctx ends.
 	r.node.Close()

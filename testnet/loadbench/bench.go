@@ -44,6 +44,7 @@ type bench struct {
 	writers, writes, size int
 	rate                  float64
 	spread                bool          // write through every node in turn, not only node 0
+	keys                  int           // key space (0: a new key per write)
 	rssEvery              time.Duration // print every node's RSS this often during the run (0: never)
 	lagTimeout            time.Duration
 }
@@ -177,7 +178,11 @@ func (b bench) run(c cluster) (result, error) {
 					if b.spread {
 						via = i % n
 					}
-					origin, ticket, err := c.write(ctx, via, i, value)
+					k := i
+					if b.keys > 0 {
+						k = i % b.keys
+					}
+					origin, ticket, err := c.write(ctx, via, k, value)
 					var busy *busyError
 					if errors.As(err, &busy) {
 						retries.Add(1)

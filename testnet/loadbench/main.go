@@ -35,6 +35,7 @@ func main() {
 	spread := flag.Bool("spread", false, "write through every node in turn (default: node 0 only)")
 	duration := flag.Duration("duration", 0, "with -rate: run this long (sets -writes to rate x duration)")
 	rssEvery := flag.Duration("rss-every", 0, "print every node's RSS this often during a run (0: never)")
+	keys := flag.Int("keys", 0, "write over this many keys, round robin (0: a new key per write, so the state grows)")
 	verbose := flag.Bool("v", false, "print each murmur node's engine counters after its run")
 	lagTimeout := flag.Duration("lag-timeout", 2*time.Minute, "how long to wait for every node to hold every acknowledged write")
 	flag.Parse()
@@ -54,7 +55,7 @@ func main() {
 		defer os.RemoveAll(d)
 		work = d
 	}
-	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, spread: *spread, rssEvery: *rssEvery, lagTimeout: *lagTimeout}
+	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, spread: *spread, keys: *keys, rssEvery: *rssEvery, lagTimeout: *lagTimeout}
 	target := "node 0"
 	if *spread {
 		target = "every node in turn"
