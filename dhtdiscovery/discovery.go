@@ -77,6 +77,7 @@ type Discovery struct {
 	member    protocol.ID
 	dht       *dht.IpfsDHT
 	rd        *drouting.RoutingDiscovery
+	mdns      *mdnsDiscovery // nil unless Config.MDNS and it started
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -160,6 +161,15 @@ func (d *Discovery) Start(ctx context.Context) error {
 		d.checkMember(p)
 	}
 
+	if d.cfg.MDNS {
+		// Best effort: a node without a usable multicast interface still
+		// joins through its bootstrap peers and the DHT.
+		if d.mdns, err = d.startMDNS(); errors.Is(err, errNoLANInterface) {
+			log.Debugw("mDNS discovery off", "reason", err)
+		} else if err != nil {
+			log.Warnw("mDNS discovery off", "error", err)
+		}
+	}
 	if err := d.connectBootstrap(ctx); err != nil {
 		d.Close()
 		return err
@@ -566,6 +576,9 @@ func (d *Discovery) Close() error {
 	d.host.RemoveStreamHandler(d.member)
 	if d.cancel != nil {
 		d.cancel()
+	}
+	if d.mdns != nil {
+		d.mdns.close()
 	}
 	d.wg.Wait()
 	if d.dht != nil {

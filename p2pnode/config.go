@@ -11,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/security"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
@@ -41,8 +42,29 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
 	// Store is "pebble" (on disk in DataDir/store; the default) or "memory"
-	// (nothing survives a restart; for tests and ephemeral nodes).
+	// (nothing survives a restart; for tests and ephemeral nodes), or
+	// "postgres" (tables in PostgresSchema of the PostgreSQL database at
+	// PostgresDSN; see docs/postgres.md).
 	Store string `yaml:"store"`
+	// PostgresDSN is the connection string of store: postgres, in libpq's
+	// keyword/value or URL form. Empty by default: there is no server to
+	// assume; required with store: postgres.
+	PostgresDSN string `yaml:"postgres_dsn"`
+	// PostgresSchema is the schema holding the node's tables with store:
+	// postgres. Default "murmur"; nodes sharing a database need one each
+	// (a schema is locked by the node that has it open).
+	PostgresSchema string `yaml:"postgres_schema"`
+	// Compression is what this node compresses its frames with: "none"
+	// (the default: murmur's own frames are mostly signatures, hashes and
+	// IDs, which do not compress, so only nodes carrying compressible
+	// values gain), "snappy" or "zstd". It is negotiated per stream with
+	// each peer (docs/protocol.md, "Compression"): a peer that does not
+	// offer it gets uncompressed frames, so mixed versions interoperate.
+	Compression string `yaml:"compression"`
+	// CompressionThreshold is the smallest frame body, in bytes, that is
+	// compressed; smaller ones are sent as they are. Default 512: below it
+	// the saving is a few bytes and not worth the CPU.
+	CompressionThreshold int `yaml:"compression_threshold"`
 	// Dissemination is how new events spread: "pushpull" (the engine's
 	// push/ack with announce/pull fallback on /murmur/push/1.0.0; the
 	// default) or "gossipsub" (a GossipSub topic per network, EventsTopic).
@@ -124,6 +146,11 @@ func DefaultConfig() Config {
 		Ban:             security.DefaultBanConfig(),
 		Rate:            security.DefaultRateConfig(),
 		APIAddr:         "127.0.0.1:4180", // loopback: only local programs reach the API
+
+		// store: postgres and frame compression (see the fields).
+		PostgresSchema:       "murmur",
+		Compression:          "none",
+		CompressionThreshold: 512,
 	}
 }
 
@@ -140,7 +167,7 @@ func DefaultResourceConfig() ResourceConfig {
 }
 
 // Presets lists the preset names PresetConfig accepts.
-var presetNames = []string{"default", "high-throughput", "low-resource"}
+var presetNames = []string{"default", "high-throughput", "low-resource", "server"}
 
 // PresetConfig returns the defaults of a named preset, after the Dart seed's
 // presets:
@@ -151,6 +178,9 @@ var presetNames = []string{"default", "high-throughput", "low-resource"}
 //   - "low-resource": favours bandwidth, memory and file descriptors:
 //     fanout 2, one eager hop, digest sync every 5 s, small caches, 4 peers
 //     and tighter libp2p limits.
+//   - "server": a node in a data centre, joined through bootstrap peers and
+//     the DHT: mDNS off (a server's LAN is not where its peers are, and
+//     multicast there is unwelcome).
 func PresetConfig(name string) (Config, error) {
 	c := DefaultConfig()
 	c.Preset = name
@@ -167,6 +197,8 @@ func PresetConfig(name string) (Config, error) {
 		c.ConnLowWater, c.ConnHighWater = 16, 48
 		c.Resources = ResourceConfig{MaxMemoryMB: 128, MaxFileDescriptors: 256, MaxConnections: 128, MaxStreams: 1024, MaxStreamsPerPeer: 64}
 		c.InboxSize = 1024
+	case "server":
+		c.Discovery.MDNS = false
 	default:
 		return c, fmt.Errorf("preset: invalid value %q: want %s", name, strings.Join(presetNames, ", "))
 	}
@@ -222,8 +254,17 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
 	}
-	if c.Store != "pebble" && c.Store != "memory" {
-		return fmt.Errorf("store: invalid value %q: want pebble or memory", c.Store)
+	if c.Store != "pebble" && c.Store != "memory" && c.Store != "postgres" {
+		return fmt.Errorf("store: invalid value %q: want pebble, memory or postgres", c.Store)
+	}
+	if c.Store == "postgres" && c.PostgresDSN == "" {
+		return fmt.Errorf("postgres_dsn: required with store: postgres (for example host=/run/postgresql dbname=murmur)")
+	}
+	if _, err := protocol.ParseCompression(c.Compression); err != nil {
+		return fmt.Errorf("compression: %w", err)
+	}
+	if c.CompressionThreshold < 1 {
+		return fmt.Errorf("compression_threshold: invalid value %d: must be at least 1 (bytes)", c.CompressionThreshold)
 	}
 	if c.Dissemination != DisseminationPushPull && c.Dissemination != DisseminationGossipSub {
 		return fmt.Errorf("dissemination: invalid value %q: want %s or %s", c.Dissemination, DisseminationPushPull, DisseminationGossipSub)

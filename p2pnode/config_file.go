@@ -100,7 +100,8 @@ const DefaultConfigYAML = `# murmur node configuration.
 
 # A preset sets the defaults of the replication and resource settings below;
 # explicit settings still win. default, high-throughput (wider fanout, shorter
-# intervals) or low-resource (narrow fanout, long intervals, small caches).
+# intervals), low-resource (narrow fanout, long intervals, small caches) or
+# server (no mDNS).
 preset: default
 
 # Multiaddrs to listen on. Port 0 picks a free port.
@@ -125,6 +126,11 @@ preset: default
 # DHT mode: server (answers DHT queries), client, or auto.
 #dht_mode: server
 
+# Find nodes of the same network on the local network by multicast DNS, with
+# no bootstrap peer. Runs on the non-loopback interfaces the node listens on.
+# Off in the server preset.
+#mdns: true
+
 # Connection manager: trim to conn_low_water when above conn_high_water.
 #conn_low_water: 32
 #conn_high_water: 96
@@ -141,9 +147,18 @@ preset: default
 # How long a graceful shutdown may take.
 #shutdown_timeout: 10s
 
-# Where replicated state is kept: pebble (on disk in DATA/store) or memory
-# (nothing survives a restart).
+# Where replicated state is kept: pebble (on disk in DATA/store), memory
+# (nothing survives a restart) or postgres (tables in postgres_schema of the
+# database postgres_dsn names; see docs/postgres.md).
 #store: pebble
+#postgres_dsn: ""
+#postgres_schema: murmur
+
+# Frame compression: none, snappy or zstd, negotiated with each peer (peers
+# that do not offer it get uncompressed frames). Frame bodies under
+# compression_threshold bytes are sent as they are.
+#compression: none
+#compression_threshold: 512
 
 # How new events spread: pushpull (push/ack with pull-sync fallback on
 # murmur's own protocol) or gossipsub (a GossipSub topic per network).
@@ -171,6 +186,11 @@ preset: default
 #merkle_tree_depth: 16        # levels of the store's Merkle tree (2^depth leaves)
 #full_sync_threshold: 0.1     # share of differing leaves past which a snapshot is pulled
 #gc_interval: 1m              # garbage collection of superseded events and old tombstones
+#tombstone_ttl: 24h           # a deleted key's tombstones are kept this long (the delete's evidence)
+#gc_stall_timeout: 10m        # a peer whose vector lags without advancing this long stops holding GC back
+#peer_forget_timeout: 30m     # a peer silent this long leaves the peer table
+#max_origins: 8192            # origins (writers) tracked; events of further new origins are dropped
+#max_origins_per_peer: 4096   # new origins one peer may introduce
 #tick_interval: 100ms         # how often the engine's timers run
 #inbox_size: 4096             # received messages waiting for the engine before drops
 

@@ -109,6 +109,8 @@ type Server struct {
 	started time.Time
 	mux     *http.ServeMux
 	hub     *hub
+	// deliveryLog records how recent writes reached the node (GET /v1/deliveries).
+	deliveryLog *deliveryLog
 
 	mu   sync.Mutex
 	ln   net.Listener
@@ -137,6 +139,7 @@ func NewServer(node Node, cfg Config) (*Server, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{node: node, cfg: cfg, started: time.Now(), ctx: ctx, stop: stop, hub: &hub{node: node}}
+	s.deliveryLog = newDeliveryLog(s.hub, ctx.Done())
 	s.mux = s.routes()
 	return s, nil
 }
@@ -154,6 +157,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /v1/peers", s.peers)
 	m.HandleFunc("GET /v1/status", s.status)
 	m.HandleFunc("POST /v1/sync", s.sync)
+	m.HandleFunc("GET /v1/deliveries", s.deliveries)
+	s.uiRoutes(m)
 	if s.cfg.Metrics != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{ErrorLog: promLogger{}}))
 	}
@@ -185,10 +190,11 @@ func allowedMethods(m *http.ServeMux, r *http.Request) []string {
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := requestToken(r)
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="murmur"`)
-				writeError(w, http.StatusUnauthorized, "missing or wrong API token: send \"Authorization: Bearer TOKEN\" (murmur CLI: --token or MURMUR_API_TOKEN)")
+				challenges, msg := authChallenges(r)
+				w.Header()["Www-Authenticate"] = challenges
+				writeError(w, http.StatusUnauthorized, msg)
 				return
 			}
 		}
@@ -216,6 +222,9 @@ func (s *Server) Start() error {
 			log.Errorw("control API stopped", "error", err)
 		}
 	}()
+	if err := s.deliveryLog.ensure(); err != nil {
+		log.Debugw("delivery log not started yet (node not running)", "error", err)
+	}
 	log.Infow("control API listening", "addr", ln.Addr().String(), "token", s.cfg.Token != "")
 	return nil
 }
