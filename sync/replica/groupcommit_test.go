@@ -59,8 +59,9 @@ func newGroupNode(t *testing.T, st Store, opts ...NodeOption) *Node {
 }
 
 // TestNodeGroupCommitSharesBatches holds the store while 64 writers write:
-// their writes must share batches (far fewer Applies than writes), and each
-// write must be durable when its Put returns.
+// the 63 that arrive while the first is being persisted must share batches
+// (far fewer Applies than writes), and each write must be durable when its
+// Put returns.
 func TestNodeGroupCommitSharesBatches(t *testing.T) {
 	st := newGatedStore()
 	st.gate = make(chan struct{})
@@ -82,16 +83,15 @@ func TestNodeGroupCommitSharesBatches(t *testing.T) {
 			}
 		}()
 	}
-	// Let batches through one at a time until every writer is answered.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	for open := true; open; {
-		select {
-		case st.gate <- struct{}{}:
-		case <-done:
-			open = false
-		}
-	}
+	// The first write is being persisted (held); once every other one is
+	// queued behind it, let the store go.
+	waitUntil(t, func() bool {
+		n.qmu.Lock()
+		defer n.qmu.Unlock()
+		return len(n.queue) == writers-1
+	}, "writes not queued behind the held batch")
+	close(st.gate)
+	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
