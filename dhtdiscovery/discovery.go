@@ -9,6 +9,10 @@
 // address space (or even a connection) never mix: a peer enters the table
 // only once identify shows it serves the network's MemberProtocol.
 //
+// With Config.DHT set to DHTAmino, discovery runs on the public Amino DHT
+// (/ipfs/kad/1.0.0) instead, under a rendezvous key that hides the network's
+// name and, with a secret, its existence (AminoRendezvousKey).
+//
 // The table is the set of connected members; the pool is the members most
 // recently learnt of (from the DHT or a connection; up to poolSize). Layers
 // above read Peers and subscribe to PeerEvent changes.
@@ -40,6 +44,11 @@ var log = logging.Logger("murmur/discovery")
 // ErrNoBootstrapPeer is returned by Start when bootstrap peers are configured
 // and none of them answered within Config.BootstrapTimeout.
 var ErrNoBootstrapPeer = errors.New("no bootstrap peer answered")
+
+// ErrBootstrapOtherNetwork is returned by Start as soon as every bootstrap
+// peer has answered and shown that it is not a member of the network (a
+// node of another murmur network, or another libp2p program such as kubo).
+var ErrBootstrapOtherNetwork = errors.New("every bootstrap peer answered, but none is a member of network")
 
 // PeerEventKind tells whether a peer joined or left the table.
 type PeerEventKind int
@@ -102,6 +111,9 @@ func New(h host.Host, cfg Config) (*Discovery, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(boot) == 0 {
+		boot = defaultBootstrap(cfg)
+	}
 	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
 	d := &Discovery{
 		cfg:       cfg,
@@ -132,12 +144,7 @@ func (d *Discovery) handleMember(s network.Stream) {
 // with backoff. The context bounds only Start itself.
 func (d *Discovery) Start(ctx context.Context) error {
 	mode := map[string]dht.ModeOpt{"server": dht.ModeServer, "client": dht.ModeClient, "auto": dht.ModeAuto}[d.cfg.DHTMode]
-	kad, err := dht.New(d.host,
-		dht.Mode(mode),
-		dht.ProtocolPrefix(protocol.ID(ProtocolPrefix(d.cfg.Network))),
-		dht.DisableValues(),
-		dht.BootstrapPeers(d.bootstrap...),
-	)
+	kad, err := dht.New(d.host, d.dhtOptions(mode)...)
 	if err != nil {
 		return fmt.Errorf("start DHT for network %q: %w", d.cfg.Network, err)
 	}
@@ -192,6 +199,7 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 		return nil
 	}
 	connected := make(chan peer.ID, len(d.bootstrap))
+	foreign := make(chan peer.ID, len(d.bootstrap))
 	var mu sync.Mutex
 	lastErr := make(map[peer.ID]error)
 	for _, ai := range d.bootstrap {
@@ -206,15 +214,22 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				cctx = network.WithForceDirectDial(cctx, "murmur bootstrap retry")
 				err := d.host.Connect(cctx, ai)
 				cancel()
-				if err == nil && !d.isMember(ai.ID) {
-					// Connect returns after identify, so the protocol list is known.
-					err = fmt.Errorf("peer is not a member of network %q (it does not serve %s)", d.cfg.Network, d.member)
-					log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
-					mu.Lock()
-					lastErr[ai.ID] = err
-					mu.Unlock()
+				// On the Amino DHT a bootstrap peer is any DHT peer.
+				if err == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) && !d.probeMember(ai.ID) {
+					// Connect returns after identify, and the peer refused
+					// the member protocol when asked directly.
+					err = d.notMemberError(ai.ID)
+					foreignPeer := d.KnownNonMember(ai.ID)
 					_ = d.host.Network().ClosePeer(ai.ID)
-					return
+					if foreignPeer {
+						log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
+						mu.Lock()
+						lastErr[ai.ID] = err
+						mu.Unlock()
+						foreign <- ai.ID
+						return
+					}
+					// Identify told us nothing (it failed or timed out): try again.
 				}
 				if err == nil {
 					log.Infow("connected to bootstrap peer", "peer", ai.ID, "attempt", attempt)
@@ -224,7 +239,7 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				mu.Lock()
 				lastErr[ai.ID] = err
 				mu.Unlock()
-				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff, "error", err)
+				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff.String(), "error", err)
 				select {
 				case <-d.ctx.Done():
 					return
@@ -236,20 +251,58 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 	}
 	timer := time.NewTimer(d.cfg.BootstrapTimeout)
 	defer timer.Stop()
-	select {
-	case <-connected:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
-	case <-timer.C:
+	summary := func() string {
 		mu.Lock()
 		defer mu.Unlock()
 		var parts []string
 		for _, ai := range d.bootstrap {
 			parts = append(parts, fmt.Sprintf("%s: %v", ai.ID, lastErr[ai.ID]))
 		}
-		return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, strings.Join(parts, "; "))
+		return strings.Join(parts, "; ")
 	}
+	for nForeign := 0; ; {
+		select {
+		case <-connected:
+			return nil
+		case <-foreign:
+			// Fail at once when every bootstrap peer answered but none
+			// belongs to this network: waiting cannot change that.
+			if nForeign++; nForeign == len(d.bootstrap) {
+				return fmt.Errorf("%w %q: %s", ErrBootstrapOtherNetwork, d.cfg.Network, summary())
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, summary())
+		}
+	}
+}
+
+// probeMember asks p for the member protocol directly. It settles what
+// identify left in doubt (identify can fail or lag on a busy host); a
+// peer that serves the protocol is recorded as a member.
+func (d *Discovery) probeMember(p peer.ID) bool {
+	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	defer cancel()
+	s, err := d.host.NewStream(ctx, p, d.member)
+	if err != nil {
+		return false
+	}
+	_ = s.Close()
+	d.checkMember(p)
+	return true
+}
+
+// notMemberError explains why p, connected and identified, is not a
+// member, naming what it runs when identify said.
+func (d *Discovery) notMemberError(p peer.ID) error {
+	what := ""
+	if av, err := d.host.Peerstore().Get(p, "AgentVersion"); err == nil {
+		if s, ok := av.(string); ok && s != "" {
+			what = fmt.Sprintf("; it runs %q", s)
+		}
+	}
+	return fmt.Errorf("peer is not a member of network %q (it does not serve %s%s)", d.cfg.Network, d.member, what)
 }
 
 // advertiseLoop keeps this node advertised under the rendezvous key. An
@@ -257,20 +310,23 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 // retried at once when the table grows.
 func (d *Discovery) advertiseLoop() {
 	defer d.wg.Done()
-	key := RendezvousKey(d.cfg.Network)
+	key := rendezvousKey(d.cfg)
+	if c, err := RendezvousCID(key); err == nil {
+		log.Infow("advertising this node under the network's rendezvous key", "dht", d.cfg.DHT, "network", d.cfg.Network, "cid", c.String())
+	}
 	backoff := 200 * time.Millisecond
 	for {
 		wait := backoff
 		if d.dht.RoutingTable().Size() > 0 {
 			ttl, err := d.rd.Advertise(d.ctx, key)
 			if err == nil {
-				log.Debugw("advertised", "key", key, "ttl", ttl)
+				log.Debugw("advertised", "key", key, "ttl", ttl.String())
 				wait, backoff = 7*ttl/8, 200*time.Millisecond
 			} else {
 				if d.ctx.Err() != nil {
 					return
 				}
-				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff, "error", err)
+				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff.String(), "error", err)
 				backoff = min(2*backoff, 30*time.Second)
 			}
 		}
@@ -286,7 +342,7 @@ func (d *Discovery) advertiseLoop() {
 // TargetPeers and connects to the members found.
 func (d *Discovery) discoverLoop() {
 	defer d.wg.Done()
-	key := RendezvousKey(d.cfg.Network)
+	key := rendezvousKey(d.cfg)
 	interval := min(d.cfg.DiscoveryInterval, time.Second) // quick first rounds while joining
 	for {
 		// Redialing needs no DHT: a node that lost every peer (bans, an

@@ -27,6 +27,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Listen lists the multiaddrs to listen on; port 0 picks a free port.
 	Listen []string `yaml:"listen"`
+	// Muxers lists the stream multiplexers offered on TCP connections, in
+	// order of preference: "yamux", "mplex" (QUIC multiplexes natively).
+	Muxers []string `yaml:"muxers"`
 	// Discovery configures the DHT, bootstrap and the peer table.
 	Discovery dhtdiscovery.Config `yaml:",inline"`
 	// ConnLowWater and ConnHighWater bound the connection manager: above
@@ -133,6 +136,9 @@ func DefaultConfig() Config {
 			"/ip4/0.0.0.0/tcp/4100",
 			"/ip4/0.0.0.0/udp/4100/quic-v1",
 		},
+		// yamux first (flow control per stream); mplex for peers that speak
+		// only mplex, such as some js-libp2p configurations.
+		Muxers:          []string{MuxerYamux, MuxerMplex},
 		Discovery:       dhtdiscovery.DefaultConfig(),
 		ConnLowWater:    32, // well above target_peers: DHT queries need connections too
 		ConnHighWater:   96,
@@ -220,6 +226,9 @@ func (c Config) Validate() error {
 		if _, err := ma.NewMultiaddr(s); err != nil {
 			return fmt.Errorf("listen[%d]: invalid multiaddr %q: %w", i, s, err)
 		}
+	}
+	if err := validateMuxers(c.Muxers); err != nil {
+		return err
 	}
 	if err := c.Discovery.Validate(); err != nil {
 		return err

@@ -107,6 +107,10 @@ preset: default
 # Multiaddrs to listen on. Port 0 picks a free port.
 #listen: [/ip4/0.0.0.0/tcp/4100, /ip4/0.0.0.0/udp/4100/quic-v1]
 
+# Stream multiplexers offered on TCP, in order of preference: yamux, mplex
+# (for peers that speak only mplex, such as some js-libp2p configurations).
+#muxers: [yamux, mplex]
+
 # Name of the murmur network to join. Nodes only see peers of the same network.
 #network: murmur
 
@@ -130,6 +134,12 @@ preset: default
 # no bootstrap peer. Runs on the non-loopback interfaces the node listens on.
 # Off in the server preset.
 #mdns: true
+
+# DHT to meet other members on: murmur (the network's own DHT, reached through
+# bootstrap peers) or amino (the public IPFS DHT, /ipfs/kad/1.0.0, to meet
+# across the internet; its public bootstrap peers are used when bootstrap is
+# empty, and dht_mode auto or client suits most nodes there).
+#dht: murmur
 
 # Connection manager: trim to conn_low_water when above conn_high_water.
 #conn_low_water: 32

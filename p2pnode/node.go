@@ -1,5 +1,5 @@
 // Package p2pnode is the embeddable murmur node: it assembles a go-libp2p
-// host (TCP and QUIC, Noise, yamux, identify, ping, resource and connection
+// host (TCP and QUIC, Noise, yamux and mplex, identify, ping, resource and connection
 // managers) with DHT discovery, and is what the daemon and other Go programs
 // run.
 //
@@ -32,7 +32,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	cmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -41,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/internal/version"
 	"github.com/murmur-p2p/murmur/security"
 )
 
@@ -223,13 +223,18 @@ func (n *Node) newHost() (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create connection manager: %w", err)
 	}
+	muxers, err := muxerOptions(n.cfg.Muxers)
+	if err != nil {
+		return nil, err
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(n.key),
 		libp2p.ListenAddrStrings(n.cfg.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ChainOptions(muxers...),
+		libp2p.UserAgent(version.Agent()),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),
@@ -294,7 +299,7 @@ func (n *Node) fault(p peer.ID, what string) {
 	if !n.bans.Fault(p) {
 		return
 	}
-	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration)
+	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration.String())
 	if h := n.liveHost.Load(); h != nil {
 		_ = (*h).Network().ClosePeer(p)
 	}

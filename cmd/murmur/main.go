@@ -3,6 +3,7 @@
 //	murmur init   --data DIR   create an identity and a commented config.yaml
 //	murmur daemon --data DIR   run a node (and its control API) until SIGINT or SIGTERM
 //	murmur id     --data DIR   print the node's peer ID
+//	murmur version             print the version (the libp2p agent is murmur/<version>)
 //
 // and, talking to a running daemon through its control API (found by
 // --data DIR, --api ADDR or MURMUR_API):
@@ -47,6 +48,7 @@ func commands() []command {
 		{"peers", "list peers with their state", runPeers},
 		{"status", "show peer ID, addresses, version vector and store statistics", runStatus},
 		{"sync", "run a digest sync with a peer now: sync PEER_ID", runSync},
+		{"version", "print murmur's version (its libp2p agent is murmur/<version>)", runVersion},
 	}
 }
 
