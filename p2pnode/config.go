@@ -317,11 +317,8 @@ func (c Config) Validate() error {
 	if c.Ban.Threshold > 0 && (c.Ban.Window <= 0 || c.Ban.Duration <= 0) {
 		return fmt.Errorf("ban_window, ban_duration: invalid values %s, %s: must be positive", c.Ban.Window, c.Ban.Duration)
 	}
-	if c.Rate.MessagesPerSecond < 0 {
-		return fmt.Errorf("peer_rate_limit: invalid value %v: must not be negative (0 disables the limit)", c.Rate.MessagesPerSecond)
-	}
-	if c.Rate.MessagesPerSecond > 0 && c.Rate.Burst < 1 {
-		return fmt.Errorf("peer_rate_burst: invalid value %d: must be at least 1", c.Rate.Burst)
+	if err := c.Rate.Validate(); err != nil {
+		return err
 	}
 	if _, err := c.allowList(); err != nil {
 		return err

@@ -130,7 +130,8 @@ type Stats struct {
 	Protocols map[string]protocol.ProtocolStats
 	// InboxDropped counts received messages dropped because the engine's
 	// inbox was full; Rejected counts received messages the engine refused;
-	// RateLimited counts messages dropped over their sender's rate limit;
+	// RateLimited counts messages dropped after waiting for their sender's
+	// budget (peer_byte_rate) longer than peer_rate_max_wait;
 	// NotMember counts messages dropped because identify showed the sender
 	// is not a member of this network.
 	InboxDropped, Rejected, RateLimited, NotMember uint64

@@ -48,6 +48,11 @@ func writeNodeError(w http.ResponseWriter, what string, err error) {
 		// The event (value, key and causal context together) does not fit
 		// max_message_size.
 		writeError(w, http.StatusRequestEntityTooLarge, what+": "+err.Error())
+	case errors.Is(err, replica.ErrOverloaded):
+		// Bounded queueing: the client backs off instead of the node
+		// holding an unbounded backlog.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, what+": "+err.Error())
 	case errors.Is(err, p2pnode.ErrClosed), errors.Is(err, p2pnode.ErrNotStarted), errors.Is(err, replica.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, what+": node is not running: "+err.Error())
 	default:

@@ -121,7 +121,7 @@ var (
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SnapshotRequestsRefused) }),
 		newStat("murmur_events_held_expired_total", "Out-of-order events dropped because their gap did not fill in time.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.HeldExpired) }),
-		newStat("murmur_messages_rate_limited_total", "Received messages dropped over their sender's peer_rate_limit.",
+		newStat("murmur_messages_rate_limited_total", "Received messages dropped after waiting peer_rate_max_wait for their sender's peer_byte_rate budget.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.RateLimited) }),
 		newStat("murmur_peers_banned", "Peers banned now for misbehaving.",
 			prometheus.GaugeValue, func(s *p2pnode.Stats) float64 { return float64(s.Banned) }),
