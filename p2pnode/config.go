@@ -72,6 +72,11 @@ type Config struct {
 	// APIToken is the bearer token clients must send; required when APIAddr
 	// is not a loopback address.
 	APIToken string `yaml:"api_token"`
+
+	// Access says who may connect (private network key, security
+	// transports) and what members may do (network authorities, member
+	// certificate); open by default. Its keys sit at the top level.
+	Access AccessConfig `yaml:",inline"`
 }
 
 // NATConfig switches NAT traversal features on. They need a reachable
@@ -124,6 +129,7 @@ func DefaultConfig() Config {
 		Ban:             security.DefaultBanConfig(),
 		Rate:            security.DefaultRateConfig(),
 		APIAddr:         "127.0.0.1:4180", // loopback: only local programs reach the API
+		Access:          DefaultAccessConfig(),
 	}
 }
 
@@ -250,6 +256,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("peer_rate_burst: invalid value %d: must be at least 1", c.Rate.Burst)
 	}
 	if _, err := c.allowList(); err != nil {
+		return err
+	}
+	if err := c.Access.validate(); err != nil {
 		return err
 	}
 	host, _, err := net.SplitHostPort(c.APIAddr)

@@ -29,10 +29,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	cmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -102,6 +102,10 @@ type Node struct {
 	// bans scores peers by their faults and refuses banned (or, with an
 	// allow-list, unlisted) peers' connections.
 	bans *security.Banlist
+	// psk is the private network key (nil: none); access the closed
+	// network's rules (nil: an open network).
+	psk    pnet.PSK
+	access *security.Access
 	// liveHost is the host from its creation in Start, readable without mu:
 	// fault reports arrive from stream goroutines while Start still holds mu
 	// (waiting for bootstrap peers).
@@ -148,7 +152,15 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	bans := security.NewBanlist(cfg.Ban, nil, allow)
-	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans}, nil
+	psk, err := cfg.loadPSK()
+	if err != nil {
+		return nil, err
+	}
+	access, err := cfg.loadAccess(id)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans, psk: psk, access: access}, nil
 }
 
 // ID returns the node's peer ID.
@@ -174,14 +186,24 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.liveHost.Store(&h)
-	disc, err := dhtdiscovery.New(h, n.cfg.Discovery)
+	var discOpts []dhtdiscovery.Option
+	if n.access != nil {
+		discOpts = append(discOpts, dhtdiscovery.WithAdmission(n.access))
+	}
+	disc, err := dhtdiscovery.New(h, n.cfg.Discovery, discOpts...)
 	if err != nil {
 		h.Close()
 		return err
 	}
 	// Replication starts before discovery connects anywhere, so the first
 	// peers already find the protocol handlers.
-	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault, n.opts)
+	if n.access != nil {
+		n.access.OnRevoke(func(p peer.ID) {
+			log.Warnw("member revoked; disconnecting", "peer", p)
+			disc.Evict(p)
+		})
+	}
+	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault, n.opts, n.access)
 	if err != nil {
 		disc.Close()
 		h.Close()
@@ -207,17 +229,22 @@ func (n *Node) newHost() (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create connection manager: %w", err)
 	}
+	secOpts, listen, quicOK := n.securityOptions()
 	opts := []libp2p.Option{
 		libp2p.Identity(n.key),
-		libp2p.ListenAddrStrings(n.cfg.Listen...),
+		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
+	}
+	if quicOK {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	opts = append(opts, secOpts...)
+	opts = append(opts,
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),
-	}
+	)
 	nat := n.cfg.NAT
 	if nat.PortMap {
 		opts = append(opts, libp2p.NATPortMap())

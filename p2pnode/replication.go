@@ -70,11 +70,18 @@ func openStore(cfg Config) (replica.Store, error) {
 // startReplication opens the store and starts the engine on h. The engine
 // learns its peers from disc.
 // fault is told of every peer misbehaviour (for scoring and banning).
-func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string), opts options) (*replication, error) {
+//
+// Every stream protocol (murmur's own and GossipSub's) is registered
+// through disc's gated host, so a peer that is not a member (in a closed
+// network: not admitted) never reaches the engine. access, if not nil, signs
+// events with this node's certificate and verifies and authorizes received
+// ones.
+func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string), opts options, access *security.Access) (*replication, error) {
 	signer, err := security.NewSigner(key)
 	if err != nil {
 		return nil, err
 	}
+	h = disc.GatedHost(h)
 	store, err := openStore(cfg)
 	if err != nil {
 		return nil, err
@@ -82,6 +89,10 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	engCfg := cfg.Sync
 	engCfg.Signer = signer
 	engCfg.Verifier = security.Verifier{}
+	if access != nil {
+		engCfg.Signer = access.Signer(signer)
+		engCfg.Verifier = access.Verifier()
+	}
 	engCfg.Store = store
 	engCfg.Rand = newRand()
 
@@ -106,7 +117,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	r.drop = opts.recvLoss
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
-		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
+		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow, disc.Admitted, engCfg.Verifier); err != nil {
 			t.Close()
 			store.Close()
 			return nil, err
@@ -131,6 +142,10 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	events, unsubscribe := disc.Subscribe(256)
 	for _, p := range disc.Peers() {
 		_ = node.PeerUp(replica.PeerID(p))
+	}
+	if access != nil {
+		r.wg.Add(1)
+		go r.watchRevocations(ctx, access)
 	}
 	r.wg.Add(3)
 	go r.stepLoop(ctx)
