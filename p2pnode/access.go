@@ -72,7 +72,10 @@ const DefaultMemberCertFile = "member.cert"
 
 // DefaultAccessConfig returns an open network offering Noise and TLS.
 func DefaultAccessConfig() AccessConfig {
-	return AccessConfig{Security: []string{SecurityNoise, SecurityTLS}}
+	return AccessConfig{
+		Security:       []string{SecurityNoise, SecurityTLS}, // Noise first: what js-libp2p and kubo prefer
+		MemberCertFile: DefaultMemberCertFile,                // used only when network_authorities is set
+	}
 }
 
 // validate checks the access settings (not the files they name).
