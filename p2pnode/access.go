@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/murmur-p2p/murmur/security"
@@ -41,6 +42,11 @@ type AccessConfig struct {
 	// PSKPassphrase derives the private network key with Argon2id (time 3,
 	// 64 MiB, 4 threads, 32 bytes, salt "murmur/psk/v1/" + network).
 	PSKPassphrase string `yaml:"psk_passphrase"`
+	// AcceptSwarmKeyFiles are further private network keys (swarm.key
+	// files, relative to data_dir) accepted from peers while this node
+	// still writes with its own key: the middle of a key rotation without
+	// downtime (README). None by default.
+	AcceptSwarmKeyFiles []string `yaml:"accept_swarm_key_files"`
 	// Security lists the connection security transports offered, most
 	// preferred first: noise, tls (TLS 1.3). Both by default, so peers that
 	// speak either can connect.
@@ -94,6 +100,9 @@ func (a AccessConfig) validate() error {
 			return fmt.Errorf("psk: %w", err)
 		}
 	}
+	if len(a.AcceptSwarmKeyFiles) > 0 && n == 0 {
+		return fmt.Errorf("accept_swarm_key_files: set only with a key of this node's own (psk, swarm_key_file or psk_passphrase)")
+	}
 	if len(a.Security) == 0 {
 		return fmt.Errorf("security: at least one of %s, %s", SecurityNoise, SecurityTLS)
 	}
@@ -119,6 +128,19 @@ func inDataDir(dataDir, path string) string {
 		return path
 	}
 	return filepath.Join(dataDir, path)
+}
+
+// loadAcceptedPSKs returns the keys of accept_swarm_key_files.
+func (c Config) loadAcceptedPSKs() ([]pnet.PSK, error) {
+	var out []pnet.PSK
+	for i, f := range c.Access.AcceptSwarmKeyFiles {
+		psk, err := security.LoadSwarmKey(inDataDir(c.DataDir, f))
+		if err != nil {
+			return nil, fmt.Errorf("accept_swarm_key_files[%d]: %w", i, err)
+		}
+		out = append(out, psk)
+	}
+	return out, nil
 }
 
 // loadPSK returns the configured private network key, or nil.
@@ -160,11 +182,18 @@ func (c Config) loadAccess(self peer.ID) (*security.Access, error) {
 	return security.NewAccess(c.Discovery.Network, c.Access.NetworkAuthorities, self, cert)
 }
 
-// securityOptions returns the libp2p options of the configured security
-// transports and private network key. With a key, QUIC cannot be used (its
-// handshake has no room for a PSK): QUIC listen addresses are dropped with
-// a warning, and only TCP is offered.
+// securityOptions returns the libp2p options of the TCP transport, the
+// configured security transports and private network key. With a key, QUIC
+// cannot be used (its handshake has no room for a PSK): QUIC listen
+// addresses are dropped with a warning, and only TCP is offered. With
+// accepted keys besides (a rotation), TCP runs through the keyring
+// (pnet_keyring.go) instead of go-libp2p's pnet.
 func (n *Node) securityOptions() (opts []libp2p.Option, listen []string, quicOK bool) {
+	if len(n.pskAccept) > 0 {
+		opts = append(opts, libp2p.Transport(keyringTCP(newKeyring(n.psk, n.pskAccept))))
+	} else {
+		opts = append(opts, libp2p.Transport(tcp.NewTCPTransport))
+	}
 	for _, s := range n.cfg.Access.Security {
 		switch s {
 		case SecurityNoise:
@@ -176,7 +205,9 @@ func (n *Node) securityOptions() (opts []libp2p.Option, listen []string, quicOK 
 	if n.psk == nil {
 		return opts, n.cfg.Listen, true
 	}
-	opts = append(opts, libp2p.PrivateNetwork(n.psk))
+	if len(n.pskAccept) == 0 {
+		opts = append(opts, libp2p.PrivateNetwork(n.psk))
+	}
 	for _, s := range n.cfg.Listen {
 		if isQUIC(s) {
 			log.Warnw("private network: not listening on QUIC, which cannot carry a pre-shared key (go-libp2p pnet); TCP only", "listen", s)

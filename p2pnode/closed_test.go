@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
@@ -404,5 +405,55 @@ func TestClosedNetworkNonMemberGetsNothing(t *testing.T) {
 	st, _ := admin.Stats()
 	if len(admin.Peers()) != 0 || st.Engine.Accepted != 0 {
 		t.Fatalf("non-member reached the table or the engine: peers %d, accepted %d", len(admin.Peers()), st.Engine.Accepted)
+	}
+}
+
+// TestPSKRotationWithoutDowntime walks a private network key rotation: a
+// node that writes with the old key and accepts the new one, a node that
+// writes with the new key and accepts the old one, and a node with only
+// the new key all connect to one another as the rotation requires, while a
+// host with an unrelated key still cannot connect.
+func TestPSKRotationWithoutDowntime(t *testing.T) {
+	oldKey, _ := security.GeneratePSK()
+	newKey, _ := security.GeneratePSK()
+	stranger, _ := security.GeneratePSK()
+	keyed := func(primary pnet.PSK, accept []pnet.PSK, bootstrap ...string) Config {
+		c := testConfig(t, "rotation", bootstrap...)
+		if err := security.WriteSwarmKey(filepath.Join(c.DataDir, "swarm.key"), primary); err != nil {
+			t.Fatal(err)
+		}
+		c.Access.SwarmKeyFile = "swarm.key"
+		for i, k := range accept {
+			name := fmt.Sprintf("accept%d.key", i)
+			if err := security.WriteSwarmKey(filepath.Join(c.DataDir, name), k); err != nil {
+				t.Fatal(err)
+			}
+			c.Access.AcceptSwarmKeyFiles = append(c.Access.AcceptSwarmKeyFiles, name)
+		}
+		return c
+	}
+	// Phase 1 node: old key, accepts the new one.
+	a := startNode(t, keyed(oldKey, []pnet.PSK{newKey}))
+	// A node with only the old key (not yet restarted) still talks to it:
+	// the keyring speaks go-libp2p pnet's wire format.
+	if err := connectErr(t, a, libp2p.PrivateNetwork(oldKey)); err != nil {
+		t.Fatalf("pnet host with the old key: %v", err)
+	}
+	// Phase 2 node: new key, accepts the old one.
+	b := startNode(t, keyed(newKey, []pnet.PSK{oldKey}, firstAddr(t, a)))
+	// Phase 3 node: the new key only.
+	c := startNode(t, keyed(newKey, nil, firstAddr(t, b)))
+	nodes := []*Node{a, b, c}
+	waitFor(t, 30*time.Second, func() bool { return len(b.Peers()) == 2 }, func() string { return peerCounts(nodes) })
+	if _, err := a.Put("rotated", []byte("yes")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() bool { v, err := c.Get("rotated"); return err == nil && string(v) == "yes" },
+		func() string { return "the write did not cross the rotation" })
+	if err := connectErr(t, a, libp2p.PrivateNetwork(stranger)); err == nil {
+		t.Fatal("a host with an unrelated key connected to the keyring node")
+	}
+	if err := connectErr(t, a); err == nil {
+		t.Fatal("a host without a key connected to the keyring node")
 	}
 }

@@ -207,6 +207,9 @@ preset: default
 #psk: ""
 #swarm_key_file: ""
 #psk_passphrase: ""
+# Further keys (swarm.key files) accepted from peers during a key rotation,
+# while this node still sends with its own (README: rotating the key).
+#accept_swarm_key_files: []
 # Connection security offered, most preferred first: noise, tls (TLS 1.3).
 #security: [noise, tls]
 # Authority key IDs whose member certificates this network trusts (murmur

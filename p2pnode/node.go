@@ -34,7 +34,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	cmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -104,8 +103,9 @@ type Node struct {
 	bans *security.Banlist
 	// psk is the private network key (nil: none); access the closed
 	// network's rules (nil: an open network).
-	psk    pnet.PSK
-	access *security.Access
+	psk       pnet.PSK
+	pskAccept []pnet.PSK // further keys accepted during a rotation
+	access    *security.Access
 	// liveHost is the host from its creation in Start, readable without mu:
 	// fault reports arrive from stream goroutines while Start still holds mu
 	// (waiting for bootstrap peers).
@@ -156,11 +156,15 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	pskAccept, err := cfg.loadAcceptedPSKs()
+	if err != nil {
+		return nil, err
+	}
 	access, err := cfg.loadAccess(id)
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans, psk: psk, access: access}, nil
+	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans, psk: psk, pskAccept: pskAccept, access: access}, nil
 }
 
 // ID returns the node's peer ID.
@@ -233,7 +237,6 @@ func (n *Node) newHost() (host.Host, error) {
 	opts := []libp2p.Option{
 		libp2p.Identity(n.key),
 		libp2p.ListenAddrStrings(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
 	}
 	if quicOK {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
