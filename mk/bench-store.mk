@@ -8,4 +8,5 @@ BENCH_STORE_FLAGS ?=
 bench-store:
 	$(GO) test -run '^$$' -bench 'AntiEntropy|FullSyncDecision' -benchtime 3x -benchmem $(BENCH_STORE_FLAGS) ./sync/merkle/
 	$(GO) test -run '^$$' -bench 'TreeUpdate' -benchmem $(BENCH_STORE_FLAGS) ./sync/merkle/
+	$(GO) test -run '^$$' -bench 'Decode|SketchUpdate' -benchmem $(BENCH_STORE_FLAGS) ./sync/riblt/
 	$(GO) test -run '^$$' -bench 'Apply' -benchtime 2s -benchmem $(BENCH_STORE_FLAGS) ./sync/pebblestore/

@@ -25,12 +25,23 @@ func aeToProto(b replica.Body, env *pb.Envelope) (ok bool, err error) {
 		if err != nil {
 			return true, fmt.Errorf("ae-request: %w", err)
 		}
-		env.Body = &pb.Envelope_AeRequest{AeRequest: &pb.AERequest{Nonce: m.Nonce, CatchUp: m.CatchUp, Request: req}}
+		r := &pb.AERequest{Nonce: m.Nonce, CatchUp: m.CatchUp, Request: req}
+		if m.Req.Coded != nil {
+			if r.Coded, err = m.Req.Coded.MarshalBinary(); err != nil {
+				return true, fmt.Errorf("ae-request: %w", err)
+			}
+		}
+		env.Body = &pb.Envelope_AeRequest{AeRequest: r}
 	case *replica.AEResponse:
 		r := &pb.AEResponse{Nonce: m.Nonce, Refused: m.Refused}
 		if m.Resp != nil {
 			if r.Response, err = m.Resp.MarshalBinary(); err != nil {
 				return true, fmt.Errorf("ae-response: %w", err)
+			}
+			if m.Resp.Coded != nil {
+				if r.Coded, err = m.Resp.Coded.MarshalBinary(); err != nil {
+					return true, fmt.Errorf("ae-response: %w", err)
+				}
 			}
 		}
 		if m.VersionVector != nil {
@@ -90,6 +101,12 @@ func aeFromProto(env *pb.Envelope, lim Limits) (b replica.Body, ok bool, err err
 		if err := req.UnmarshalBinary(m.GetRequest(), maxMerkleNodes); err != nil {
 			return nil, true, fmt.Errorf("%w: ae-request: %w", ErrInvalidMessage, err)
 		}
+		if c := m.GetCoded(); len(c) > 0 {
+			req.Coded = &merkle.CodedRequest{}
+			if err := req.Coded.UnmarshalBinary(c, maxMerkleNodes); err != nil {
+				return nil, true, fmt.Errorf("%w: ae-request: %w", ErrInvalidMessage, err)
+			}
+		}
 		return &replica.AERequest{Nonce: m.GetNonce(), CatchUp: m.GetCatchUp(), Req: req}, true, nil
 	case *pb.Envelope_AeResponse:
 		m := x.AeResponse
@@ -98,6 +115,12 @@ func aeFromProto(env *pb.Envelope, lim Limits) (b replica.Body, ok bool, err err
 			resp := &merkle.Response{}
 			if err := resp.UnmarshalBinary(m.GetResponse(), maxMerkleNodes); err != nil {
 				return nil, true, fmt.Errorf("%w: ae-response: %w", ErrInvalidMessage, err)
+			}
+			if c := m.GetCoded(); len(c) > 0 {
+				resp.Coded = &merkle.CodedResponse{}
+				if err := resp.Coded.UnmarshalBinary(c, maxMerkleNodes); err != nil {
+					return nil, true, fmt.Errorf("%w: ae-response: %w", ErrInvalidMessage, err)
+				}
 			}
 			out.Resp = resp
 		} else if len(m.GetResponse()) > 0 {

@@ -18,55 +18,67 @@ import (
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
-// aeMessages returns one of each anti-entropy body, built from a real
-// reconciliation between two differing trees and signed events.
+// aeMessages returns one of each anti-entropy body, built from real
+// reconciliations between two differing trees (the Merkle way, the coded
+// way, and coded falling back to Merkle) and signed events.
 func aeMessages(t *testing.T) []replica.Body {
 	t.Helper()
-	a, _ := merkle.NewMemState(6)
-	b, _ := merkle.NewMemState(6)
-	for i := 0; i < 200; i++ {
-		k := merkle.HashKey(fmt.Sprint("key", i))
-		a.Put(k, merkle.Digest{byte(i)})
-		if i%17 != 0 {
-			b.Put(k, merkle.Digest{byte(i)})
-		}
-	}
-	ini, err := merkle.NewInitiator(merkle.Config{Depth: 6}, a.Tree, a.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := merkle.NewResponder(merkle.Config{Depth: 6}, b.Tree, b.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := ini.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []replica.Body
-	for i := 0; req != nil; i++ {
-		out = append(out, &replica.AERequest{Nonce: 7, CatchUp: i == 0, Req: req})
-		r, err := resp.Handle(req)
+	var ranges []merkle.Range
+	for _, sketch := range []int{0, 64, 8} {
+		a, _ := merkle.NewMemState(6)
+		b, _ := merkle.NewMemState(6)
+		if sketch > 0 {
+			_ = a.Tree.EnableSketch(sketch)
+			_ = b.Tree.EnableSketch(sketch)
+		}
+		for i := 0; i < 200; i++ {
+			k := merkle.HashKey(fmt.Sprint("key", i))
+			a.Put(k, merkle.Digest{byte(i)})
+			if i%17 != 0 {
+				b.Put(k, merkle.Digest{byte(i)})
+			}
+		}
+		ini, err := merkle.NewInitiator(merkle.Config{Depth: 6}, a.Tree, a.Index)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r == nil {
-			break
-		}
-		m := &replica.AEResponse{Nonce: 7, Resp: r}
-		if i == 0 {
-			m.VersionVector = replica.VersionVector{"origin-a": 3}
-		}
-		out = append(out, m)
-		if req, err = ini.Step(r); err != nil {
+		resp, err := merkle.NewResponder(merkle.Config{Depth: 6}, b.Tree, b.Index)
+		if err != nil {
 			t.Fatal(err)
 		}
+		req, err := ini.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; req != nil; i++ {
+			out = append(out, &replica.AERequest{Nonce: 7, CatchUp: i == 0, Req: req})
+			r, err := resp.Handle(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r == nil {
+				break
+			}
+			m := &replica.AEResponse{Nonce: 7, Resp: r}
+			if i == 0 {
+				m.VersionVector = replica.VersionVector{"origin-a": 3}
+			}
+			out = append(out, m)
+			if req, err = ini.Step(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res := ini.Result(); res.Coded != (sketch == 64) {
+			t.Fatalf("sketch %d: coded %v", sketch, res.Coded)
+		}
+		ranges = append(ranges, ini.Result().Ranges...)
 	}
 	ev := signedEvent(t)
 	st := &replica.StateEntry{Key: ev.Key, Versions: []*replica.Event{ev}, Context: replica.VersionVector{ev.Origin: ev.Seq}}
 	out = append(out,
 		&replica.AEResponse{Nonce: 8, Refused: true},
-		&replica.AEStates{Nonce: 7, States: []*replica.StateEntry{st}, Ranges: ini.Result().Ranges, VersionVector: replica.VersionVector{ev.Origin: 5}, Last: true},
+		&replica.AEStates{Nonce: 7, States: []*replica.StateEntry{st}, Ranges: ranges, VersionVector: replica.VersionVector{ev.Origin: 5}, Last: true},
 		&replica.SnapshotRequest{Nonce: 9, Cursor: replica.SnapshotCursor{Started: true, After: "k"}},
 		&replica.SnapshotChunk{Nonce: 9, Cursor: replica.SnapshotCursor{}, States: []*replica.StateEntry{st}, VersionVector: replica.VersionVector{ev.Origin: 5}, KeysTotal: 1, Last: true},
 		&replica.SyncEvents{Nonce: 3, Compacted: replica.VersionVector{ev.Origin: 4}},
@@ -107,6 +119,8 @@ func TestAntiEntropyDecodeRejects(t *testing.T) {
 	cases := map[string]*pb.Envelope{
 		"bad merkle request":   {Body: &pb.Envelope_AeRequest{AeRequest: &pb.AERequest{Request: []byte{9, 9}}}},
 		"no merkle response":   {Body: &pb.Envelope_AeResponse{AeResponse: &pb.AEResponse{}}},
+		"bad coded request":    {Body: &pb.Envelope_AeRequest{AeRequest: &pb.AERequest{Request: []byte{1, 0, 0, 0}, Coded: []byte{1, 0, 0, 5}}}},
+		"bad coded response":   {Body: &pb.Envelope_AeResponse{AeResponse: &pb.AEResponse{Response: []byte{1, 0, 0, 0}, Coded: []byte{1, 9}}}},
 		"refused with payload": {Body: &pb.Envelope_AeResponse{AeResponse: &pb.AEResponse{Refused: true, Response: []byte{1, 0, 0, 0}}}},
 		"range prefix too big": {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{Ranges: []*pb.MerkleRange{{Level: 2, Prefix: 4}}}}},
 		"range level 65":       {Body: &pb.Envelope_AeStates{AeStates: &pb.AEStates{Ranges: []*pb.MerkleRange{{Level: 65}}}}},

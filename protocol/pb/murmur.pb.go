@@ -1163,6 +1163,7 @@ type AERequest struct {
 	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	CatchUp       bool                   `protobuf:"varint,2,opt,name=catch_up,json=catchUp,proto3" json:"catch_up,omitempty"` // ask for the responder's version vector in the first response
 	Request       []byte                 `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`                 // merkle request, required
+	Coded         []byte                 `protobuf:"bytes,4,opt,name=coded,proto3" json:"coded,omitempty"`                     // sync/merkle CodedRequest: sketch symbols (coded fast path); optional,
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1218,6 +1219,13 @@ func (x *AERequest) GetRequest() []byte {
 	return nil
 }
 
+func (x *AERequest) GetCoded() []byte {
+	if x != nil {
+		return x.Coded
+	}
+	return nil
+}
+
 // AEResponse answers the AERequest with the same nonce. response is the
 // sync/merkle Response binary encoding; absent when refused.
 type AEResponse struct {
@@ -1226,6 +1234,7 @@ type AEResponse struct {
 	Refused       bool                   `protobuf:"varint,2,opt,name=refused,proto3" json:"refused,omitempty"`
 	Response      []byte                 `protobuf:"bytes,3,opt,name=response,proto3" json:"response,omitempty"`
 	VersionVector *VersionVector         `protobuf:"bytes,4,opt,name=version_vector,json=versionVector,proto3" json:"version_vector,omitempty"` // only in the first response of a catch-up session
+	Coded         []byte                 `protobuf:"bytes,5,opt,name=coded,proto3" json:"coded,omitempty"`                                      // sync/merkle CodedResponse, answering the request's coded symbols
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1284,6 +1293,13 @@ func (x *AEResponse) GetResponse() []byte {
 func (x *AEResponse) GetVersionVector() *VersionVector {
 	if x != nil {
 		return x.VersionVector
+	}
+	return nil
+}
+
+func (x *AEResponse) GetCoded() []byte {
+	if x != nil {
+		return x.Coded
 	}
 	return nil
 }
@@ -1714,17 +1730,19 @@ const file_protocol_pb_murmur_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.murmur.v1.EventR\x06events\x12\x12\n" +
 	"\x04more\x18\x03 \x01(\bR\x04more\x126\n" +
-	"\tcompacted\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\tcompacted\"V\n" +
+	"\tcompacted\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\tcompacted\"l\n" +
 	"\tAERequest\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x19\n" +
 	"\bcatch_up\x18\x02 \x01(\bR\acatchUp\x12\x18\n" +
-	"\arequest\x18\x03 \x01(\fR\arequest\"\x99\x01\n" +
+	"\arequest\x18\x03 \x01(\fR\arequest\x12\x14\n" +
+	"\x05coded\x18\x04 \x01(\fR\x05coded\"\xaf\x01\n" +
 	"\n" +
 	"AEResponse\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\bR\arefused\x12\x1a\n" +
 	"\bresponse\x18\x03 \x01(\fR\bresponse\x12?\n" +
-	"\x0eversion_vector\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\"}\n" +
+	"\x0eversion_vector\x18\x04 \x01(\v2\x18.murmur.v1.VersionVectorR\rversionVector\x12\x14\n" +
+	"\x05coded\x18\x05 \x01(\fR\x05coded\"}\n" +
 	"\bKeyState\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12,\n" +
 	"\bversions\x18\x02 \x03(\v2\x10.murmur.v1.EventR\bversions\x121\n" +

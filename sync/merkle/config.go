@@ -34,6 +34,16 @@ type Config struct {
 	// MaxNodesPerMessage caps the node hashes in one response (about 9 bytes
 	// each) and so the memory a peer can make us spend. Default 65536.
 	MaxNodesPerMessage int
+	// ExpectedDifferences sizes the first batch of coded symbols an
+	// initiator with a sketch sends (about 1.7 per difference), counted in
+	// entries: a key only one side holds is one, a key both hold in
+	// different versions two. The caller passes what the last session with
+	// the peer found. 0 sends 3 symbols,
+	// which decode one difference outright and two most of the time.
+	ExpectedDifferences int
+	// NoCoded keeps an initiator on the Merkle path even when its tree has
+	// a sketch.
+	NoCoded bool
 }
 
 // DefaultConfig returns the defaults documented on Config.

@@ -53,6 +53,14 @@ func session(t tb, ca Config, a *MemState, cb Config, b *MemState) (Result, Resu
 		if err := got.UnmarshalBinary(wire, 1<<20); err != nil {
 			t.Fatal(err)
 		}
+		if req.Coded != nil {
+			cw, _ := req.Coded.MarshalBinary()
+			got.Coded = &CodedRequest{}
+			if err := got.Coded.UnmarshalBinary(cw, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			wire = append(wire, cw...)
+		}
 		if len(wire) != req.Size() {
 			t.Fatalf("request size %d, encoded %d", req.Size(), len(wire))
 		}
@@ -70,12 +78,20 @@ func session(t tb, ca Config, a *MemState, cb Config, b *MemState) (Result, Resu
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(wire) != resp.Size() {
-			t.Fatalf("response size %d, encoded %d", resp.Size(), len(wire))
-		}
 		var back Response
 		if err := back.UnmarshalBinary(wire, 1<<20); err != nil {
 			t.Fatal(err)
+		}
+		if resp.Coded != nil {
+			cw, _ := resp.Coded.MarshalBinary()
+			back.Coded = &CodedResponse{}
+			if err := back.Coded.UnmarshalBinary(cw, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			wire = append(wire, cw...)
+		}
+		if len(wire) != resp.Size() {
+			t.Fatalf("response size %d, encoded %d", resp.Size(), len(wire))
 		}
 		req, err = ini.Step(&back)
 		if err != nil {

@@ -3,6 +3,8 @@ package merkle
 import (
 	"fmt"
 	"math"
+
+	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 // startLevels is how far below the root the first response hashes: 15
@@ -38,6 +40,9 @@ type Initiator struct {
 	state        int        // 0 new, 1 waiting for a response, 2 done
 	deep         map[uint64]struct{}
 	shallow      float64 // expected differing leaves under exchange ranges above leaf level
+	coded        bool    // the coded fast path is running
+	codedNext    int     // index of the next sketch symbol to send
+	merkle       bool    // a Merkle response has been received
 	result       Result
 }
 
@@ -69,8 +74,54 @@ func (s *Initiator) Start() (*Request, error) {
 	s.pending, s.pendingMarks = []Range{{}}, []Mark{MarkDescend}
 	s.levels = startLevels
 	req := &Request{Start: true, Root: s.tree.Root(), Levels: startLevels}
+	if sk := s.tree.Sketch(); sk != nil && !s.cfg.NoCoded {
+		k := 3 // decodes one or two differences; cheap when the guess is wrong
+		if s.cfg.ExpectedDifferences > 0 {
+			k = riblt.SymbolsFor(s.cfg.ExpectedDifferences)
+		}
+		k = min(k, sk.Len())
+		req.Coded = &CodedRequest{Count: uint64(max(sk.Count(), 0)), Symbols: sk.Symbols(0, k)}
+		s.coded, s.codedNext = true, k
+	}
 	s.result.BytesSent += req.Size()
 	return req, nil
+}
+
+// stepCoded handles a response to coded symbols: it returns done (the
+// difference was decoded), or the next request, or neither when the
+// response falls back to the Merkle path and step goes on with it.
+func (s *Initiator) stepCoded(resp *Response) (done bool, next *Request, err error) {
+	c := resp.Coded
+	if c == nil {
+		s.coded = false // a responder without the coded path answered the Merkle way
+		return false, nil, nil
+	}
+	if !s.coded {
+		return false, nil, fmt.Errorf("%w: coded answer to a Merkle request", ErrInvalidMessage)
+	}
+	merkleToo := resp.InSync || resp.HasRoot || len(resp.Nodes) > 0 || len(resp.Lists) > 0
+	switch c.Status {
+	case CodedDecoded:
+		if merkleToo {
+			return false, nil, fmt.Errorf("%w: decoded coded answer with Merkle nodes", ErrInvalidMessage)
+		}
+		s.state = 2
+		s.result.Coded = true
+		s.result.Ranges = prefixRanges(c.Prefixes)
+		s.result.DifferingLeaves = countLeaves(s.tree, s.result.Ranges)
+		return true, nil, nil
+	case CodedMore:
+		if merkleToo {
+			return false, nil, fmt.Errorf("%w: coded ask with Merkle nodes", ErrInvalidMessage)
+		}
+		sk := s.tree.Sketch()
+		n := min(c.Want, sk.Len()-s.codedNext) // none left: the responder falls back
+		req := &Request{Coded: &CodedRequest{From: s.codedNext, Symbols: sk.Symbols(s.codedNext, s.codedNext+n)}}
+		s.codedNext += n
+		return false, req, nil
+	}
+	s.coded = false // CodedFallback: the Merkle answer to Start is in resp
+	return false, nil, nil
 }
 
 // Step processes the responder's answer to the last request and returns the
@@ -96,7 +147,14 @@ func (s *Initiator) step(resp *Response) (*Request, error) {
 	s.result.RoundTrips++
 	s.result.BytesReceived += resp.Size()
 	s.result.NodesCompared += len(resp.Nodes)
-	first := s.result.RoundTrips == 1
+	if s.coded || resp.Coded != nil {
+		done, next, err := s.stepCoded(resp)
+		if err != nil || done || next != nil {
+			return next, err
+		}
+	}
+	first := !s.merkle
+	s.merkle = true
 	if resp.InSync {
 		if !first {
 			return nil, fmt.Errorf("%w: in-sync answer in round %d", ErrInvalidMessage, s.result.RoundTrips)

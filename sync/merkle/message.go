@@ -64,6 +64,9 @@ type Request struct {
 	// FullSync ends the session with the decision to stream a snapshot
 	// instead of exchanging entries.
 	FullSync bool
+	// Coded carries sketch symbols (the coded fast path). It is not part
+	// of MarshalBinary: the wire carries it in a field of its own.
+	Coded *CodedRequest
 }
 
 // Response is a message from the responder to the initiator.
@@ -82,6 +85,9 @@ type Response struct {
 	// Lists holds, for each node the request marked MarkList (in order),
 	// the responder's entries under it in ascending prefix order.
 	Lists [][]Listed
+	// Coded answers the request's Coded symbols. It is not part of
+	// MarshalBinary: the wire carries it in a field of its own.
+	Coded *CodedResponse
 }
 
 const (
@@ -128,11 +134,14 @@ func (r *Request) MarshalBinary() ([]byte, error) {
 	return append(b, packed...), nil
 }
 
-// Size returns the length of r's encoding.
+// Size returns the length of r's encoding, plus that of Coded.
 func (r *Request) Size() int {
 	n := 3 + uvarintLen(uint64(len(r.Marks))) + (len(r.Marks)+3)/4
 	if r.Start {
 		n += NodeSize
+	}
+	if r.Coded != nil {
+		n += r.Coded.Size()
 	}
 	return n
 }
@@ -211,9 +220,12 @@ func (r *Response) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// Size returns the length of r's encoding.
+// Size returns the length of r's encoding, plus that of Coded.
 func (r *Response) Size() int {
 	n := 2 + uvarintLen(uint64(len(r.Nodes)))
+	if r.Coded != nil {
+		n += r.Coded.Size()
+	}
 	if r.HasRoot {
 		n += NodeSize
 	}

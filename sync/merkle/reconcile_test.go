@@ -20,6 +20,15 @@ func drawPair(t *rapid.T) (a, b *MemState, ca, cb Config, truth map[KeyHash]bool
 	cb = Config{Depth: rapid.IntRange(1, 12).Draw(t, "depthB")}
 	a, _ = NewMemState(ca.Depth)
 	b, _ = NewMemState(cb.Depth)
+	// Either side may keep a sketch (the coded fast path), of a size that
+	// decodes all, some or none of the differences.
+	for _, s := range []*MemState{a, b} {
+		if n := rapid.SampledFrom([]int{0, 4, 16, 64, 1024}).Draw(t, "sketch"); n > 0 {
+			if err := s.Tree.EnableSketch(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	base := rapid.IntRange(0, 400).Draw(t, "base")
 	for i := 0; i < base; i++ {
 		a.Put(kh(uint64(i)), dg(uint64(i), 0))

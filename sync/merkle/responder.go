@@ -10,6 +10,8 @@ type Responder struct {
 	tree     *Tree
 	src      Source
 	frontier []Range // nodes of the last response, in order
+	coded    *codedResponder
+	levels   int // the Start request's levels, for a coded fallback
 	started  bool
 	done     bool
 	result   Result
@@ -65,13 +67,18 @@ func (s *Responder) handle(req *Request) (*Response, error) {
 			s.result.InSync = true
 			return &Response{InSync: true}, nil
 		}
-		resp, frontier, err := answer(s.tree, s.src, []Range{{}}, []Mark{MarkDescend}, req.Levels, s.cfg.MaxNodesPerMessage)
-		if err != nil {
-			return nil, err
+		s.levels = req.Levels
+		if req.Coded != nil && s.tree.Sketch() != nil && req.Coded.From == 0 {
+			s.coded = &codedResponder{count: req.Coded.Count}
+			return s.handleCoded(req.Coded)
 		}
-		resp.HasRoot, resp.Root = true, root
-		s.frontier = frontier
-		return resp, nil
+		return s.answerStart()
+	}
+	if s.coded != nil {
+		if req.Coded == nil {
+			return nil, fmt.Errorf("%w: Merkle request during the coded exchange", ErrInvalidMessage)
+		}
+		return s.handleCoded(req.Coded)
 	}
 	if s.result.RoundTrips > maxRounds {
 		return nil, fmt.Errorf("%w: session still going after %d rounds", ErrInvalidMessage, s.result.RoundTrips)
@@ -110,6 +117,43 @@ func (s *Responder) handle(req *Request) (*Response, error) {
 		return nil, err
 	}
 	s.frontier = frontier
+	return resp, nil
+}
+
+// answerStart answers the Start request the Merkle way.
+func (s *Responder) answerStart() (*Response, error) {
+	resp, frontier, err := answer(s.tree, s.src, []Range{{}}, []Mark{MarkDescend}, s.levels, s.cfg.MaxNodesPerMessage)
+	if err != nil {
+		return nil, err
+	}
+	resp.HasRoot, resp.Root = true, s.tree.Root()
+	s.frontier = frontier
+	return resp, nil
+}
+
+// handleCoded feeds coded symbols and answers: the decoded difference,
+// an ask for more, or the Merkle answer to Start.
+func (s *Responder) handleCoded(req *CodedRequest) (*Response, error) {
+	c, err := s.coded.feed(s.tree, req)
+	if err != nil {
+		return nil, err
+	}
+	switch c.Status {
+	case CodedDecoded:
+		s.done = true
+		s.result.Coded = true
+		s.result.Ranges = prefixRanges(c.Prefixes)
+		s.result.DifferingLeaves = countLeaves(s.tree, s.result.Ranges)
+		return &Response{Coded: c}, nil
+	case CodedMore:
+		return &Response{Coded: c}, nil
+	}
+	s.coded = nil
+	resp, err := s.answerStart()
+	if err != nil {
+		return nil, err
+	}
+	resp.Coded = c
 	return resp, nil
 }
 

@@ -35,6 +35,9 @@ type Result struct {
 	BytesSent, BytesReceived int
 	// NodesCompared counts node hashes the responder sent.
 	NodesCompared int
+	// Coded says the coded fast path found the difference: Ranges are then
+	// level-32 ranges, one per differing key.
+	Coded bool
 }
 
 // Entries returns the entries of src in r.Ranges: what this side sends

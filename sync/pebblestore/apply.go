@@ -11,6 +11,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 // treeOp is one Merkle update of an Apply, kept to undo it if the commit
@@ -146,6 +147,20 @@ func (s *Store) build(pb *pebble.Batch, b *replica.Batch, ops *[]treeOp) error {
 	}
 	for i := range leaves {
 		set(pb, leafKey(i), s.tree.Leaf(i).AppendBinary(nil))
+	}
+	if sk := s.tree.Sketch(); sk != nil {
+		syms := map[int]bool{}
+		mark := func(i int) { syms[i] = true }
+		for _, op := range *ops {
+			for _, d := range []*merkle.Digest{op.old, op.cur} {
+				if d != nil {
+					sk.Indices(merkle.ItemOf(op.h, *d), mark)
+				}
+			}
+		}
+		for i := range syms {
+			set(pb, symKey(i), riblt.AppendBinary(nil, sk.Symbol(i)))
+		}
 	}
 
 	for o, seq := range b.VersionVector {

@@ -19,6 +19,7 @@ const (
 	tabKey   = 'k' // 'k' key -> key state record
 	tabHash  = 'h' // 'h' KeyHash -> digest(32) key
 	tabLeaf  = 'l' // 'l' leaf index(4, big-endian) -> merkle node (40)
+	tabSym   = 'c' // 'c' symbol index(4, big-endian) -> coded sketch symbol (24)
 	tabVV    = 'v' // 'v' origin -> uvarint seq
 	tabMeta  = 'm' // 'm' name -> application metadata
 	tabStore = 's' // 's' name -> the store's own metadata (format, depth, clock)
@@ -28,6 +29,8 @@ const (
 const (
 	storeFormat = "format"
 	storeDepth  = "merkle-depth"
+	// storeSketch is the length of the persisted coded sketch.
+	storeSketch = "sketch-symbols"
 	storeClock  = "clock"
 	// storeApplied numbers the applied batches, for the watermark check.
 	storeApplied = "applied"
@@ -78,6 +81,8 @@ func describeKey(k []byte) string {
 		return fmt.Sprintf("key-hash index %x", rest)
 	case tabLeaf:
 		return fmt.Sprintf("merkle leaf %x", rest)
+	case tabSym:
+		return fmt.Sprintf("sketch symbol %x", rest)
 	case tabVV:
 		return fmt.Sprintf("version vector entry %x", rest)
 	case tabMeta:
@@ -106,6 +111,8 @@ func dotKey(origin replica.PeerID, seq uint64) []byte {
 func keyKey(key string) []byte { return tableKey(tabKey, []byte(key)) }
 
 func hashKey(h merkle.KeyHash) []byte { return tableKey(tabHash, h[:]) }
+
+func symKey(i int) []byte { return binary.BigEndian.AppendUint32([]byte{tabSym}, uint32(i)) }
 
 func leafKey(i uint64) []byte { return binary.BigEndian.AppendUint32([]byte{tabLeaf}, uint32(i)) }
 

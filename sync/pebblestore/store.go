@@ -13,6 +13,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 var log = logging.Logger("murmur/pebblestore")
@@ -28,6 +29,12 @@ type Options struct {
 	// FS is the file system. Default the operating system's; tests use
 	// vfs.NewCrashableMem to simulate power loss.
 	FS vfs.FS
+	// SketchSymbols is the length of the coded anti-entropy sketch kept
+	// beside the Merkle tree (merkle.Tree.EnableSketch), persisted symbol by
+	// symbol as writes change it. Default merkle.DefaultSketchSymbols;
+	// negative keeps none. Reopening with another length rebuilds it from
+	// the key-hash index once.
+	SketchSymbols int
 }
 
 // Store is a replica.Store on Pebble. It is safe for concurrent use: Apply
@@ -47,6 +54,8 @@ type Store struct {
 	vv     replica.VersionVector
 	clock  replica.Timestamp
 	tree   *merkle.Tree
+	// sketchN is the length of the tree's coded sketch (0: none).
+	sketchN int
 	// applied numbers the batches: the last one applied.
 	applied uint64
 	wm      *watermark
@@ -109,7 +118,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, lock: lock, vv: replica.VersionVector{}, tree: tree}
+	s := &Store{dir: dir, db: db, lock: lock, vv: replica.VersionVector{}, tree: tree, sketchN: max(opts.SketchSymbols, 0)}
+	if opts.SketchSymbols == 0 {
+		s.sketchN = merkle.DefaultSketchSymbols
+	}
 	err = s.load()
 	if err == nil {
 		err = s.checkWatermark(opts.FS)
@@ -140,7 +152,10 @@ func (s *Store) load() error {
 		b := s.db.NewBatch()
 		_ = b.Set(storeKey(storeFormat), seal(storeKey(storeFormat), binary.AppendUvarint(nil, formatVersion)), nil)
 		_ = b.Set(storeKey(storeDepth), seal(storeKey(storeDepth), binary.AppendUvarint(nil, uint64(s.tree.Depth()))), nil)
-		return b.Commit(pebble.Sync)
+		if err := b.Commit(pebble.Sync); err != nil {
+			return err
+		}
+		return s.loadSketch()
 	case err != nil:
 		return err
 	}
@@ -175,7 +190,74 @@ func (s *Store) load() error {
 	} else if !errors.Is(err, replica.ErrNotFound) {
 		return err
 	}
-	return s.loadTree()
+	if err := s.loadTree(); err != nil {
+		return err
+	}
+	return s.loadSketch()
+}
+
+// loadSketch loads the persisted sketch symbols, or builds the sketch from
+// the key-hash index when the store has none of this length (a store
+// written before sketches, or with another SketchSymbols).
+func (s *Store) loadSketch() error {
+	if s.sketchN == 0 {
+		return nil
+	}
+	if err := s.tree.EnableSketch(s.sketchN); err != nil {
+		return err
+	}
+	sk := s.tree.Sketch()
+	p, err := s.getRecord(storeKey(storeSketch))
+	if err == nil {
+		n, k := binary.Uvarint(p)
+		if k != len(p) {
+			return fmt.Errorf("%w: %s: bad sketch length", ErrCorrupt, describeKey(storeKey(storeSketch)))
+		}
+		if int(n) == s.sketchN {
+			syms := make([]riblt.Symbol, s.sketchN)
+			if err := s.scan([]byte{tabSym}, []byte{tabSym + 1}, func(k, p []byte) error {
+				if len(k) != 5 {
+					return fmt.Errorf("%w: %s: bad key length", ErrCorrupt, describeKey(k))
+				}
+				i := int(binary.BigEndian.Uint32(k[1:]))
+				if i >= len(syms) {
+					return fmt.Errorf("%w: %s beyond %d symbols", ErrCorrupt, describeKey(k), len(syms))
+				}
+				sym, err := riblt.DecodeSymbol(p)
+				if err != nil {
+					return fmt.Errorf("%w: %s: %w", ErrCorrupt, describeKey(k), err)
+				}
+				syms[i] = sym
+				return nil
+			}); err != nil {
+				return err
+			}
+			if syms[0].Count != int64(s.tree.Root().Count) {
+				return fmt.Errorf("%w: sketch counts %d entries, the merkle tree %d", ErrCorrupt, syms[0].Count, s.tree.Root().Count)
+			}
+			return sk.Load(syms)
+		}
+	} else if !errors.Is(err, replica.ErrNotFound) {
+		return err
+	}
+	if s.tree.Root().Count > 0 {
+		log.Infof("building the coded sketch of %s (%d symbols)", s.dir, s.sketchN)
+	}
+	if err := s.MerkleSource().Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
+		sk.Add(merkle.ItemOf(e.KeyHash, e.Digest))
+		return true
+	}); err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	_ = b.DeleteRange([]byte{tabSym}, []byte{tabSym + 1}, nil)
+	for i := range sk.Len() {
+		if sym := sk.Symbol(i); !sym.IsZero() {
+			_ = b.Set(symKey(i), seal(symKey(i), riblt.AppendBinary(nil, sym)), nil)
+		}
+	}
+	_ = b.Set(storeKey(storeSketch), seal(storeKey(storeSketch), binary.AppendUvarint(nil, uint64(s.sketchN))), nil)
+	return b.Commit(pebble.Sync)
 }
 
 // loadTree loads the persisted Merkle leaves, or rebuilds them from the

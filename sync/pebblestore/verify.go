@@ -6,6 +6,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
 // Verify reads every record of the store and checks it: record checksums
@@ -92,6 +93,45 @@ func (s *Store) Verify() error {
 		}
 		if onDisk != want {
 			return fmt.Errorf("%w: merkle leaf %d on disk differs from the state", ErrCorrupt, i)
+		}
+	}
+	return s.verifySketch()
+}
+
+// verifySketch rebuilds the coded sketch from the key-hash index and
+// compares it with the one in memory and the symbols on disk.
+func (s *Store) verifySketch() error {
+	sk := s.tree.Sketch()
+	if sk == nil {
+		return nil
+	}
+	fresh, err := riblt.NewSketch(sk.Len())
+	if err != nil {
+		return err
+	}
+	if err := (hashSource{s}).Scan(merkle.KeyHash{}, func(e merkle.Entry) bool {
+		fresh.Add(merkle.ItemOf(e.KeyHash, e.Digest))
+		return true
+	}); err != nil {
+		return err
+	}
+	for i := range fresh.Len() {
+		want := fresh.Symbol(i)
+		if sk.Symbol(i) != want {
+			return fmt.Errorf("%w: sketch symbol %d in memory differs from the state", ErrCorrupt, i)
+		}
+		p, err := s.getRecord(symKey(i))
+		var onDisk riblt.Symbol
+		if err == nil {
+			onDisk, err = riblt.DecodeSymbol(p)
+		} else if errors.Is(err, replica.ErrNotFound) && want.IsZero() {
+			err = nil // never written
+		}
+		if err != nil {
+			return fmt.Errorf("%w: sketch symbol %d: %w", ErrCorrupt, i, err)
+		}
+		if onDisk != want {
+			return fmt.Errorf("%w: sketch symbol %d on disk differs from the state", ErrCorrupt, i)
 		}
 	}
 	return nil
