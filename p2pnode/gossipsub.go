@@ -137,6 +137,9 @@ func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(pe
 		pubsub.WithPeerOutboundQueueSize(gossipQueueSize),
 		pubsub.WithValidateQueueSize(gossipQueueSize),
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return member(p) }),
+		// Only the network's topic is tracked: peers cannot make the
+		// router keep state for topics of their choosing.
+		pubsub.WithSubscriptionFilter(pubsub.NewAllowlistSubscriptionFilter(EventsTopic(cfg.Discovery.Network))),
 	)
 	if err != nil {
 		cancel()
