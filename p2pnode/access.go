@@ -56,6 +56,11 @@ type AccessConfig struct {
 	// Setting any makes the network closed: a peer without a valid
 	// certificate gets nothing. Two during an authority key rotation.
 	NetworkAuthorities []string `yaml:"network_authorities"`
+	// RetiredNetworkAuthorities lists authorities rotated out, as
+	// "ID@RFC3339-time": their certificates admit no one, but events their
+	// holders signed before the time stay valid, so the network's history
+	// still replicates to new nodes. None by default.
+	RetiredNetworkAuthorities []string `yaml:"retired_network_authorities"`
 	// MemberCertFile is this node's member certificate (murmur network
 	// admit writes one); relative paths are in data_dir. Default
 	// member.cert.
@@ -119,7 +124,28 @@ func (a AccessConfig) validate() error {
 			return fmt.Errorf("network_authorities[%d]: invalid authority ID %q: %w", i, s, err)
 		}
 	}
+	for i, s := range a.RetiredNetworkAuthorities {
+		if _, _, err := parseRetired(s); err != nil {
+			return fmt.Errorf("retired_network_authorities[%d]: %w", i, err)
+		}
+	}
 	return nil
+}
+
+// parseRetired parses a retired authority entry, "ID@RFC3339-time".
+func parseRetired(s string) (string, time.Time, error) {
+	id, at, ok := strings.Cut(s, "@")
+	if !ok {
+		return "", time.Time{}, fmt.Errorf("invalid value %q: want AUTHORITY_ID@2006-01-02T15:04:05Z", s)
+	}
+	if _, err := peer.Decode(id); err != nil {
+		return "", time.Time{}, fmt.Errorf("invalid authority ID %q: %w", id, err)
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("invalid time %q: want RFC 3339 (2006-01-02T15:04:05Z)", at)
+	}
+	return id, t, nil
 }
 
 // inDataDir resolves a relative path against the data dir.
@@ -179,7 +205,20 @@ func (c Config) loadAccess(self peer.ID) (*security.Access, error) {
 	if err != nil {
 		return nil, fmt.Errorf("member_cert_file %s: %w", path, err)
 	}
-	return security.NewAccess(c.Discovery.Network, c.Access.NetworkAuthorities, self, cert)
+	access, err := security.NewAccess(c.Discovery.Network, c.Access.NetworkAuthorities, self, cert)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range c.Access.RetiredNetworkAuthorities {
+		id, until, err := parseRetired(s)
+		if err == nil {
+			err = access.RetireAuthority(id, until)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("retired_network_authorities[%d]: %w", i, err)
+		}
+	}
+	return access, nil
 }
 
 // securityOptions returns the libp2p options of the TCP transport, the

@@ -217,5 +217,8 @@ preset: default
 # network: peers need a certificate (murmur network admit), reads and writes
 # follow its role (reader, writer, admin) and key prefixes.
 #network_authorities: []
+# Authorities rotated out, as ID@2006-01-02T15:04:05Z: events their members
+# signed before that time stay valid (history); they admit no one.
+#retired_network_authorities: []
 #member_cert_file: member.cert
 `

@@ -39,7 +39,10 @@ const ed25519SigSize = 64
 type Access struct {
 	network     string
 	authorities []string
-	self        peer.ID
+	// retired maps retired authorities to the time (Unix ns) before which
+	// events under their certificates stay valid; they admit no one.
+	retired map[string]int64
+	self    peer.ID
 	cert        *SignedCert
 	certBin     []byte
 
@@ -69,7 +72,7 @@ func NewAccess(network string, authorities []string, self peer.ID, cert *SignedC
 		return nil, err
 	}
 	a := &Access{network: network, authorities: slices.Clone(authorities), self: self,
-		revoked: make(map[peer.ID]*SignedRevocation), seen: seen}
+		retired: make(map[string]int64), revoked: make(map[peer.ID]*SignedRevocation), seen: seen}
 	if cert == nil {
 		return nil, fmt.Errorf("member_cert_file: no certificate for this node (%s); ask the network's operator for one: murmur network admit %s", self, self)
 	}
@@ -81,6 +84,31 @@ func NewAccess(network string, authorities []string, self peer.ID, cert *SignedC
 	}
 	a.cert, a.certBin = cert, cert.Binary()
 	return a, nil
+}
+
+// RetireAuthority keeps certificates of a former authority (one rotated
+// out of network_authorities) valid for the events their holders signed
+// before until, so the network's history still replicates to new nodes;
+// they admit no peer and allow no later write. Call it before use.
+func (a *Access) RetireAuthority(id string, until time.Time) error {
+	if _, err := peer.Decode(id); err != nil {
+		return fmt.Errorf("retired authority %q: %w", id, err)
+	}
+	if slices.Contains(a.authorities, id) {
+		return fmt.Errorf("retired authority %s is also in network_authorities", id)
+	}
+	a.retired[id] = until.UnixNano()
+	return nil
+}
+
+// trusted lists every authority whose signatures verify: the active ones
+// and the retired ones.
+func (a *Access) trusted() []string {
+	out := slices.Clone(a.authorities)
+	for id := range a.retired {
+		out = append(out, id)
+	}
+	return out
 }
 
 // Cert returns this node's certificate.
@@ -106,7 +134,7 @@ func (a *Access) verifyCert(c *SignedCert) error {
 	if c.Network != a.network {
 		return fmt.Errorf("%w: %w: issued for network %q, not %q", ErrNotAdmitted, ErrBadCert, c.Network, a.network)
 	}
-	if err := verifyAuthority(a.authorities, c.Authority, certDomain, c.Raw, c.Signature); err != nil {
+	if err := verifyAuthority(a.trusted(), c.Authority, certDomain, c.Raw, c.Signature); err != nil {
 		return fmt.Errorf("%w: %w: %w", ErrNotAdmitted, ErrBadCert, err)
 	}
 	return nil
@@ -157,8 +185,11 @@ func (a *Access) admit(p peer.ID, cred []byte, now time.Time) error {
 	return a.inForce(c, now)
 }
 
-// inForce checks c's validity period and revocation at now.
+// inForce checks c's authority, validity period and revocation at now.
 func (a *Access) inForce(c *SignedCert, now time.Time) error {
+	if !slices.Contains(a.authorities, c.Authority) {
+		return fmt.Errorf("%w: certificate of %s is signed by retired authority %s", ErrNotAdmitted, c.Peer, c.Authority)
+	}
 	if now.Unix() >= c.Expires {
 		return fmt.Errorf("%w: certificate of %s expired at %s", ErrNotAdmitted, c.Peer, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
 	}
@@ -236,6 +267,10 @@ func (a *Access) Revoked() []peer.ID {
 // value at time t (Unix nanoseconds). It is deterministic: the same inputs
 // give the same answer on every node that holds the same revocations.
 func (a *Access) CheckWrite(c *SignedCert, op replica.Op, key string, value []byte, t int64) error {
+	if until, ok := a.retired[c.Authority]; ok && t >= until {
+		return fmt.Errorf("%w: %s writes at %s under a certificate of authority %s, retired at %s", ErrNotPermitted, c.Peer,
+			time.Unix(0, t).UTC().Format(time.RFC3339), c.Authority, time.Unix(0, until).UTC().Format(time.RFC3339))
+	}
 	if t >= c.Expires*int64(time.Second) {
 		return fmt.Errorf("%w: %s writes at %s with a certificate that expired at %s", ErrNotPermitted, c.Peer,
 			time.Unix(0, t).UTC().Format(time.RFC3339), time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))

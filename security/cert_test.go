@@ -193,3 +193,36 @@ func FuzzParseCert(f *testing.F) {
 		_, _ = ParseCertText(string(b))
 	})
 }
+
+func TestRetiredAuthority(t *testing.T) {
+	oldAuth, _ := GenerateAuthorityKey()
+	oldID, _ := AuthorityID(oldAuth)
+	newAuth, _ := GenerateAuthorityKey()
+	newID, _ := AuthorityID(newAuth)
+	_, self := testPeer(t)
+	_, p := testPeer(t)
+	now := time.Now()
+	selfCert, _ := IssueCert(newAuth, "n", self, RoleAdmin, nil, now, time.Hour)
+	a, err := NewAccess("n", []string{newID}, self, selfCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retiredAt := now.Add(-time.Minute)
+	if err := a.RetireAuthority(oldID, retiredAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RetireAuthority(newID, now); err == nil {
+		t.Fatal("an active authority was retired")
+	}
+	old, _ := IssueCert(oldAuth, "n", p, RoleWriter, nil, now.Add(-time.Hour), 2*time.Hour)
+	// History: an event signed under the old certificate before retirement.
+	if err := a.CheckWrite(old, replica.OpPut, "k", []byte("v"), retiredAt.Add(-time.Second).UnixNano()); err != nil {
+		t.Fatalf("event from before the retirement refused: %v", err)
+	}
+	if err := a.CheckWrite(old, replica.OpPut, "k", []byte("v"), retiredAt.UnixNano()); err == nil {
+		t.Fatal("event from after the retirement accepted")
+	}
+	if err := a.admit(p, old.Binary(), now); !errors.Is(err, ErrNotAdmitted) {
+		t.Fatalf("a retired authority's certificate admitted its peer: %v", err)
+	}
+}
