@@ -24,8 +24,9 @@ import (
 //   - Writes (every method but GET, HEAD and OPTIONS) must say Content-Type:
 //     application/json (else 415). A page can send text/plain or form
 //     posts to any address without a CORS preflight, but not JSON.
-//   - The token: with Config.Token set, "Authorization: Bearer TOKEN" on
-//     every request but /healthz and /readyz (else 401). A page cannot
+//   - The token: with Config.Token set, "Authorization: Bearer TOKEN" (or
+//     the TokenCookie cookie) on every request but /healthz and /readyz
+//     (else 401). A page cannot
 //     read the token file, and the API sends no CORS headers, so a page
 //     learns nothing from any answer.
 //
@@ -55,6 +56,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if s.cfg.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				if c, err := r.Cookie(TokenCookie); err == nil {
+					got, ok = c.Value, true
+				}
+			}
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="murmur"`)
 				writeError(w, http.StatusUnauthorized, "missing or wrong API token: send \"Authorization: Bearer TOKEN\" (the murmur CLI reads DATA/api.token itself with --data DIR; else --token or MURMUR_API_TOKEN)")
@@ -64,6 +70,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// TokenCookie is the cookie a page the API serves itself (a dashboard)
+// may carry the token in, instead of the Authorization header, which a
+// browser cannot add to a navigation. Whoever sets it should make it
+// HttpOnly and SameSite=Strict; the Host, Origin and Content-Type checks
+// still apply, so another page cannot use it to write.
+const TokenCookie = "murmur_api_token"
 
 // isWrite reports whether a method may change state.
 func isWrite(method string) bool {

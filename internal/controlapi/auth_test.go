@@ -47,6 +47,13 @@ func TestBrowserRequestsRefused(t *testing.T) {
 	if _, err := c.Delete(ctx(t), "k"); err != nil {
 		t.Fatalf("client delete (a write without a body): %v", err)
 	}
+	// The token may come in the cookie a dashboard sets.
+	if status, body := requestHost(t, "GET", ts.URL+"/v1/status", "", "Cookie", TokenCookie+"=s3cret"); status != http.StatusOK {
+		t.Fatalf("token cookie: %d %s", status, body)
+	}
+	if status, _ := requestHost(t, "GET", ts.URL+"/v1/status", "", "Cookie", TokenCookie+"=wrong"); status != http.StatusUnauthorized {
+		t.Fatalf("wrong token cookie: %d", status)
+	}
 	// Same-origin pages (a dashboard the API serves) may write.
 	origin := ts.URL
 	if status, body := requestHost(t, "PUT", ts.URL+"/v1/kv/k", `{"value":"v"}`, append([]string{"Content-Type", "application/json", "Origin", origin}, auth...)...); status != http.StatusOK {
