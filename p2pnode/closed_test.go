@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -358,8 +359,14 @@ func testClosedNetwork(t *testing.T, mode string) {
 }
 
 func TestClosedNetworkNonMemberGetsNothing(t *testing.T) {
-	a := newAuthority(t, "closed-js")
-	cfg, key := a.member(security.RoleAdmin, nil, time.Hour, nil)
+	for _, mode := range []string{DisseminationPushPull, DisseminationGossipSub} {
+		t.Run(mode, func(t *testing.T) { testNonMemberGetsNothing(t, mode) })
+	}
+}
+
+func testNonMemberGetsNothing(t *testing.T, mode string) {
+	a := newAuthority(t, "closed-js-"+mode)
+	cfg, key := a.member(security.RoleAdmin, nil, time.Hour, func(c *Config) { c.Dissemination = mode })
 	admin := startNode(t, cfg, WithIdentity(key))
 	if _, err := admin.Put("app/1", []byte("secret")); err != nil {
 		t.Fatal(err)
@@ -378,8 +385,37 @@ func TestClosedNetworkNonMemberGetsNothing(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	var topic *pubsub.Topic
+	if mode == DisseminationGossipSub {
+		// It also runs GossipSub on the network's topic, with murmur's
+		// message policy, and publishes a validly signed event.
+		ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+			pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(messageID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if topic, err = ps.Join(EventsTopic(a.network)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := h.Connect(ctx, peer.AddrInfo{ID: admin.ID(), Addrs: admin.Host().Addrs()}); err != nil {
 		t.Fatal(err)
+	}
+	if topic != nil {
+		signer, err := security.NewSigner(h.Peerstore().PrivKey(h.ID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &replica.Event{Origin: signer.ID(), Seq: 1, Op: replica.OpPut, Key: "app/1", Value: []byte("overwritten"),
+			Time: replica.Timestamp{Wall: time.Now().UnixNano()}}
+		if err := ev.Sign(signer); err != nil {
+			t.Fatal(err)
+		}
+		data, err := encodeEvent(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = topic.Publish(ctx, data)
 	}
 	protos := []protocol.ID{mproto.SyncProtocol, mproto.PushProtocol, protocol.ID(dhtdiscovery.ProtocolPrefix(a.network) + "/kad/1.0.0")}
 	for _, p := range protos {
@@ -405,6 +441,9 @@ func TestClosedNetworkNonMemberGetsNothing(t *testing.T) {
 	st, _ := admin.Stats()
 	if len(admin.Peers()) != 0 || st.Engine.Accepted != 0 {
 		t.Fatalf("non-member reached the table or the engine: peers %d, accepted %d", len(admin.Peers()), st.Engine.Accepted)
+	}
+	if v, err := admin.Get("app/1"); err != nil || string(v) != "secret" {
+		t.Fatalf("app/1 = %q, %v: the non-member had an effect", v, err)
 	}
 }
 
