@@ -3,6 +3,7 @@ package merkle
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/murmur-p2p/murmur/sync/riblt"
@@ -37,6 +38,28 @@ type CodedRequest struct {
 	// Symbols are the initiator's symbols From, From+1, ...; none means the
 	// initiator's sketch is exhausted and the session falls back.
 	Symbols []riblt.Symbol
+	// Probes are the initiator's symbols ProbeIndex .. ProbeIndex+
+	// ProbeCount-1, sent once, with the second batch: far out in the
+	// stream each holds a difference item with probability about
+	// 2/ProbeIndex, so how many of them differ estimates the size of the
+	// difference when the entry counts say nothing (keys changed, not
+	// added).
+	Probes []riblt.Symbol
+}
+
+// ProbeIndex and ProbeCount place the estimation probes: eight symbols
+// from index 2048 tell about 100 differences from about 2,000 (a probe
+// differs with probability 1 - exp(-d/1025)), which is the range where the
+// choice between the next batch and the Merkle path matters.
+const (
+	ProbeIndex = 2048
+	ProbeCount = 8
+)
+
+// estimateFromProbes returns the number of differing entries that zero of
+// ProbeCount probes agreeing best explains: d = -1025 ln((zero+1/2)/(n+1)).
+func estimateFromProbes(zero int) int {
+	return int(math.Ceil(-float64(ProbeIndex+2) / 2 * math.Log((float64(zero)+0.5)/float64(ProbeCount+1))))
 }
 
 // CodedStatus is the responder's verdict on the symbols it has.
@@ -86,19 +109,26 @@ func prefixRanges(ps []uint32) []Range {
 
 const codedVersion = 1
 
-// MarshalBinary encodes c: a version byte, uvarint Count and From, then
-// the symbols as riblt.AppendSymbols writes them.
+// MarshalBinary encodes c: a version byte, uvarint Count, From and the
+// number of symbols, the symbols as riblt.AppendSymbols writes them, then
+// the probes (none, or ProbeCount) the same way.
 func (c *CodedRequest) MarshalBinary() ([]byte, error) {
+	if len(c.Probes) != 0 && len(c.Probes) != ProbeCount {
+		return nil, fmt.Errorf("%w: %d coded probes", ErrInvalidMessage, len(c.Probes))
+	}
 	b := make([]byte, 0, c.Size())
 	b = append(b, codedVersion)
 	b = binary.AppendUvarint(b, c.Count)
 	b = binary.AppendUvarint(b, uint64(c.From))
-	return riblt.AppendSymbols(b, c.Symbols), nil
+	b = binary.AppendUvarint(b, uint64(len(c.Symbols)))
+	b = riblt.AppendSymbols(b, c.Symbols)
+	return riblt.AppendSymbols(b, c.Probes), nil
 }
 
 // Size returns the length of c's encoding.
 func (c *CodedRequest) Size() int {
-	return 1 + uvarintLen(c.Count) + uvarintLen(uint64(c.From)) + len(c.Symbols)*riblt.EncodedSymbolSize
+	return 1 + uvarintLen(c.Count) + uvarintLen(uint64(c.From)) + uvarintLen(uint64(len(c.Symbols))) +
+		(len(c.Symbols)+len(c.Probes))*riblt.EncodedSymbolSize
 }
 
 // UnmarshalBinary decodes a coded request of at most maxSymbols symbols.
@@ -118,11 +148,25 @@ func (c *CodedRequest) UnmarshalBinary(b []byte, maxSymbols int) error {
 		return fmt.Errorf("%w: coded request first symbol index", ErrInvalidMessage)
 	}
 	c.From, b = int(from), b[k:]
-	syms, err := riblt.ParseSymbols(b, maxSymbols)
+	n, b, err := readCount(b, "coded symbols", maxSymbols)
 	if err != nil {
+		return err
+	}
+	if uint64(len(b)) < n*riblt.EncodedSymbolSize {
+		return fmt.Errorf("%w: coded request: %d bytes for %d symbols", ErrInvalidMessage, len(b), n)
+	}
+	at := int(n) * riblt.EncodedSymbolSize
+	if c.Symbols, err = riblt.ParseSymbols(b[:at], int(n)); err != nil {
 		return fmt.Errorf("%w: coded request: %w", ErrInvalidMessage, err)
 	}
-	c.Symbols = syms
+	if rest := b[at:]; len(rest) > 0 {
+		if len(rest) != ProbeCount*riblt.EncodedSymbolSize {
+			return fmt.Errorf("%w: coded request: %d bytes of probes", ErrInvalidMessage, len(rest))
+		}
+		if c.Probes, err = riblt.ParseSymbols(rest, ProbeCount); err != nil {
+			return fmt.Errorf("%w: coded request: %w", ErrInvalidMessage, err)
+		}
+	}
 	return nil
 }
 
@@ -200,6 +244,7 @@ func (c *CodedResponse) UnmarshalBinary(b []byte, maxPrefixes int) error {
 type codedResponder struct {
 	dec   riblt.Decoder
 	count uint64 // the initiator's entry count
+	est   int    // the probes' estimate of the difference, 0 before them
 }
 
 // feed adds the initiator's symbols and decides: decoded, more, or fall
@@ -211,6 +256,17 @@ func (c *codedResponder) feed(t *Tree, req *CodedRequest) (*CodedResponse, error
 	}
 	if len(req.Symbols) == 0 || req.From+len(req.Symbols) > sk.Len() {
 		return &CodedResponse{Status: CodedFallback}, nil
+	}
+	if len(req.Probes) > 0 && c.est == 0 && sk.Len() >= ProbeIndex+ProbeCount {
+		mine := sk.Symbols(ProbeIndex, ProbeIndex+ProbeCount)
+		zero := 0
+		for i, p := range req.Probes {
+			d := p.Sub(mine[i])
+			if int8(d.Count) == 0 && d.Check == 0 && d.Sum == (riblt.Item{}) {
+				zero++
+			}
+		}
+		c.est = max(estimateFromProbes(zero), 1)
 	}
 	if err := c.dec.Add(req.Symbols, sk.Symbols(req.From, req.From+len(req.Symbols))); err != nil {
 		// The initiator's tree may have changed under the session, or it
@@ -233,11 +289,11 @@ func (c *codedResponder) feed(t *Tree, req *CodedRequest) (*CodedResponse, error
 	if delta < 0 {
 		delta = -delta
 	}
-	need := riblt.SymbolsFor(int(min(delta, riblt.MaxSymbols)))
+	need := riblt.SymbolsFor(int(min(max(delta, int64(c.est)), riblt.MaxSymbols)))
 	if need > sk.Len() {
 		return &CodedResponse{Status: CodedFallback}, nil // too many differences for the sketch
 	}
-	// Below the size hint, ask for the hint; past it, grow eightfold while
+	// Below the size estimate, ask for it; past it, grow eightfold while
 	// the batches are small (round trips cost more than symbols) and
 	// twofold after (an overshoot then costs more than a round trip).
 	grow := 2

@@ -195,3 +195,25 @@ func codedPairF(f *testing.F) (*MemState, *MemState) {
 	}
 	return a, b
 }
+
+// TestCodedProbesSizeTheSecondBatch: when keys changed rather than
+// appeared (equal counts), the probes sent with the second batch estimate
+// the difference: 100 changed keys decode in three round trips, and 3,000
+// (more than the sketch decodes) fall back to the Merkle path after two.
+func TestCodedProbesSizeTheSecondBatch(t *testing.T) {
+	a, b := codedPair(t, 20000, 0, 100, DefaultSketchSymbols, DefaultSketchSymbols)
+	ra, _ := session(t, DefaultConfig(), a, DefaultConfig(), b)
+	if !ra.Coded || ra.RoundTrips > 3 || len(ra.Ranges) != 100 {
+		t.Fatalf("100 changed keys: coded %v, %d round trips, %d ranges", ra.Coded, ra.RoundTrips, len(ra.Ranges))
+	}
+	a, b = codedPair(t, 20000, 0, 3000, DefaultSketchSymbols, DefaultSketchSymbols)
+	cfg := Config{FullSyncThreshold: 1}
+	ra, _ = session(t, cfg, a, cfg, b)
+	merkleOnly, _ := session(t, Config{FullSyncThreshold: 1, NoCoded: true}, a, cfg, b)
+	if ra.Coded || len(ra.Ranges) == 0 {
+		t.Fatalf("3,000 changed keys: coded %v with %d ranges", ra.Coded, len(ra.Ranges))
+	}
+	if ra.RoundTrips > merkleOnly.RoundTrips+1 {
+		t.Fatalf("fallback took %d round trips, the Merkle path alone %d", ra.RoundTrips, merkleOnly.RoundTrips)
+	}
+}

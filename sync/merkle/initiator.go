@@ -42,6 +42,7 @@ type Initiator struct {
 	shallow      float64 // expected differing leaves under exchange ranges above leaf level
 	coded        bool    // the coded fast path is running
 	codedNext    int     // index of the next sketch symbol to send
+	probed       bool    // the estimation probes were sent
 	merkle       bool    // a Merkle response has been received
 	result       Result
 }
@@ -79,9 +80,10 @@ func (s *Initiator) Start() (*Request, error) {
 		if s.cfg.ExpectedDifferences > 0 {
 			k = riblt.SymbolsFor(s.cfg.ExpectedDifferences)
 		}
-		k = min(k, sk.Len())
-		req.Coded = &CodedRequest{Count: uint64(max(sk.Count(), 0)), Symbols: sk.Symbols(0, k)}
-		s.coded, s.codedNext = true, k
+		if k <= sk.Len() { // else expect more differences than the sketch decodes
+			req.Coded = &CodedRequest{Count: uint64(max(sk.Count(), 0)), Symbols: sk.Symbols(0, k)}
+			s.coded, s.codedNext = true, k
+		}
 	}
 	s.result.BytesSent += req.Size()
 	return req, nil
@@ -117,6 +119,10 @@ func (s *Initiator) stepCoded(resp *Response) (done bool, next *Request, err err
 		sk := s.tree.Sketch()
 		n := min(c.Want, sk.Len()-s.codedNext) // none left: the responder falls back
 		req := &Request{Coded: &CodedRequest{From: s.codedNext, Symbols: sk.Symbols(s.codedNext, s.codedNext+n)}}
+		if !s.probed && sk.Len() >= ProbeIndex+ProbeCount {
+			s.probed = true
+			req.Coded.Probes = sk.Symbols(ProbeIndex, ProbeIndex+ProbeCount)
+		}
 		s.codedNext += n
 		return false, req, nil
 	}
