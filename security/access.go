@@ -43,8 +43,8 @@ type Access struct {
 	// events under their certificates stay valid; they admit no one.
 	retired map[string]int64
 	self    peer.ID
-	cert        *SignedCert
-	certBin     []byte
+	cert    *SignedCert
+	certBin []byte
 
 	mu      sync.Mutex
 	revoked map[peer.ID]*SignedRevocation
