@@ -27,10 +27,18 @@ type Config struct {
 	DiscoveryInterval time.Duration `yaml:"discovery_interval"`
 	// DHTMode is "server" (answer DHT queries; the default), "client" or "auto".
 	DHTMode string `yaml:"dht_mode"`
+	// MDNS finds nodes of the same network on the local network by
+	// multicast DNS, with no bootstrap peer (see MDNSService). It runs on
+	// the non-loopback interfaces the node listens on.
+	MDNS bool `yaml:"mdns"`
+
+	// mdnsLoopback lets mDNS run on the loopback interface too (tests, in
+	// a network namespace of their own).
+	mdnsLoopback bool
 }
 
 // DefaultConfig returns the defaults: the "murmur" network, no bootstrap
-// peers (a first node), and a table of 8 peers.
+// peers (a first node), a table of 8 peers, and mDNS on.
 func DefaultConfig() Config {
 	return Config{
 		Network:           "murmur",
@@ -38,6 +46,7 @@ func DefaultConfig() Config {
 		TargetPeers:       8,                // gossip fanout 3 plus room to choose from
 		DiscoveryInterval: 10 * time.Second, // DHT lookups are cheap at this rate, even for 1,000s of nodes
 		DHTMode:           "server",         // every murmur node helps route
+		MDNS:              true,             // nodes on one LAN find each other with no setup
 	}
 }
 

@@ -87,6 +87,7 @@ type Discovery struct {
 	// a peer, waking stream handlers waiting for it.
 	identMu    sync.Mutex
 	identified chan struct{}
+	mdns       *mdnsDiscovery // nil unless Config.MDNS and it started
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -197,6 +198,15 @@ func (d *Discovery) Start(ctx context.Context) error {
 		d.checkMember(p)
 	}
 
+	if d.cfg.MDNS {
+		// Best effort: a node without a usable multicast interface still
+		// joins through its bootstrap peers and the DHT.
+		if d.mdns, err = d.startMDNS(); errors.Is(err, errNoLANInterface) {
+			log.Debugw("mDNS discovery off", "reason", err)
+		} else if err != nil {
+			log.Warnw("mDNS discovery off", "error", err)
+		}
+	}
 	if err := d.connectBootstrap(ctx); err != nil {
 		d.Close()
 		return err
@@ -618,6 +628,9 @@ func (d *Discovery) Close() error {
 	d.mu.Unlock()
 	d.host.RemoveStreamHandler(d.member)
 	d.cancel()
+	if d.mdns != nil {
+		d.mdns.close()
+	}
 	d.wg.Wait()
 	if d.dht != nil {
 		if err := d.dht.Close(); err != nil {

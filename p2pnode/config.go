@@ -146,7 +146,7 @@ func DefaultResourceConfig() ResourceConfig {
 }
 
 // Presets lists the preset names PresetConfig accepts.
-var presetNames = []string{"default", "high-throughput", "low-resource"}
+var presetNames = []string{"default", "high-throughput", "low-resource", "server"}
 
 // PresetConfig returns the defaults of a named preset, after the Dart seed's
 // presets:
@@ -157,6 +157,9 @@ var presetNames = []string{"default", "high-throughput", "low-resource"}
 //   - "low-resource": favours bandwidth, memory and file descriptors:
 //     fanout 2, one eager hop, digest sync every 5 s, small caches, 4 peers
 //     and tighter libp2p limits.
+//   - "server": a node in a data centre, joined through bootstrap peers and
+//     the DHT: mDNS off (a server's LAN is not where its peers are, and
+//     multicast there is unwelcome).
 func PresetConfig(name string) (Config, error) {
 	c := DefaultConfig()
 	c.Preset = name
@@ -173,6 +176,8 @@ func PresetConfig(name string) (Config, error) {
 		c.ConnLowWater, c.ConnHighWater = 16, 48
 		c.Resources = ResourceConfig{MaxMemoryMB: 128, MaxFileDescriptors: 256, MaxConnections: 128, MaxStreams: 1024, MaxStreamsPerPeer: 64}
 		c.InboxSize = 1024
+	case "server":
+		c.Discovery.MDNS = false
 	default:
 		return c, fmt.Errorf("preset: invalid value %q: want %s", name, strings.Join(presetNames, ", "))
 	}

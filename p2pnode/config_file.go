@@ -100,7 +100,8 @@ const DefaultConfigYAML = `# murmur node configuration.
 
 # A preset sets the defaults of the replication and resource settings below;
 # explicit settings still win. default, high-throughput (wider fanout, shorter
-# intervals) or low-resource (narrow fanout, long intervals, small caches).
+# intervals), low-resource (narrow fanout, long intervals, small caches) or
+# server (no mDNS).
 preset: default
 
 # Multiaddrs to listen on. Port 0 picks a free port.
@@ -124,6 +125,11 @@ preset: default
 
 # DHT mode: server (answers DHT queries), client, or auto.
 #dht_mode: server
+
+# Find nodes of the same network on the local network by multicast DNS, with
+# no bootstrap peer. Runs on the non-loopback interfaces the node listens on.
+# Off in the server preset.
+#mdns: true
 
 # Connection manager: trim to conn_low_water when above conn_high_water.
 #conn_low_water: 32
@@ -171,6 +177,11 @@ preset: default
 #merkle_tree_depth: 16        # levels of the store's Merkle tree (2^depth leaves)
 #full_sync_threshold: 0.1     # share of differing leaves past which a snapshot is pulled
 #gc_interval: 1m              # garbage collection of superseded events and old tombstones
+#tombstone_ttl: 24h           # a deleted key's tombstones are kept this long (the delete's evidence)
+#gc_stall_timeout: 10m        # a peer whose vector lags without advancing this long stops holding GC back
+#peer_forget_timeout: 30m     # a peer silent this long leaves the peer table
+#max_origins: 8192            # origins (writers) tracked; events of further new origins are dropped
+#max_origins_per_peer: 4096   # new origins one peer may introduce
 #tick_interval: 100ms         # how often the engine's timers run
 #inbox_size: 4096             # received messages waiting for the engine before drops
 

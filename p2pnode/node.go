@@ -19,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,6 +144,16 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		if created {
 			log.Infow("created a new identity", "file", security.IdentityPath(cfg.DataDir))
 		}
+		// An identity that ran before may have written: with an empty
+		// store the engine learns its own sequence from peers first
+		// (replica.Config.ResumeIdentity). A marker beside the key says
+		// it ran; `murmur daemon --reset-identity` removes both.
+		used := IdentityUsedPath(cfg.DataDir)
+		if _, err := os.Stat(used); err == nil && !created {
+			cfg.Sync.ResumeIdentity = true
+		} else if err := os.WriteFile(used, nil, 0o600); err != nil {
+			return nil, fmt.Errorf("mark identity %s as used: %w", security.IdentityPath(cfg.DataDir), err)
+		}
 	}
 	id, err := security.PeerIDFromKey(key)
 	if err != nil {
@@ -166,6 +178,10 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	}
 	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans, psk: psk, pskAccept: pskAccept, access: access}, nil
 }
+
+// IdentityUsedPath is the marker file that says the identity in dataDir
+// has run a node (so it may have written events).
+func IdentityUsedPath(dataDir string) string { return filepath.Join(dataDir, "identity.used") }
 
 // ID returns the node's peer ID.
 func (n *Node) ID() peer.ID { return n.id }

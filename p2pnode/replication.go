@@ -140,6 +140,9 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	events, unsubscribe := disc.Subscribe(256)
+	// The engine's clock is its last tick: tick now, so that a write made
+	// before the first tick period ends is not stamped with time zero.
+	_ = node.Tick(time.Now())
 	for _, p := range disc.Peers() {
 		_ = node.PeerUp(replica.PeerID(p))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/internal/metrics"
 	"github.com/murmur-p2p/murmur/p2pnode"
+	"github.com/murmur-p2p/murmur/security"
 )
 
 // runtimeFileName is the file in the data dir where a running daemon records
@@ -41,6 +42,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	nf.register(fs, true)
 	var af apiFlags
 	af.register(fs)
+	resetIdentity := fs.Bool("reset-identity", false, "discard the identity key and start as a new node (after losing the store, when no peer holds the old identity's writes)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,6 +58,14 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	cfg, err := nf.load(os.Environ())
 	if err != nil {
 		return err
+	}
+	if *resetIdentity {
+		for _, f := range []string{security.IdentityPath(cfg.DataDir), p2pnode.IdentityUsedPath(cfg.DataDir)} {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("reset identity: %w", err)
+			}
+		}
+		fmt.Fprintf(stderr, "murmur daemon: identity reset; this node starts as a new peer\n")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -25,8 +25,10 @@ import (
 //     application/json (else 415). A page can send text/plain or form
 //     posts to any address without a CORS preflight, but not JSON.
 //   - The token: with Config.Token set, "Authorization: Bearer TOKEN" (or
-//     the TokenCookie cookie) on every request but /healthz and /readyz
-//     (else 401). A page cannot
+//     Basic with the token as password, for the dashboard's login prompt,
+//     or the TokenCookie cookie) on every request but /healthz and /readyz
+//     (else 401). Browsers replay cached Basic credentials and cookies on
+//     cross-site requests, which is why the checks above come first. A page cannot
 //     read the token file, and the API sends no CORS headers, so a page
 //     learns nothing from any answer.
 //
@@ -55,15 +57,16 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 		}
 		if s.cfg.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := requestToken(r) // Bearer, or Basic for the dashboard's login prompt
 			if !ok {
 				if c, err := r.Cookie(TokenCookie); err == nil {
 					got, ok = c.Value, true
 				}
 			}
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="murmur"`)
-				writeError(w, http.StatusUnauthorized, "missing or wrong API token: send \"Authorization: Bearer TOKEN\" (the murmur CLI reads DATA/api.token itself with --data DIR; else --token or MURMUR_API_TOKEN)")
+				challenges, msg := authChallenges(r)
+				w.Header()["Www-Authenticate"] = challenges
+				writeError(w, http.StatusUnauthorized, msg)
 				return
 			}
 		}

@@ -18,6 +18,7 @@ func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
 		writeNodeError(w, "peers", err)
 		return
 	}
+	s.fillRTT(r, list)
 	writeJSON(w, http.StatusOK, PeersResult{Peers: list})
 }
 

@@ -115,6 +115,8 @@ type Server struct {
 	mux     *http.ServeMux
 	hub     *hub
 	refused atomic.Uint64 // requests refused by guard (Host, Origin, Content-Type)
+	// deliveryLog records how recent writes reached the node (GET /v1/deliveries).
+	deliveryLog *deliveryLog
 
 	mu   sync.Mutex
 	ln   net.Listener
@@ -143,6 +145,7 @@ func NewServer(node Node, cfg Config) (*Server, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{node: node, cfg: cfg, started: time.Now(), ctx: ctx, stop: stop, hub: &hub{node: node}}
+	s.deliveryLog = newDeliveryLog(s.hub, ctx.Done())
 	s.mux = s.routes()
 	return s, nil
 }
@@ -160,6 +163,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /v1/peers", s.peers)
 	m.HandleFunc("GET /v1/status", s.status)
 	m.HandleFunc("POST /v1/sync", s.sync)
+	m.HandleFunc("GET /v1/deliveries", s.deliveries)
+	s.uiRoutes(m)
 	if s.cfg.Metrics != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{ErrorLog: promLogger{}}))
 	}
@@ -216,6 +221,9 @@ func (s *Server) Start() error {
 			log.Errorw("control API stopped", "error", err)
 		}
 	}()
+	if err := s.deliveryLog.ensure(); err != nil {
+		log.Debugw("delivery log not started yet (node not running)", "error", err)
+	}
 	log.Infow("control API listening", "addr", ln.Addr().String(), "token", s.cfg.Token != "")
 	return nil
 }

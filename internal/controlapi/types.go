@@ -140,6 +140,9 @@ type Peer struct {
 	// never); Reliability the smoothed share of requests it answered.
 	LastContact time.Time `json:"last_contact"`
 	Reliability float64   `json:"reliability"`
+	// RTTMillis is the smoothed round-trip time in milliseconds (libp2p
+	// ping; GET /v1/peers?ping=1 measures afresh), 0 if never measured.
+	RTTMillis float64 `json:"rtt_ms"`
 }
 
 // PeersResult answers GET /v1/peers.

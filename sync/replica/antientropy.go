@@ -3,7 +3,6 @@ package replica
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
@@ -33,7 +32,8 @@ type aeInitiator struct {
 	catchUp  bool
 	theirVV  VersionVector
 	ranges   []merkle.Range
-	got      map[string]bool
+	evidence VersionVector
+	deferred VersionVector
 	started  time.Time
 	deadline time.Time
 	result   AEResult
@@ -44,7 +44,6 @@ type aeResponder struct {
 	nonce    uint64
 	s        *merkle.Responder
 	ranges   []merkle.Range
-	got      map[string]bool
 	deadline time.Time
 }
 
@@ -117,7 +116,7 @@ func (e *Engine) startAE(peer PeerID, catchUp bool) {
 		return
 	}
 	n := e.nextNonce()
-	e.ae = &aeInitiator{peer: peer, nonce: n, s: s, catchUp: catchUp, started: e.now, deadline: e.now.Add(e.cfg.SuspectTimeout)}
+	e.ae = &aeInitiator{peer: peer, nonce: n, s: s, catchUp: catchUp, evidence: VersionVector{}, deferred: VersionVector{}, started: e.now, deadline: e.now.Add(e.cfg.SuspectTimeout)}
 	e.out.send(peer, &AERequest{Nonce: n, CatchUp: catchUp, Req: req})
 	e.stats.AERounds++
 }
@@ -192,7 +191,9 @@ func (e *Engine) onAERequest(from PeerID, m *AERequest) error {
 		return nil
 	}
 	r.ranges = res.Ranges
-	r.got = map[string]bool{}
+	if r.ranges == nil {
+		r.ranges = []merkle.Range{}
+	}
 	sent, err := e.sendStates(from, m.Nonce, res.Ranges)
 	if err != nil {
 		delete(e.aeResp, from)
@@ -249,7 +250,7 @@ func (e *Engine) onAEResponse(from PeerID, m *AEResponse) error {
 	case res.InSync:
 		e.stats.AEMatches++
 		if ini.catchUp {
-			e.raiseTo(ini.theirVV)
+			e.raiseCapped(from, ini.theirVV, ini.evidence, ini.deferred)
 		}
 		e.endAE(AEResult{Match: true})
 	case res.FullSync:
@@ -263,7 +264,6 @@ func (e *Engine) onAEResponse(from PeerID, m *AEResponse) error {
 		if ini.ranges == nil {
 			ini.ranges = []merkle.Range{}
 		}
-		ini.got = map[string]bool{}
 		sent, err := e.sendStates(from, m.Nonce, res.Ranges)
 		if err != nil {
 			e.endAE(AEResult{})
@@ -364,19 +364,17 @@ func (e *Engine) sendStates(to PeerID, nonce uint64, ranges []merkle.Range) (int
 	return sent, nil
 }
 
-// onAEStates merges a peer's states of a session's differing ranges.
+// onAEStates merges a peer's states of a session's differing ranges. Keys
+// of ours the peer did not send change nothing: absence is not evidence.
 func (e *Engine) onAEStates(from PeerID, m *AEStates) error {
-	var ranges []merkle.Range
-	var got map[string]bool
 	ini := e.ae
 	r := e.aeResp[from]
+	initiated := ini != nil && ini.peer == from && ini.nonce == m.Nonce && ini.ranges != nil
 	switch {
-	case ini != nil && ini.peer == from && ini.nonce == m.Nonce && ini.ranges != nil:
-		ranges, got = ini.ranges, ini.got
+	case initiated:
 		ini.deadline = e.now.Add(e.cfg.SuspectTimeout)
 		ini.result.StatesReceived += len(m.States)
-	case r != nil && r.nonce == m.Nonce && r.got != nil:
-		ranges, got = r.ranges, r.got
+	case r != nil && r.nonce == m.Nonce && r.ranges != nil:
 		r.deadline = e.now.Add(e.cfg.SuspectTimeout)
 	default:
 		return nil // no such session (expired)
@@ -385,29 +383,28 @@ func (e *Engine) onAEStates(from PeerID, m *AEStates) error {
 		return err
 	}
 	e.stats.AEStatesReceived += uint64(len(m.States))
-	var errs []error
-	for _, st := range m.States {
-		if st == nil {
-			errs = append(errs, fmt.Errorf("%w: nil state from %s", ErrInvalidMessage, from))
+	checked, errs := e.checkStates(from, m.States)
+	have := e.vv
+	if initiated && ini.catchUp {
+		gatherEvidence(ini.evidence, m.States, checked)
+		have = e.backingFor(from, true, ini.theirVV, ini.evidence)
+	}
+	for i, st := range m.States {
+		if checked[i] == nil {
 			continue
 		}
-		got[st.Key] = true
-		if _, err := e.mergeState(from, st.Key, st, m.VersionVector); err != nil {
-			errs = append(errs, err)
+		var deferred VersionVector
+		if initiated && ini.catchUp {
+			deferred = ini.deferred
 		}
-	}
-	for _, rg := range m.Ranges {
-		if !slices.Contains(ranges, rg) {
-			continue // we hold no keys there
-		}
-		if err := e.mergeAbsent(from, rg, got, m.VersionVector); err != nil {
+		if _, err := e.mergeState(from, st, checked[i], have, deferred); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if m.Last {
-		if ini != nil && ini.peer == from && ini.nonce == m.Nonce {
+		if initiated {
 			if ini.catchUp && len(errs) == 0 {
-				e.raiseTo(ini.theirVV)
+				e.raiseCapped(from, ini.theirVV, ini.evidence, ini.deferred)
 			}
 			e.endAE(AEResult{})
 		} else {
@@ -417,47 +414,24 @@ func (e *Engine) onAEStates(from PeerID, m *AEStates) error {
 	return errors.Join(errs...)
 }
 
-// mergeAbsent merges, for each of our keys in rg that the peer did not send
-// (it does not hold them), the empty state.
-func (e *Engine) mergeAbsent(from PeerID, rg merkle.Range, got map[string]bool, theirVV VersionVector) error {
-	var missing []string
-	err := e.store.ScanKeyHashes(KeyHash(rg.First()), func(h KeyHash, ks *KeyState) bool {
-		if !rg.Contains(merkle.KeyHash(h)) {
-			return false
-		}
-		if !got[ks.Key] {
-			missing = append(missing, ks.Key)
-		}
-		return true
-	})
-	if err != nil {
-		return fmt.Errorf("anti-entropy: scan %v: %w", rg, err)
-	}
-	for _, k := range missing {
-		if _, err := e.mergeState(from, k, nil, theirVV); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // raiseTo raises our version vector to vv after our state was caught up to
 // a peer's state that reflects every write vv covers (see doc.go,
 // "Garbage collection and catch-up"). The log may lack the events between
 // the old and the new vector, so the garbage-collection floor rises with
-// it. Our own origin is never raised: only this node writes it, and a
-// peer's claim about it would skip our own sequence. Entries above MaxSeq
+// it. Our own origin is raised only while recovering a lost store, and
+// then only as capRaise allows (to our own signed events): only this node
+// writes it, and a peer's claim about it would skip our own sequence. Entries above MaxSeq
 // are ignored (callers have refused them already).
 func (e *Engine) raiseTo(vv VersionVector) {
 	raised := false
 	for _, o := range vv.Origins() {
 		seq := vv[o]
-		if o == e.id || seq > MaxSeq || seq <= e.vv[o] {
+		if (o == e.id && !e.recovering) || seq > MaxSeq || seq <= e.vv[o] {
 			continue
 		}
 		old := e.vv[o]
 		e.vv[o] = seq
-		e.digest.update(o, old, seq)
+		e.digest.Update(o, old, seq)
 		e.pend.raise(o, seq)
 		if e.floor == nil {
 			e.floor = VersionVector{}
@@ -472,6 +446,12 @@ func (e *Engine) raiseTo(vv VersionVector) {
 	if raised {
 		e.saveFloor()
 		e.stats.CatchUps++
+		if err := e.releaseAll(); err != nil {
+			log.Errorf("release held events: %v", err)
+		}
+	}
+	if e.recovering {
+		e.checkRecovered()
 	}
 }
 
@@ -479,8 +459,7 @@ func (e *Engine) raiseTo(vv VersionVector) {
 func (e *Engine) dropHeldBelow(origin PeerID, seq uint64) {
 	for s, h := range e.held[origin] {
 		if s <= seq {
-			delete(e.held[origin], s)
-			delete(e.heldIDs, h.id)
+			e.unhold(origin, s, h)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/murmur-p2p/murmur/sync/causal"
 )
 
 // known reports whether the event is held (stored, pending or buffered),
@@ -113,14 +115,31 @@ func (e *Engine) accept(from PeerID, ev *Event, via source, hops uint32) (bool, 
 		e.stats.Rejected++
 		return false, fmt.Errorf("from %s: %w", from, err)
 	}
+	if !e.admitOrigin(from, ev.Origin) {
+		e.stats.Dropped++
+		return false, nil
+	}
 	if ev.Seq > have+1 {
+		return e.hold(from, ev, id, via, hops)
+	}
+	if missing := causal.Unbacked(ev.Context, e.vv); missing != nil {
+		// Causal delivery: the context names writes this node does not
+		// hold. Wait for them (held, and asked from the sender); a context
+		// that claims writes that do not exist never applies.
+		e.stats.WaitingCausal++
 		return e.hold(from, ev, id, via, hops)
 	}
 	if err := e.apply(ev, id, via, hops, from); err != nil {
 		return false, err
 	}
 	e.stats.Accepted++
-	return true, e.release(ev.Origin)
+	if err := e.release(ev.Origin); err != nil {
+		return true, err
+	}
+	if ev.Origin == e.id {
+		e.checkRecovered()
+	}
+	return true, e.releaseAll()
 }
 
 // hold buffers an event whose predecessor is missing and asks the sender
@@ -134,7 +153,7 @@ func (e *Engine) hold(from PeerID, ev *Event, id EventID, via source, hops uint3
 		}
 		return false, nil
 	}
-	if len(e.heldIDs) >= e.cfg.MaxPendingEvents || len(byseq) >= e.maxHeldPerOrigin() {
+	if len(e.heldIDs) >= e.cfg.MaxPendingEvents || len(byseq) >= e.maxHeldPerOrigin() || e.heldBy[from] >= e.maxHeldPerOrigin() {
 		e.stats.Dropped++
 		return false, nil
 	}
@@ -150,14 +169,16 @@ func (e *Engine) hold(from PeerID, ev *Event, id EventID, via source, hops uint3
 	}
 	byseq[ev.Seq] = heldEvent{ev: ev, id: id, via: via, hops: hops, from: from, at: e.now}
 	e.heldIDs[id] = struct{}{}
+	e.heldBy[from]++
 	e.stats.Buffered++
-	if e.gapAsked == nil {
-		e.gapAsked = map[PeerID]time.Time{}
+	missing := causal.Unbacked(ev.Context, e.vv)
+	if ev.Seq > e.vv[ev.Origin]+1 {
+		if missing == nil {
+			missing = VersionVector{}
+		}
+		missing.Raise(ev.Origin, ev.Seq-1)
 	}
-	if last, ok := e.gapAsked[ev.Origin]; e.snap == nil && (!ok || e.now.Sub(last) >= e.cfg.PullTimeout) {
-		e.gapAsked[ev.Origin] = e.now
-		e.out.send(from, &SyncExchange{Request: []SeqRange{{Origin: ev.Origin, From: e.vv[ev.Origin] + 1, To: ev.Seq - 1}}})
-	}
+	e.requestMissing(from, missing)
 	return true, nil
 }
 
@@ -183,8 +204,7 @@ func (e *Engine) expireHeld() {
 		oldest := e.now
 		for s, h := range e.held[o] {
 			if e.now.Sub(h.at) >= ttl {
-				delete(e.held[o], s)
-				delete(e.heldIDs, h.id)
+				e.unhold(o, s, h)
 				e.stats.HeldExpired++
 			} else if h.at.Before(oldest) {
 				oldest = h.at
@@ -200,16 +220,25 @@ func (e *Engine) expireHeld() {
 	}
 }
 
-// release applies held events of origin that have become contiguous.
+// unhold forgets the held event h of origin at seq.
+func (e *Engine) unhold(origin PeerID, seq uint64, h heldEvent) {
+	delete(e.held[origin], seq)
+	delete(e.heldIDs, h.id)
+	if e.heldBy[h.from]--; e.heldBy[h.from] <= 0 {
+		delete(e.heldBy, h.from)
+	}
+}
+
+// release applies held events of origin that have become contiguous and
+// whose contexts are backed.
 func (e *Engine) release(origin PeerID) error {
 	byseq := e.held[origin]
 	for len(byseq) > 0 {
 		h, ok := byseq[e.vv[origin]+1]
-		if !ok {
+		if !ok || !causal.Backed(h.ev.Context, e.vv) {
 			return nil
 		}
-		delete(byseq, h.ev.Seq)
-		delete(e.heldIDs, h.id)
+		e.unhold(origin, h.ev.Seq, h)
 		if err := e.apply(h.ev, h.id, h.via, h.hops, h.from); err != nil {
 			return err
 		}
@@ -234,7 +263,7 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	e.pend.addEvent(ev, id)
 	old := e.vv[ev.Origin]
 	e.vv[ev.Origin] = ev.Seq
-	e.digest.update(ev.Origin, old, ev.Seq)
+	e.digest.Update(ev.Origin, old, ev.Seq)
 	e.seen.Add(id, struct{}{})
 	if via != viaLocal {
 		e.clock.Update(ev.Time, e.nowNanos())
@@ -246,7 +275,7 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	// A write that a key state from a peer already brought was reported
 	// then (mergeState); applying its event only advances the vector.
 	if ks == nil || !ks.holds(id) {
-		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key, Via: via.delivery()})
+		e.changes = append(e.changes, Change{Kind: kind, Event: ev, Key: ev.Key, Via: via.delivery(), Peer: from})
 	}
 	var before []Version
 	if ks != nil {
@@ -319,7 +348,7 @@ func (e *Engine) collectEvents(ranges []SeqRange) (evs []*Event, more bool, comp
 		}
 		// The rest of the range is in the pending writes.
 		for ; !more && next <= top; next++ {
-			ev, ok := e.pend.dots[Dot{r.Origin, next}]
+			ev, ok := e.pend.dots[Dot{Origin: r.Origin, Seq: next}]
 			if !ok {
 				break
 			}

@@ -34,6 +34,8 @@ type snapPull struct {
 	nonce    uint64
 	cursor   SnapshotCursor
 	floor    VersionVector
+	evidence VersionVector
+	deferred VersionVector
 	fresh    bool
 	deadline time.Time
 	progress SnapshotProgress
@@ -68,7 +70,7 @@ func (e *Engine) startSnapshot(peer PeerID) {
 	if e.snap != nil {
 		return
 	}
-	e.snap = &snapPull{peer: peer, fresh: true, progress: SnapshotProgress{Active: true, Peer: peer, Started: e.now}}
+	e.snap = &snapPull{peer: peer, fresh: true, evidence: VersionVector{}, deferred: VersionVector{}, progress: SnapshotProgress{Active: true, Peer: peer, Started: e.now}}
 	e.requestChunk()
 }
 
@@ -193,33 +195,16 @@ func (e *Engine) onSnapshotChunk(from PeerID, m *SnapshotChunk) error {
 		s.fresh = false
 	}
 	e.stats.SnapshotChunksReceived++
-	var errs []error
-	got := make(map[string]bool, len(m.States))
-	for _, st := range m.States {
-		got[st.Key] = true
-		if _, err := e.mergeState(from, st.Key, st, m.VersionVector); err != nil {
-			errs = append(errs, err)
+	// Keys of ours the sender does not hold change nothing: absence is
+	// not evidence.
+	checked, errs := e.checkStates(from, m.States)
+	gatherEvidence(s.evidence, m.States, checked)
+	have := e.backingFor(from, true, s.floor, s.evidence)
+	for i, st := range m.States {
+		if checked[i] == nil {
+			continue
 		}
-	}
-	// Our keys in the chunk's span that the sender does not hold.
-	var missing []string
-	err := scanKeysFrom(e.store, s.cursor.After, func(ks *KeyState) bool {
-		if s.cursor.Started && ks.Key <= s.cursor.After {
-			return true
-		}
-		if !m.Last && ks.Key > prev.After {
-			return false
-		}
-		if !got[ks.Key] {
-			missing = append(missing, ks.Key)
-		}
-		return true
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("snapshot: scan own keys: %w", err))
-	}
-	for _, k := range missing {
-		if _, err := e.mergeState(from, k, nil, m.VersionVector); err != nil {
+		if _, err := e.mergeState(from, st, checked[i], have, s.deferred); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -236,7 +221,7 @@ func (e *Engine) onSnapshotChunk(from PeerID, m *SnapshotChunk) error {
 	p := s.progress
 	if m.Last {
 		e.snap = nil
-		e.raiseTo(s.floor)
+		e.raiseCapped(from, s.floor, s.evidence, s.deferred)
 		e.stats.SnapshotsReceived++
 		p.Active, p.Done = false, true
 	} else {
@@ -244,15 +229,4 @@ func (e *Engine) onSnapshotChunk(from PeerID, m *SnapshotChunk) error {
 	}
 	e.changes = append(e.changes, Change{Kind: ChangeSnapshot, Peer: from, Snapshot: &p})
 	return nil
-}
-
-// minVV returns the pointwise minimum of a and b (missing entries are 0).
-func minVV(a, b VersionVector) VersionVector {
-	out := VersionVector{}
-	for o, s := range a {
-		if t := b[o]; t > 0 {
-			out[o] = min(s, t)
-		}
-	}
-	return out
 }

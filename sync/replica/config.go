@@ -148,6 +148,38 @@ type Config struct {
 	// with pull-sync fallback) by default. The daemon sets it from its
 	// dissemination key, so it has no key of its own.
 	ExternalDissemination bool `yaml:"-"`
+
+	// Bounds against dishonest members (issue 9; doc.go "Trust model").
+	//
+	// MaxOrigins caps the origins the node tracks (version vector entries):
+	// events of a further new origin are dropped, so vectors and digests
+	// always fit a message. MaxOriginsPerPeer caps the new origins one
+	// sending peer may introduce, so a flood of throwaway origins uses up
+	// the flooder's quota, not the node's.
+	MaxOrigins        int `yaml:"max_origins"`
+	MaxOriginsPerPeer int `yaml:"max_origins_per_peer"`
+	// GCStallTimeout: a peer whose reported vector stays behind ours
+	// without advancing this long no longer holds garbage collection back
+	// (it catches up by state if it is honest and slow), so a peer that
+	// reports an empty vector delays collection, never stops it.
+	GCStallTimeout time.Duration `yaml:"gc_stall_timeout"`
+	// PeerForgetTimeout: a peer failed this long is dropped from the peer
+	// table (a message or PeerUp brings it back), so the table does not
+	// grow with every sender.
+	PeerForgetTimeout time.Duration `yaml:"peer_forget_timeout"`
+	// TombstoneTTL is how long a key whose versions are all tombstones is
+	// kept after the delete (HLC time) before garbage collection may drop
+	// it. The tombstone is the only evidence of the delete: a node away
+	// longer than this keeps the deleted values (it does not spread them:
+	// peers' vectors cover them).
+	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
+	// ResumeIdentity says the signer's identity existed before (its key
+	// file was found): with an empty store the node may have written
+	// before, so it refuses local writes (ErrOwnSeqUnknown) until digest
+	// sync has fetched its own events back from a peer, and never reuses
+	// one of its (origin, seq). The daemon sets it; a new identity leaves
+	// it off.
+	ResumeIdentity bool `yaml:"-"`
 }
 
 // DefaultConfig returns the tuning defaults; callers set Signer, Verifier,
@@ -177,6 +209,22 @@ func DefaultConfig() Config {
 		MerkleTreeDepth:     16,  // 65,536 leaves (5 MiB): ~15 keys per leaf at a million keys
 		FullSyncThreshold:   0.1, // the seed's full_sync_threshold
 		GCInterval:          time.Minute,
+		// Far above any realistic membership, and half the vector limit
+		// (MaxContextEntries) so a vector always fits a message.
+		MaxOrigins: MaxContextEntries / 2,
+		// Half of MaxOrigins: the first peer of a new node introduces
+		// every origin it knows, but one peer alone cannot fill the table.
+		MaxOriginsPerPeer: MaxContextEntries / 4,
+		// Ten GC rounds: an honest peer catches up in seconds; a liar
+		// delays collection by this much at most.
+		GCStallTimeout: 10 * time.Minute,
+		// Long enough to ride out restarts and partitions of ordinary
+		// length (a forgotten peer no longer holds GC back), short enough
+		// that throwaway senders leave the table within the hour.
+		PeerForgetTimeout: 30 * time.Minute,
+		// A day: longer than ordinary outages, short enough that deleted
+		// keys do not pile up (Cassandra's gc_grace is ten days).
+		TombstoneTTL: 24 * time.Hour,
 	}
 }
 
@@ -243,6 +291,11 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.AntiEntropyInterval, d.AntiEntropyInterval)
 	setInt(&c.MerkleTreeDepth, d.MerkleTreeDepth)
 	setDur(&c.GCInterval, d.GCInterval)
+	setInt(&c.MaxOrigins, d.MaxOrigins)
+	setInt(&c.MaxOriginsPerPeer, d.MaxOriginsPerPeer)
+	setDur(&c.GCStallTimeout, d.GCStallTimeout)
+	setDur(&c.PeerForgetTimeout, d.PeerForgetTimeout)
+	setDur(&c.TombstoneTTL, d.TombstoneTTL)
 	if c.FullSyncThreshold == 0 {
 		c.FullSyncThreshold = d.FullSyncThreshold
 	}

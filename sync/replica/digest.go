@@ -86,7 +86,8 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		return nil // not ours, or expired
 	}
 	if m.Match {
-		e.peerVV[from] = e.vv.Clone()
+		e.learnPeerVV(from, e.vv.Clone())
+		e.noteOwnClaim(e.vv[e.id])
 		e.endSync(m.Nonce)
 		e.stats.SyncMatches++
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Match: true}})
@@ -97,8 +98,9 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		e.endSync(m.Nonce)
 		return fmt.Errorf("sync digest: %w", err)
 	}
-	e.peerVV[from] = theirs.Clone()
-	if e.empty() && theirs.total() > snapshotMinEvents*uint64(e.cfg.MaxEventsPerMessage) {
+	e.learnPeerVV(from, theirs.Clone())
+	e.noteOwnClaim(theirs[e.id])
+	if e.empty() && theirs.Total() > snapshotMinEvents*uint64(e.cfg.MaxEventsPerMessage) {
 		// A new empty node takes a long history by snapshot rather than
 		// event by event (it then raises its vector to the peer's); a
 		// short one is cheaper as events, and keeps application events.
@@ -128,6 +130,15 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: len(evs)}})
 	}
 	return nil
+}
+
+// learnPeerVV records a peer's vector (a hint for garbage collection and
+// catch-up) and when it last advanced.
+func (e *Engine) learnPeerVV(from PeerID, v VersionVector) {
+	if old, ok := e.peerVV[from]; !ok || !old.Dominates(v) {
+		e.peerVVAt[from] = e.now
+	}
+	e.peerVV[from] = v
 }
 
 // onSyncExchange accepts the events and answers the request. It also serves
@@ -208,9 +219,15 @@ func (e *Engine) onCompacted(from PeerID, nonce uint64, compacted VersionVector)
 	if err := checkVector(from, compacted); err != nil {
 		return err
 	}
+	if !e.lastCatchUp.IsZero() && e.now.Sub(e.lastCatchUp) < e.cfg.AntiEntropyInterval {
+		// A catch-up ran recently: its raise stopped where the evidence
+		// did, so asking again at once would only repeat it.
+		return nil
+	}
 	for o, f := range compacted {
-		if o != e.id && f > e.vv[o] {
+		if (o != e.id || e.recovering) && f > e.vv[o] {
 			e.stats.CompactedSeen++
+			e.lastCatchUp = e.now
 			if e.empty() {
 				e.startSnapshot(from)
 			} else {

@@ -21,7 +21,10 @@
 // rejected.
 //
 // A node's VersionVector holds, per origin, the highest seq it stores with no
-// gap below it; the log holds exactly those events. Per key, a KeyState keeps
+// gap below it; the log holds exactly those events. The causality rules
+// (vectors, the key states' dotted version vector sets, CompareWrites, the
+// join, the garbage-collection predicate) are pure functions in
+// sync/causal, with property tests; this package maps its events to them. Per key, a KeyState keeps
 // the versions no known write supersedes and the key's causal context (a
 // dotted version vector set): a write supersedes exactly the versions its
 // Context covers, so two writes compare as Before, After, Equal or
@@ -109,9 +112,11 @@
 // acknowledged or forwarded. Digest sync, gap requests and the announcing
 // of events digest sync brings are unchanged underneath.
 //
-// Events that arrive before a predecessor of the same origin are held
-// (MaxPendingEvents, at most an eighth of it per origin) and the gap is
-// requested from the sender, which stores its events without gaps. A held
+// Events that arrive before a predecessor of the same origin, or whose
+// context names writes the node does not hold yet (causal delivery, see
+// "Trust model"), are held (MaxPendingEvents, at most an eighth of it per
+// origin and per sending peer) and what is missing is requested from the
+// sender, which stores its events without gaps. A held
 // event whose gap has not filled after four PullTimeouts (engine time) is
 // dropped (Stats.HeldExpired); digest sync brings it again in order. So a
 // peer that never sends a gap's first event cannot keep the buffer.
@@ -136,10 +141,12 @@
 // Apply). AERequest/AEResponse round trips walk both trees down to the
 // differing ranges; then each side sends the other its key states in them
 // (AEStates: per key the signed events of its versions and its context),
-// and each merges them by the causality rules (merge.go): a version
-// survives if the other side holds it or the other side's knowledge (the
-// key's context, plus that side's version vector) does not cover it; the
-// contexts are joined. Past FullSyncThreshold of differing leaves the
+// and each merges them by evidence (merge.go, causal.JoinPlan): one of our
+// versions is removed only when one of the peer's signed versions has a
+// context that covers it (the removal is reported as ChangeRemoved); one
+// of theirs is added unless our own knowledge covers it; the peer's
+// claimed context and vector are not used, and a key the peer does not
+// send changes nothing. Past FullSyncThreshold of differing leaves the
 // initiator pulls a snapshot instead (SnapshotRequest/SnapshotChunk, the
 // whole state in key order, resumable from the last key received). An
 // empty node whose first digest sync meets a long history also pulls a
@@ -149,21 +156,22 @@
 // request that does not continue where the peer's last chunk ended is
 // dropped within PullTimeout of that chunk (Stats.SnapshotRequestsRefused),
 // so small requests cannot make the node build large chunks at will.
-// See merge.go for the trust model: values are verified by
-// their origins' signatures; contexts cannot be and are bounded.
+// See "Trust model" below.
 //
 // # Garbage collection and catch-up
 //
 // Every GCInterval the engine computes the safe vector: the pointwise
 // minimum of its own vector and the last vector it learned (by digest sync)
-// from every known peer that is not failed. Every such node has applied
-// every write the safe vector covers. Below it, the engine deletes
-// (Batch.DeleteEvents, Batch.DeleteKeys) application events, writes that
-// no key state holds as a version any more (superseded), and keys whose
-// versions are all tombstones and whose context the safe vector covers
-// (with their events). Collection is "safe" in that no node the engine
-// knows of needs what it deletes; a node it does not know of (new, or
-// failed and forgotten) catches up by state instead:
+// from every peer in its table, failed ones included, except a peer whose
+// vector lags ours without advancing for GCStallTimeout (a liar reporting
+// an empty vector, or a node gone quiet: it catches up by state). Below it,
+// the engine deletes (Batch.DeleteEvents, Batch.DeleteKeys) application
+// events, writes that no key state holds as a version any more
+// (superseded), and keys whose versions are all tombstones older than
+// TombstoneTTL (engine time against the tombstones' HLC) and whose context
+// the safe vector covers (with their events). A tombstone is the evidence
+// of a delete, so it is kept that long: a node away for less sees it by
+// anti-entropy. Peers silent for PeerForgetTimeout leave the table.
 //
 //   - The floor (persisted as metadata "gc-floor") is, per origin, the seq
 //     at or below which the log may lack events. A digest sync request
@@ -171,22 +179,19 @@
 //     Compacted field reports the floor. A node told of a floor above its
 //     own vector, in a SyncEvents answering a digest sync it started with
 //     that peer (a Compacted anywhere else is ignored and counted as
-//     Stats.CompactedIgnored), starts a catch-up session with that peer: an anti-entropy
-//     session whose first response carries the peer's vector V (read
-//     before any of the session's state), or a snapshot, whose first chunk
-//     carries V. When the session's states are merged (or the last chunk
-//     is in), the node's state reflects every write V covers, so it raises
-//     its vector to V and its floor with it (raiseTo), and events above V
-//     arrive by digest sync as usual. A snapshot resumed from another peer
-//     raises to the pointwise minimum of the senders' vectors.
-//   - Trust: the node adopts the catch-up peer's vector. raiseTo never
-//     raises the node's own origin (only it writes there; a peer's claim
-//     would skip its sequence), and every seq from a peer, in a vector or
-//     an event, is at most MaxSeq, so seq arithmetic cannot overflow. The
-//     other origins' entries are not capped at signed evidence: the events
-//     between the floor and the vector are the collected ones, so a node
-//     could never reach its peers' vector; a peer the node syncs with can
-//     therefore still make it treat writes of other origins as known.
+//     Stats.CompactedIgnored), starts a catch-up session with that peer
+//     (at most one per AntiEntropyInterval): an anti-entropy session whose
+//     first response carries the peer's vector V, or a snapshot, whose
+//     first chunk carries V. When the session's states are merged (or the
+//     last chunk is in), the node raises its vector, and its floor with
+//     it, towards V (raiseTo), and events above arrive by digest sync.
+//   - The raise is capped (capRaise): per origin no higher than a signed
+//     event of that origin shows exists (versions received in the session;
+//     a held event at s shows s-1), or than another peer's learned vector
+//     claims, and below every version of the session that was deferred
+//     (not adopted). The node's own origin is raised only while it
+//     recovers its sequence, and only to its own signed events. Every seq
+//     from a peer, in a vector or an event, is at most MaxSeq.
 //
 // Invariants:
 //
@@ -200,11 +205,60 @@
 //     above the vector, when the version arrived as state: applying that
 //     event later advances the vector without a second change report).
 //  4. A key absent from a node whose vector covers a write to it means
-//     that write was superseded or deleted there: absence carries the
-//     node's vector as its context, so collected tombstones do not
-//     resurrect values through anti-entropy.
+//     that write was superseded or deleted there: the node does not adopt
+//     it from a peer (no resurrection of collected tombstones), but the
+//     absence is not evidence for the peer, which keeps its versions.
 //  5. An event at or below the floor that arrives again is a duplicate
 //     (equivocation below the floor cannot be detected: the event is gone).
+//  6. Causal delivery: every applied event's context, and every adopted
+//     state version's context, is covered by the vector (or, in a
+//     catch-up, by the capped raise): no key context names a write that
+//     does not exist.
+//  7. Evidence: a version leaves a key state only for a write whose signed
+//     context covers it, applied here or received as a signed version.
+//  8. The vector rises only by applying events, or by a capped catch-up
+//     raise; the own origin's entry only by own signed events.
+//
+// # Trust model
+//
+// A member is anyone with a valid identity; everything it sends is a
+// claim. What the engine resists, whatever a minority of members sign or
+// send (TestAdversarial in sync/simtest plays these with k of N liars):
+//
+//   - Inflated contexts (a write claiming to have seen writes that do not
+//     exist): never applied (held, then expired), so no key is squatted.
+//   - Forged vectors in anti-entropy or snapshots, and empty snapshots:
+//     nothing is deleted (absence is not evidence), nothing is skipped.
+//   - False Compacted reports and catch-up vectors: the raise is capped
+//     at signed evidence or a second peer's vector.
+//   - Origin floods: MaxOriginsPerPeer new origins per sending peer,
+//     MaxOrigins in all, so vectors always fit a message; held events are
+//     bounded per sender.
+//   - Empty-vector GC stalls: collection is delayed by GCStallTimeout at
+//     most. Replays are duplicates; withholding is repaired by any other
+//     peer (digest sync, anti-entropy).
+//   - A wiped store with a kept identity (Config.ResumeIdentity): writes
+//     wait until the node has its own events back; it never reuses a seq.
+//
+// What it does not resist, today:
+//
+//   - A liar's own writes: it may write any key (authorization is a
+//     separate hook), and a context naming writes that do exist is
+//     accepted as "seen" whether or not the liar saw them: it may
+//     overwrite any existing value it can name.
+//   - Equivocation: two events with the same (origin, seq) go to
+//     different nodes; each keeps the first it saw and rejects the other,
+//     so honest nodes may keep different copies of the liar's own write.
+//   - Two colluding peers that both claim a vector can raise a catch-up
+//     (a second peer's claim counts as evidence), and a catch-up peer that
+//     withholds states hides writes below the raised floor from that node
+//     until their keys change again (nothing spreads from it).
+//   - Eclipse: a node whose every peer lies learns only what they say.
+//   - A node away longer than TombstoneTTL keeps values deleted meanwhile
+//     (it does not spread them), and a peer claiming more of a recovering
+//     node's own sequence than exists delays its writes (restart with a
+//     new identity: murmur daemon --reset-identity).
+//   - Below a floor, equivocation cannot be detected (invariant 5).
 //
 // Application events (Publish) below a floor are not replayed to a node
 // that catches up by state: state has no record of them.

@@ -73,6 +73,25 @@ type Engine struct {
 	// catch-up by state). peerVV holds each peer's last learned vector.
 	floor  VersionVector
 	peerVV map[PeerID]VersionVector
+	// peerVVAt is when each peer's learned vector last advanced (or was
+	// first learned): a vector that lags ours without advancing for
+	// GCStallTimeout no longer holds garbage collection back.
+	peerVVAt map[PeerID]time.Time
+	// introduced counts, per sending peer, the new origins its events
+	// brought (bounded by MaxOriginsPerPeer).
+	introduced map[PeerID]int
+	// heldBy counts held events per sending peer.
+	heldBy map[PeerID]int
+	// recovering is set while a node with an existing identity and an
+	// empty store has not yet learned its own sequence (Config.ResumeIdentity);
+	// ownClaim is the highest seq of its own origin peers reported.
+	recovering bool
+	ownClaim   uint64
+	ownHeard   int
+	// lastCatchUp is when a Compacted report last started a catch-up.
+	lastCatchUp time.Time
+	// nextForget is when the table is next scanned for silent peers.
+	nextForget time.Time
 
 	stats Stats
 }
@@ -149,7 +168,12 @@ func New(cfg Config) (*Engine, error) {
 		syncs:   map[uint64]*syncState{},
 		floor:   floor,
 		peerVV:  map[PeerID]VersionVector{},
+
+		peerVVAt:   map[PeerID]time.Time{},
+		introduced: map[PeerID]int{},
+		heldBy:     map[PeerID]int{},
 	}
+	e.recovering = cfg.ResumeIdentity && vv[e.id] == 0
 	return e, nil
 }
 
@@ -203,6 +227,9 @@ func (e *Engine) Publish(topic string, payload []byte) (*Event, error) {
 
 // write creates, signs and applies a local event.
 func (e *Engine) write(op Op, key string, value []byte) (*Event, error) {
+	if e.recovering {
+		return nil, fmt.Errorf("%s %q: %w", op, key, ErrOwnSeqUnknown)
+	}
 	ev := &Event{
 		Origin: e.id,
 		Seq:    e.vv[e.id] + 1,
@@ -288,8 +315,8 @@ func (e *Engine) PeerUp(id PeerID) {
 	if id == e.id || id == "" {
 		return
 	}
-	if !e.peers.add(id) {
-		if _, changed := e.peers.heard(id); changed {
+	if !e.peers.add(id, e.now) {
+		if _, changed := e.peers.heard(id, e.now); changed {
 			e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerAlive})
 		}
 		return
@@ -299,8 +326,7 @@ func (e *Engine) PeerUp(id PeerID) {
 
 // PeerDown removes a peer from the view (disconnected or left).
 func (e *Engine) PeerDown(id PeerID) {
-	delete(e.peerVV, id)
-	delete(e.aeResp, id)
+	e.forgetPeer(id)
 	if e.peers.remove(id) {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerFailed})
 	}
@@ -343,6 +369,12 @@ func (e *Engine) Tick(now time.Time) {
 	for _, c := range e.peers.detect(now, e.cfg.SuspectTimeout, e.cfg.FailTimeout) {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: c.id, PeerState: c.state})
 	}
+	if !now.Before(e.nextForget) {
+		// A sixteenth of the timeout is precise enough, and keeps the scan
+		// of the table off most ticks.
+		e.nextForget = now.Add(e.cfg.PeerForgetTimeout / 16)
+		e.forgetSilent(now)
+	}
 	e.expirePushes()
 	e.expirePulls()
 	e.expireSyncs()
@@ -364,6 +396,19 @@ func (e *Engine) Tick(now time.Time) {
 		if !now.Before(e.nextGC) {
 			e.collectGarbage()
 			e.nextGC = now.Add(e.cfg.GCInterval)
+		}
+	}
+}
+
+// forgetSilent drops peers silent for PeerForgetTimeout from the table (a
+// message or PeerUp brings them back), so it does not grow with every
+// sender.
+func (e *Engine) forgetSilent(now time.Time) {
+	for _, id := range e.peers.silent(now, e.cfg.PeerForgetTimeout) {
+		e.forgetPeer(id)
+		if e.peers.remove(id) {
+			e.stats.PeersForgotten++
+			e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: id, PeerState: PeerFailed})
 		}
 	}
 }
@@ -405,9 +450,9 @@ func (e *Engine) Step(msg Message) error {
 		return err
 	}
 	e.stats.PayloadsReceived += uint64(len(payloadEvents(msg.Body)))
-	if e.peers.add(msg.From) {
+	if e.peers.add(msg.From, e.now) {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: msg.From, PeerState: PeerAlive})
-	} else if _, changed := e.peers.heard(msg.From); changed {
+	} else if _, changed := e.peers.heard(msg.From, e.now); changed {
 		e.changes = append(e.changes, Change{Kind: ChangePeerState, Peer: msg.From, PeerState: PeerAlive})
 	}
 	switch m := msg.Body.(type) {

@@ -487,7 +487,7 @@ func TestPeerSelectionStrategies(t *testing.T) {
 			mr.peers.detect(t0.Add(time.Hour), time.Hour*2, time.Hour*3) // no transitions
 		}
 	}
-	mr.peers.heard("p3")
+	mr.peers.heard("p3", time.Time{})
 	if p := mr.peers.pick(mr, 1, nil); p[0] != "p3" {
 		t.Fatalf("most reliable picked %v", p)
 	}

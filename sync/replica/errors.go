@@ -14,6 +14,12 @@ var (
 	// event with different content: the origin signed two events with the
 	// same sequence number.
 	ErrEquivocation = errors.New("equivocation")
+	// ErrOwnSeqUnknown marks a local write refused because the node, an
+	// existing identity with an empty store (Config.ResumeIdentity), has
+	// not yet learned its own last sequence number from a peer. Writing
+	// would reuse one of its (origin, seq), which peers drop. Wait for a
+	// digest sync with a peer, or start with a new identity.
+	ErrOwnSeqUnknown = errors.New("own sequence not yet recovered from peers (the store is empty but the identity is not new: wait for a peer to answer, or restart the daemon with --reset-identity)")
 	// ErrMessageTooLarge marks a message over the configured size or event
 	// count limit.
 	ErrMessageTooLarge = errors.New("message too large")

@@ -8,20 +8,6 @@ import (
 	"fmt"
 )
 
-// PeerID identifies a node and the origin of events. It holds the raw bytes
-// of a libp2p peer ID (string(peer.ID)); sync never interprets them except
-// through the Verifier, which recovers the origin's public key from them.
-type PeerID string
-
-// String returns a short hex form for logs.
-func (p PeerID) String() string {
-	b := []byte(p)
-	if len(b) > 6 {
-		b = b[len(b)-6:]
-	}
-	return hex.EncodeToString(b)
-}
-
 // EventID is the sha256 of an event's canonical encoding without signature.
 type EventID [32]byte
 

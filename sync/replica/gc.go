@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/murmur-p2p/murmur/sync/causal"
 )
 
 // This file holds garbage collection of the log and of tombstones. See
@@ -31,7 +33,11 @@ func (e *Engine) collectGarbage() {
 	deleted := map[string]bool{}
 	changed := false
 	for _, o := range safe.Origins() {
-		from, to := e.floor[o]+1, safe[o]
+		// The head (the origin's latest event) is never collected: it is
+		// the signed evidence that the origin reached its seq, which a
+		// catch-up needs to raise its vector (capRaise) and a node that
+		// lost its store needs to recover its own sequence.
+		from, to := e.floor[o]+1, min(safe[o], e.vv[o]-1)
 		if from > to || budget == 0 {
 			continue
 		}
@@ -66,23 +72,34 @@ func (e *Engine) collectGarbage() {
 }
 
 // safeVector is the pointwise minimum of our vector and the last learned
-// vector of every known peer that is not failed: the writes every live node
-// has applied. ok is false while some such peer's vector is not known yet.
-// Failed peers do not hold collection back; when they return they catch up
-// by state.
+// vector of every peer in the table, failed ones included (a peer leaves
+// the table after PeerForgetTimeout of silence): the writes every known
+// node has applied. ok is false while some peer's vector is not known yet.
+// Vectors are a peer's claims, so one that lags ours without advancing
+// for GCStallTimeout (a peer that reports an empty vector forever, or one
+// gone quiet) no longer holds collection back: a liar delays collection,
+// never stops it; an honest straggler catches up by state.
 func (e *Engine) safeVector() (VersionVector, bool) {
-	safe := e.vv.Clone()
+	var others []VersionVector
 	for _, id := range e.peers.ids {
-		if e.peers.m[id].state == PeerFailed {
+		pv, ok := e.peerVV[id]
+		stalled := false
+		if at, seen := e.peerVVAt[id]; seen || !ok {
+			if !seen {
+				at = e.peers.m[id].lastHeard
+			}
+			stalled = e.now.Sub(at) >= e.cfg.GCStallTimeout && (!ok || !pv.Dominates(e.vv))
+		}
+		if stalled {
+			e.stats.GCPeersStalled++
 			continue
 		}
-		pv, ok := e.peerVV[id]
 		if !ok {
 			return nil, false
 		}
-		safe = minVV(safe, pv)
+		others = append(others, pv)
 	}
-	return safe, true
+	return causal.SafeVector(e.vv, others), true
 }
 
 // collectEvent deletes ev if nothing needs it below the safe vector: an
@@ -113,7 +130,11 @@ func (e *Engine) collectEvent(ev *Event, safe VersionVector, deleted map[string]
 		return
 	}
 	for _, v := range ks.Versions {
-		if !v.Tombstone() {
+		// A tombstone is the evidence that a delete superseded older
+		// values: a node that was away keeps them until it sees it (an
+		// absent key proves nothing, merge.go). So it is kept for
+		// TombstoneTTL of engine time.
+		if !v.Tombstone() || e.nowNanos()-v.Time.Wall < int64(e.cfg.TombstoneTTL) {
 			return
 		}
 	}

@@ -12,6 +12,10 @@ func newTestSigner(seed byte) *testSigner {
 	var s [32]byte
 	s[0] = seed
 	s[1] = 0x5a
+	return newTestSignerFromSeed(s)
+}
+
+func newTestSignerFromSeed(s [32]byte) *testSigner {
 	return &testSigner{priv: ed25519.NewKeyFromSeed(s[:])}
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+
+	"github.com/murmur-p2p/murmur/sync/causal"
 )
 
 // Version is one value of a key: the write that produced it.
@@ -106,12 +108,13 @@ func (ks *KeyState) Apply(e *Event, id EventID) bool {
 	if ks.Context == nil {
 		ks.Context = make(VersionVector)
 	}
-	if ks.Context.Covers(e.Dot()) {
+	w := e.write()
+	if !causal.Applies(ks.Context, w) {
 		return false
 	}
 	kept := ks.Versions[:0]
 	for _, v := range ks.Versions {
-		if !e.Context.Covers(v.Dot()) {
+		if !w.Supersedes(v.Dot()) {
 			kept = append(kept, v)
 		}
 	}
@@ -129,17 +132,10 @@ func (ks *KeyState) Apply(e *Event, id EventID) bool {
 // CompareWrites tells how write a relates causally to write b on the same
 // key: Before when b's context covers a, After when a's covers b, Equal for
 // the same write, Concurrent otherwise.
-func CompareWrites(a, b *Event) Causality {
-	switch {
-	case a.Dot() == b.Dot():
-		return Equal
-	case b.Context.Covers(a.Dot()):
-		return Before
-	case a.Context.Covers(b.Dot()):
-		return After
-	}
-	return Concurrent
-}
+func CompareWrites(a, b *Event) Causality { return causal.CompareWrites(a.write(), b.write()) }
+
+// write returns the event as causality sees it.
+func (e *Event) write() causal.Write { return causal.Write{Dot: e.Dot(), Context: e.Context} }
 
 // Equal reports whether ks and o hold the same key, versions and context.
 func (ks *KeyState) Equal(o *KeyState) bool {

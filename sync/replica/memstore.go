@@ -117,7 +117,7 @@ func (m *MemStore) EventAt(origin PeerID, seq uint64) (*Event, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	id, ok := m.dots[Dot{origin, seq}]
+	id, ok := m.dots[Dot{Origin: origin, Seq: seq}]
 	if !ok {
 		return nil, fmt.Errorf("event %s/%d: %w", origin, seq, ErrNotFound)
 	}
@@ -138,7 +138,7 @@ func (m *MemStore) ScanEvents(origin PeerID, from, to uint64, fn func(*Event) bo
 	var out []*Event
 	top := m.vv[origin]
 	for s := from; (to == 0 || s <= to) && s <= top; s++ {
-		if id, ok := m.dots[Dot{origin, s}]; ok {
+		if id, ok := m.dots[Dot{Origin: origin, Seq: s}]; ok {
 			out = append(out, m.events[id])
 		}
 	}

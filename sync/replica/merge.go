@@ -4,28 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/murmur-p2p/murmur/sync/causal"
 )
 
 // This file merges key states received from peers (anti-entropy and
-// snapshots) by the causality rules: the join of two dotted version vector
-// sets. A version survives the join if the other side holds it too, or if
-// the other side's causal knowledge does not cover it. A side's causal
-// knowledge of a key is the key's context together with the side's whole
-// version vector: a node has applied every write its vector covers, so a
-// covered write that is not among its versions was superseded there (or
-// deleted and garbage-collected with its key). The merged context is the
-// union of both contexts.
+// snapshots) by the causality rules of sync/causal: the join of two dotted
+// version vector sets by evidence (causal.JoinPlan). One of our versions
+// is removed only when one of the peer's versions, a signed write, has a
+// context that covers it; one of theirs is added unless our own knowledge
+// (the key's context, or our version vector: we applied every write it
+// covers) covers it. The peer's claimed key context and vector play no
+// part: the merged context is ours joined with the dots and contexts of
+// the peer's signed versions. A key the peer does not hold changes
+// nothing (absence is not evidence).
 //
-// Trust model: the sender is an authenticated peer, but nothing it says
-// about values is taken on trust. Every version arrives as its origin's
-// signed event, which is verified, must be a put or delete of the same key,
-// must be covered by the entry's context, and must not contradict an event
-// of the same origin and seq in the local log (equivocation). What cannot
-// be verified is the context (and vector) a peer claims: superseded writes
-// are gone, so an inflated context can hide a value (a sibling disappears
-// as if overwritten) but never forge or alter one. Contexts and vectors are
-// bounded (MaxContextEntries) and entries bounded by MaxStateVersions, so a
-// peer cannot make the node spend more than a message's worth of memory.
+// Trust model (doc.go): every version arrives as its origin's signed
+// event, which is verified, must be a put or delete of the same key, must
+// be covered by the entry's context, and must not contradict an event of
+// the same origin and seq in the local log (equivocation). A version whose
+// context is not backed by what this node holds is deferred (not adopted:
+// the events it depends on come by digest sync first), so a context can
+// never claim writes that do not exist. Entries are bounded
+// (MaxContextEntries, MaxStateVersions), so a peer cannot make the node
+// spend more than a message's worth of memory.
 
 // checkEntry validates a state entry received from a peer and returns its
 // versions in read order.
@@ -108,81 +110,110 @@ func sortVersions(vs []Version) {
 	})
 }
 
-// mergeState joins a peer's state of one key into ours. theirs is nil for
-// a key the peer does not hold (in a range it sent completely); theirVV is
-// the peer's version vector when it read its states. It reports whether our
-// state changed.
-func (e *Engine) mergeState(from PeerID, key string, theirs *StateEntry, theirVV VersionVector) (bool, error) {
-	var tv []Version
-	var tctx VersionVector
-	if theirs != nil {
-		var err error
-		if tv, err = e.checkEntry(from, theirs); err != nil {
+// checkStates verifies the entries of a peer's message; checked[i] holds
+// entry i's versions in read order, nil (with the error) when it is bad.
+func (e *Engine) checkStates(from PeerID, states []*StateEntry) (checked [][]Version, errs []error) {
+	checked = make([][]Version, len(states))
+	for i, st := range states {
+		vs, err := e.checkEntry(from, st)
+		if err != nil {
 			e.stats.Rejected++
-			return false, err
+			errs = append(errs, err)
+			continue
 		}
-		tctx = theirs.Context
+		if vs == nil {
+			vs = []Version{}
+		}
+		checked[i] = vs
 	}
+	return checked, errs
+}
+
+// mergeState joins a peer's checked state of one key (tv: its versions
+// from checkEntry) into ours. Versions whose contexts have does not cover
+// are deferred; when deferred is not nil it records, per origin, the
+// highest seq below every deferred version (a catch-up must not raise
+// the vector over a version it did not adopt). It reports whether our
+// state changed.
+func (e *Engine) mergeState(from PeerID, theirs *StateEntry, tv []Version, have, deferred VersionVector) (bool, error) {
+	key := theirs.Key
 	cur, err := e.keyState(key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
 	if cur == nil {
-		if theirs == nil {
-			return false, nil
-		}
 		cur = &KeyState{Key: key}
 	}
-	covers := func(ctx, vv VersionVector, d Dot) bool { return ctx.Covers(d) || vv.Covers(d) }
-	has := func(vs []Version, d Dot) bool {
-		for _, v := range vs {
-			if v.Dot() == d {
-				return true
-			}
-		}
-		return false
+	byDot := make(map[Dot]*Event, len(theirs.Versions))
+	for _, ev := range theirs.Versions {
+		byDot[ev.Dot()] = ev
 	}
+	var admitted []Version
+	var writes []causal.Write
+	for _, v := range tv {
+		ev := byDot[v.Dot()]
+		if !causal.Backed(ev.Context, have) || !e.admitOrigin(from, v.Origin) {
+			e.stats.StatesDeferred++
+			if deferred != nil {
+				if c, ok := deferred[v.Origin]; !ok || v.Seq-1 < c {
+					deferred[v.Origin] = v.Seq - 1
+				}
+			}
+			continue
+		}
+		admitted = append(admitted, v)
+		writes = append(writes, ev.write())
+	}
+	ours := make([]Dot, len(cur.Versions))
+	for i, v := range cur.Versions {
+		ours[i] = v.Dot()
+	}
+	keep, add := causal.JoinPlan(ours, cur.Context, writes)
 	var merged []Version
-	for _, v := range cur.Versions {
-		if has(tv, v.Dot()) || !covers(tctx, theirVV, v.Dot()) {
+	removed := 0
+	for i, v := range cur.Versions {
+		if keep[i] {
 			merged = append(merged, v)
+		} else {
+			removed++
 		}
 	}
 	var added []Version
-	for _, v := range tv {
-		if !has(cur.Versions, v.Dot()) && !covers(cur.Context, e.vv, v.Dot()) {
+	for j, v := range admitted {
+		// Our vector covering a write of a key we hold no state of means
+		// the key was collected here (deleted): no resurrection. For a
+		// key we hold, only its context says the write was seen (a
+		// catch-up raise may have skipped it).
+		if add[j] && (len(cur.Versions) > 0 || len(cur.Context) > 0 || !e.vv.Covers(v.Dot())) {
 			merged = append(merged, v)
 			added = append(added, v)
 		}
 	}
-	ctx := cur.Context.Clone()
-	if ctx == nil {
-		ctx = VersionVector{}
-	}
-	ctx.Merge(tctx)
 	sortVersions(merged)
-	next := &KeyState{Key: key, Versions: merged, Context: ctx}
+	next := &KeyState{Key: key, Versions: merged, Context: causal.JoinContext(cur.Context, writes)}
 	if next.Equal(cur) {
 		return false, nil
 	}
 	e.collectSuperseded(cur.Versions, next)
-	if len(merged) == 0 && dominates(e.vv, ctx) {
-		// Nothing left and our vector covers every write the key saw:
-		// absent now means deleted, as it does at the peer.
+	if len(merged) == 0 && e.vv.Dominates(next.Context) {
+		// Nothing left and our vector covers every write the key saw: as
+		// absent as a key garbage collection removed (the peer's copy has
+		// not been collected yet).
 		e.pend.deleteKey(key)
 	} else {
 		e.pend.setKey(next)
 	}
 	var last *Event
 	for _, v := range added {
-		for _, ev := range theirs.Versions {
-			if ev.Dot() == v.Dot() {
-				e.pend.storeEvent(ev, v.Event)
-				e.stats.StateVersionsAdopted++
-				e.changes = append(e.changes, Change{Kind: ChangeReceived, Event: ev, Key: key})
-				last = ev
-			}
-		}
+		ev := byDot[v.Dot()]
+		e.pend.storeEvent(ev, v.Event)
+		e.stats.StateVersionsAdopted++
+		e.changes = append(e.changes, Change{Kind: ChangeReceived, Event: ev, Key: key, Peer: from})
+		last = ev
+	}
+	if removed > 0 {
+		e.stats.VersionsRemoved += uint64(removed)
+		e.changes = append(e.changes, Change{Kind: ChangeRemoved, Key: key, Peer: from, State: next.Clone()})
 	}
 	if next.Conflict() && last != nil {
 		e.changes = append(e.changes, Change{Kind: ChangeConflict, Event: last, Key: key, State: next.Clone()})
@@ -190,14 +221,4 @@ func (e *Engine) mergeState(from PeerID, key string, theirs *StateEntry, theirVV
 	}
 	e.stats.StatesMerged++
 	return true, nil
-}
-
-// dominates reports whether a covers every entry of b.
-func dominates(a, b VersionVector) bool {
-	for o, s := range b {
-		if a[o] < s {
-			return false
-		}
-	}
-	return true
 }

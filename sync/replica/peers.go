@@ -48,6 +48,9 @@ type peerInfo struct {
 	// the samples.
 	srtt, rttvar time.Duration
 	rtts         uint64
+	// lastHeard is when the peer last sent a message (or was added);
+	// a peer silent for PeerForgetTimeout is dropped from the table.
+	lastHeard time.Time
 }
 
 // minTimeout is the lowest floor of the adaptive timeouts. The floor in
@@ -111,12 +114,12 @@ type peerTable struct {
 
 func newPeerTable() *peerTable { return &peerTable{m: map[PeerID]*peerInfo{}} }
 
-// add inserts id as alive; it reports whether id was new.
-func (t *peerTable) add(id PeerID) bool {
+// add inserts id as alive, heard at now; it reports whether id was new.
+func (t *peerTable) add(id PeerID, now time.Time) bool {
 	if _, ok := t.m[id]; ok {
 		return false
 	}
-	t.m[id] = &peerInfo{id: id}
+	t.m[id] = &peerInfo{id: id, lastHeard: now}
 	i, _ := slices.BinarySearch(t.ids, id)
 	t.ids = slices.Insert(t.ids, i, id)
 	return true
@@ -136,11 +139,12 @@ func (t *peerTable) remove(id PeerID) bool {
 
 // heard records any message from id at now. It returns the previous state
 // and whether the state changed (a recovery).
-func (t *peerTable) heard(id PeerID) (PeerState, bool) {
+func (t *peerTable) heard(id PeerID, now time.Time) (PeerState, bool) {
 	p, ok := t.m[id]
 	if !ok {
 		return PeerAlive, false
 	}
+	p.lastHeard = now
 	prev := p.state
 	if !p.waitingSince.IsZero() {
 		p.answers++
@@ -163,6 +167,22 @@ func (t *peerTable) sent(id PeerID, now time.Time, expectReply bool) {
 			p.waitingSince = now
 		}
 	}
+}
+
+// silent returns the peers not heard from for forget, in ID order.
+func (t *peerTable) silent(now time.Time, forget time.Duration) []PeerID {
+	var out []PeerID
+	for _, id := range t.ids {
+		p := t.m[id]
+		if p.lastHeard.IsZero() {
+			p.lastHeard = now // added before the first Tick
+			continue
+		}
+		if now.Sub(p.lastHeard) >= forget {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // peerChange is a failure-detector transition.

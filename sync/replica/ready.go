@@ -58,6 +58,10 @@ const (
 	// ChangeSnapshot: a chunk of a snapshot pulled from Peer was merged;
 	// Snapshot has the progress (Done on the last).
 	ChangeSnapshot
+	// ChangeRemoved: a merge of a peer's state (anti-entropy or snapshot)
+	// dropped versions of Key that a signed write from Peer supersedes;
+	// State holds what remains.
+	ChangeRemoved
 )
 
 // String names the kind.
@@ -77,6 +81,8 @@ func (k ChangeKind) String() string {
 		return "anti-entropy"
 	case ChangeSnapshot:
 		return "snapshot"
+	case ChangeRemoved:
+		return "removed"
 	}
 	return "unknown"
 }
@@ -89,7 +95,8 @@ type Change struct {
 	// Key and State (the key's siblings) are set for ChangeConflict.
 	Key   string
 	State *KeyState
-	// Peer is set for ChangePeerState and ChangeExchange.
+	// Peer is set for ChangePeerState and ChangeExchange, and for
+	// ChangeReceived: the peer that delivered Event.
 	Peer PeerID
 	// PeerState is set for ChangePeerState.
 	PeerState PeerState

@@ -86,6 +86,20 @@ type Stats struct {
 	// counts held events dropped because their gap did not fill within
 	// four PullTimeouts of their arrival.
 	Buffered, Dropped, HeldExpired uint64
+
+	// Evidence counters (issue 9; doc.go "Trust model"). WaitingCausal
+	// counts events held because their context named writes the node does
+	// not hold yet (causal delivery); StatesDeferred state versions not
+	// adopted for the same reason; VersionsRemoved versions dropped by a
+	// merge because a peer's signed write superseded them; RaisesCapped
+	// catch-up raises cut down to what signed events or a second peer
+	// back; OriginsRefused events of a new origin refused because the
+	// node, or the sending peer's quota, is full; GCPeersStalled peers
+	// left out of the safe vector because their vector lagged without
+	// advancing for GCStallTimeout; PeersForgotten peers dropped from the
+	// table after PeerForgetTimeout of silence.
+	WaitingCausal, StatesDeferred, VersionsRemoved, RaisesCapped uint64
+	OriginsRefused, GCPeersStalled, PeersForgotten               uint64
 }
 
 // SyncDurationBounds are the upper bounds of the SyncDurations buckets.

@@ -33,6 +33,12 @@ type Config struct {
 	Engine func(*replica.Config)
 	// OnChange, if set, sees every change every node delivers.
 	OnChange func(node int, c replica.Change)
+	// Liars maps the nodes that lie to their strategy (adversary.go): their
+	// engines run as usual, but what they send is rewritten and every
+	// LieInterval they send forged messages. Empty: an honest network.
+	Liars map[int]Strategy
+	// LieInterval is how often liars act (default 500 ms).
+	LieInterval time.Duration
 }
 
 // Node is one simulated node.
@@ -72,6 +78,9 @@ type Sim struct {
 	LastError error
 	// Delivered counts messages handed to engines; Dropped those lost.
 	Delivered, Dropped uint64
+	// liars holds the state of the lying nodes; nextLie is when they act.
+	liars   map[int]*liar
+	nextLie time.Time
 	// rcvDepth records, per event ID, the message depth at which each node
 	// received it (for rounds-to-delivery); only for tracked events.
 	tracked map[replica.EventID]*Tracking
@@ -123,6 +132,14 @@ func New(cfg Config) (*Sim, error) {
 		s.nodes = append(s.nodes, n)
 	}
 	s.buildViews()
+	if cfg.LieInterval <= 0 {
+		s.cfg.LieInterval = 500 * time.Millisecond
+	}
+	s.liars = map[int]*liar{}
+	for i, st := range cfg.Liars {
+		seed := cfg.Seed ^ uint64(i+1)*0x9e3779b97f4a7c15
+		s.liars[i] = &liar{strategy: st, rnd: rand.New(rand.NewPCG(seed, 3)), keys: rand.NewChaCha8(seedBytes(seed))}
+	}
 	for i := range s.nodes {
 		if err := s.boot(i); err != nil {
 			return nil, err
@@ -327,6 +344,9 @@ func (s *Sim) drain(i, depth int) error {
 		if !ok {
 			continue
 		}
+		if s.liars[i] != nil && !s.lie(i, &m) {
+			continue
+		}
 		if !s.reachable(i, j) || (s.cfg.Loss > 0 && s.rnd.Float64() < s.cfg.Loss) {
 			s.Dropped++
 			continue
@@ -388,6 +408,16 @@ func (s *Sim) Step() error {
 	}
 	s.now = s.nextTick
 	s.nextTick = s.nextTick.Add(s.cfg.TickInterval)
+	if len(s.liars) > 0 && !s.now.Before(s.nextLie) {
+		s.nextLie = s.now.Add(s.cfg.LieInterval)
+		for i := range s.nodes {
+			if s.liars[i] != nil && s.nodes[i].eng != nil {
+				if err := s.act(i); err != nil {
+					return fmt.Errorf("simtest: liar %d: %w", i, err)
+				}
+			}
+		}
+	}
 	for i, n := range s.nodes {
 		if n.eng == nil {
 			continue

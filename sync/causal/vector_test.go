@@ -1,4 +1,4 @@
-package replica
+package causal
 
 import (
 	"testing"
@@ -80,7 +80,7 @@ func TestDigestIsIncremental(t *testing.T) {
 			o := rapid.SampledFrom(testOrigins).Draw(t, "origin")
 			s := rapid.Uint64Range(0, 9).Draw(t, "seq")
 			if s > v[o] {
-				d.update(o, v[o], s)
+				d.Update(o, v[o], s)
 				v[o] = s
 			}
 		}
