@@ -13,13 +13,16 @@ PKGS        := ./...
 TEST_FLAGS  ?= -timeout 9m
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
+# The version murmur reports (murmur version, the libp2p agent murmur/<version>).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS     := -X github.com/murmur-p2p/murmur/internal/version.stamped=$(VERSION)
 
 .PHONY: all build test test-go test-smoke test-race lint vet fmt testnet testnet-down fuzz clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/murmur
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/murmur
 
 test: test-go test-smoke
 

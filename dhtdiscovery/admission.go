@@ -46,6 +46,10 @@ const (
 	// recheckInterval is how often admitted peers are checked again
 	// (expiry, revocation).
 	recheckInterval = 5 * time.Second
+	// identifyWait is how long a stream of an open network waits for
+	// identify before asking the peer for the member protocol itself:
+	// identify takes one round trip on an idle host.
+	identifyWait = 3 * time.Second
 )
 
 // admissionState tracks the credential checks of a closed network.
@@ -85,7 +89,11 @@ func (d *Discovery) Admitted(p peer.ID) bool {
 // lifetime. In an open network it answers at once.
 func (d *Discovery) AwaitAdmission(ctx context.Context, p peer.ID) bool {
 	if d.admission == nil {
-		// Wait for identify, which tells members from others.
+		// Wait for identify, which tells members from others; if it has
+		// not told within identifyWait (it can fail or lag on a busy
+		// host), ask the peer for the member protocol directly.
+		giveUp := time.NewTimer(identifyWait)
+		defer giveUp.Stop()
 		for {
 			d.identMu.Lock()
 			wake := d.identified
@@ -95,6 +103,8 @@ func (d *Discovery) AwaitAdmission(ctx context.Context, p peer.ID) bool {
 			}
 			select {
 			case <-wake:
+			case <-giveUp.C:
+				return d.probeMember(p)
 			case <-ctx.Done():
 				return false
 			}
@@ -248,7 +258,7 @@ func (d *Discovery) forget(p peer.ID) {
 // addToRoutingTable adds an admitted DHT server to the DHT's routing table,
 // from which the routing-table filter kept it until now.
 func (d *Discovery) addToRoutingTable(p peer.ID) {
-	if d.dht == nil {
+	if d.dht == nil || d.cfg.DHT == DHTAmino {
 		return
 	}
 	kad := protocol.ID(ProtocolPrefix(d.cfg.Network) + "/kad/1.0.0")

@@ -35,6 +35,15 @@ type Config struct {
 	// mdnsLoopback lets mDNS run on the loopback interface too (tests, in
 	// a network namespace of their own).
 	mdnsLoopback bool
+	// DHT is the DHT discovery runs on: "murmur" (the network's own; the
+	// default) or "amino" (the public IPFS DHT, /ipfs/kad/1.0.0, to meet
+	// across the internet; see DHTAmino).
+	DHT string `yaml:"dht"`
+	// RendezvousSecret, when set, keys the network's rendezvous key on the
+	// Amino DHT (AminoRendezvousKey), so that only holders of the secret can
+	// find the network's members there. The embedding program sets it (from
+	// the network's pre-shared key); it has no config file key.
+	RendezvousSecret []byte `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults: the "murmur" network, no bootstrap
@@ -47,6 +56,7 @@ func DefaultConfig() Config {
 		DiscoveryInterval: 10 * time.Second, // DHT lookups are cheap at this rate, even for 1,000s of nodes
 		DHTMode:           "server",         // every murmur node helps route
 		MDNS:              true,             // nodes on one LAN find each other with no setup
+		DHT:               DHTMurmur,        // a network's own DHT: members only, nothing published beyond it
 	}
 }
 
@@ -68,6 +78,9 @@ func (c Config) Validate() error {
 	}
 	if c.DiscoveryInterval < 10*time.Millisecond {
 		return fmt.Errorf("discovery_interval: invalid value %s: must be at least 10ms", c.DiscoveryInterval)
+	}
+	if c.DHT != DHTMurmur && c.DHT != DHTAmino {
+		return fmt.Errorf("dht: invalid value %q: want %s or %s", c.DHT, DHTMurmur, DHTAmino)
 	}
 	switch c.DHTMode {
 	case "server", "client", "auto":

@@ -9,6 +9,10 @@
 // address space (or even a connection) never mix: a peer enters the table
 // only once identify shows it serves the network's MemberProtocol.
 //
+// With Config.DHT set to DHTAmino, discovery runs on the public Amino DHT
+// (/ipfs/kad/1.0.0) instead, under a rendezvous key that hides the network's
+// name and, with a secret, its existence (AminoRendezvousKey).
+//
 // The table is the set of connected members; the pool is the members most
 // recently learnt of (from the DHT or a connection; up to poolSize). Layers
 // above read Peers and subscribe to PeerEvent changes.
@@ -41,6 +45,11 @@ var log = logging.Logger("murmur/discovery")
 // ErrNoBootstrapPeer is returned by Start when bootstrap peers are configured
 // and none of them answered within Config.BootstrapTimeout.
 var ErrNoBootstrapPeer = errors.New("no bootstrap peer answered")
+
+// ErrBootstrapOtherNetwork is returned by Start as soon as every bootstrap
+// peer has answered and shown that it is not a member of the network (a
+// node of another murmur network, or another libp2p program such as kubo).
+var ErrBootstrapOtherNetwork = errors.New("every bootstrap peer answered, but none is a member of network")
 
 // PeerEventKind tells whether a peer joined or left the table.
 type PeerEventKind int
@@ -112,6 +121,9 @@ func New(h host.Host, cfg Config, opts ...Option) (*Discovery, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(boot) == 0 {
+		boot = defaultBootstrap(cfg)
+	}
 	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
 	d := &Discovery{
 		cfg:        cfg,
@@ -157,16 +169,13 @@ func (d *Discovery) handleMember(s network.Stream) {
 // with backoff. The context bounds only Start itself.
 func (d *Discovery) Start(ctx context.Context) error {
 	mode := map[string]dht.ModeOpt{"server": dht.ModeServer, "client": dht.ModeClient, "auto": dht.ModeAuto}[d.cfg.DHTMode]
-	dhtOpts := []dht.Option{
-		dht.Mode(mode),
-		dht.ProtocolPrefix(protocol.ID(ProtocolPrefix(d.cfg.Network))),
-		dht.DisableValues(),
-		dht.BootstrapPeers(d.bootstrap...),
-	}
+	dhtOpts := d.dhtOptions(mode)
 	dhtHost := d.host
-	if d.admission != nil {
-		// In a closed network the DHT serves members only, and only
-		// members enter its routing table.
+	if d.admission != nil && d.cfg.DHT != DHTAmino {
+		// In a closed network murmur's own DHT serves members only, and
+		// only members enter its routing table. (The public Amino DHT
+		// stays public; only the rendezvous records on it are the
+		// network's.)
 		dhtOpts = append(dhtOpts, dht.RoutingTableFilter(d.routingTableFilter))
 		dhtHost = d.GatedHost(d.host)
 	}
@@ -229,6 +238,7 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 		return nil
 	}
 	connected := make(chan peer.ID, len(d.bootstrap))
+	foreign := make(chan peer.ID, len(d.bootstrap))
 	var mu sync.Mutex
 	lastErr := make(map[peer.ID]error)
 	for _, ai := range d.bootstrap {
@@ -243,15 +253,34 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				cctx = network.WithForceDirectDial(cctx, "murmur bootstrap retry")
 				err := d.host.Connect(cctx, ai)
 				cancel()
-				if err == nil && !d.bootstrapMember(ai.ID) {
-					// Connect returns after identify, so the protocol list is known.
-					err = fmt.Errorf("peer is not a member of network %q (it does not serve %s, or has no valid member certificate)", d.cfg.Network, d.member)
-					log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
+				if err == nil && d.admission != nil && !d.bootstrapMember(ai.ID) {
+					// A closed network: the peer presented no valid member
+					// certificate.
+					err = fmt.Errorf("peer is not an admitted member of network %q (no valid member certificate; see the log)", d.cfg.Network)
+					_ = d.host.Network().ClosePeer(ai.ID)
+					log.Errorw("bootstrap peer is not an admitted member; not using it", "peer", ai.ID, "error", err)
 					mu.Lock()
 					lastErr[ai.ID] = err
 					mu.Unlock()
-					_ = d.host.Network().ClosePeer(ai.ID)
+					foreign <- ai.ID
 					return
+				}
+				// On the Amino DHT a bootstrap peer is any DHT peer.
+				if err == nil && d.admission == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) && !d.probeMember(ai.ID) {
+					// Connect returns after identify, and the peer refused
+					// the member protocol when asked directly.
+					err = d.notMemberError(ai.ID)
+					foreignPeer := d.KnownNonMember(ai.ID)
+					_ = d.host.Network().ClosePeer(ai.ID)
+					if foreignPeer {
+						log.Errorw("bootstrap peer belongs to another network; not using it", "peer", ai.ID, "error", err)
+						mu.Lock()
+						lastErr[ai.ID] = err
+						mu.Unlock()
+						foreign <- ai.ID
+						return
+					}
+					// Identify told us nothing (it failed or timed out): try again.
 				}
 				if err == nil {
 					log.Infow("connected to bootstrap peer", "peer", ai.ID, "attempt", attempt)
@@ -261,7 +290,7 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				mu.Lock()
 				lastErr[ai.ID] = err
 				mu.Unlock()
-				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff, "error", err)
+				log.Warnw("bootstrap peer did not answer; will retry", "peer", ai.ID, "attempt", attempt, "retry_in", backoff.String(), "error", err)
 				select {
 				case <-d.ctx.Done():
 					return
@@ -273,29 +302,63 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 	}
 	timer := time.NewTimer(d.cfg.BootstrapTimeout)
 	defer timer.Stop()
-	select {
-	case <-connected:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
-	case <-timer.C:
+	summary := func() string {
 		mu.Lock()
 		defer mu.Unlock()
 		var parts []string
 		for _, ai := range d.bootstrap {
 			parts = append(parts, fmt.Sprintf("%s: %v", ai.ID, lastErr[ai.ID]))
 		}
-		return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, strings.Join(parts, "; "))
+		return strings.Join(parts, "; ")
+	}
+	for nForeign := 0; ; {
+		select {
+		case <-connected:
+			return nil
+		case <-foreign:
+			// Fail at once when every bootstrap peer answered but none
+			// belongs to this network: waiting cannot change that.
+			if nForeign++; nForeign == len(d.bootstrap) {
+				return fmt.Errorf("%w %q: %s", ErrBootstrapOtherNetwork, d.cfg.Network, summary())
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("connect to bootstrap peers: %w", ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("%w within %s (bootstrap_timeout): %s", ErrNoBootstrapPeer, d.cfg.BootstrapTimeout, summary())
+		}
 	}
 }
 
-// bootstrapMember reports whether a connected bootstrap peer is a member:
-// in an open network, identify (done when Connect returns) shows it serves
-// the member protocol; in a closed one, it presents a valid credential.
-func (d *Discovery) bootstrapMember(p peer.ID) bool {
-	if d.admission == nil {
-		return d.isMember(p)
+// probeMember asks p for the member protocol directly. It settles what
+// identify left in doubt (identify can fail or lag on a busy host); a
+// peer that serves the protocol is recorded as a member.
+func (d *Discovery) probeMember(p peer.ID) bool {
+	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	defer cancel()
+	s, err := d.host.NewStream(ctx, p, d.member)
+	if err != nil {
+		return false
 	}
+	_ = s.Close()
+	d.checkMember(p)
+	return true
+}
+
+// notMemberError explains why p, connected and identified, is not a
+// member, naming what it runs when identify said.
+func (d *Discovery) notMemberError(p peer.ID) error {
+	what := ""
+	if av, err := d.host.Peerstore().Get(p, "AgentVersion"); err == nil {
+		if s, ok := av.(string); ok && s != "" {
+			what = fmt.Sprintf("; it runs %q", s)
+		}
+	}
+	return fmt.Errorf("peer is not a member of network %q (it does not serve %s%s)", d.cfg.Network, d.member, what)
+}
+
+// bootstrapMember reports whether a connected bootstrap peer of a closed
+// network presents a valid credential.
+func (d *Discovery) bootstrapMember(p peer.ID) bool {
 	ctx, cancel := context.WithTimeout(d.ctx, admitTimeout)
 	defer cancel()
 	return d.AwaitAdmission(ctx, p)
@@ -306,20 +369,23 @@ func (d *Discovery) bootstrapMember(p peer.ID) bool {
 // retried at once when the table grows.
 func (d *Discovery) advertiseLoop() {
 	defer d.wg.Done()
-	key := RendezvousKey(d.cfg.Network)
+	key := rendezvousKey(d.cfg)
+	if c, err := RendezvousCID(key); err == nil {
+		log.Infow("advertising this node under the network's rendezvous key", "dht", d.cfg.DHT, "network", d.cfg.Network, "cid", c.String())
+	}
 	backoff := 200 * time.Millisecond
 	for {
 		wait := backoff
 		if d.dht.RoutingTable().Size() > 0 {
 			ttl, err := d.rd.Advertise(d.ctx, key)
 			if err == nil {
-				log.Debugw("advertised", "key", key, "ttl", ttl)
+				log.Debugw("advertised", "key", key, "ttl", ttl.String())
 				wait, backoff = 7*ttl/8, 200*time.Millisecond
 			} else {
 				if d.ctx.Err() != nil {
 					return
 				}
-				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff, "error", err)
+				log.Debugw("advertise failed; will retry", "key", key, "retry_in", backoff.String(), "error", err)
 				backoff = min(2*backoff, 30*time.Second)
 			}
 		}
@@ -335,7 +401,7 @@ func (d *Discovery) advertiseLoop() {
 // TargetPeers and connects to the members found.
 func (d *Discovery) discoverLoop() {
 	defer d.wg.Done()
-	key := RendezvousKey(d.cfg.Network)
+	key := rendezvousKey(d.cfg)
 	interval := min(d.cfg.DiscoveryInterval, time.Second) // quick first rounds while joining
 	for {
 		if d.dht.RoutingTable().Size() > 0 {

@@ -11,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/security"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
@@ -26,6 +27,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Listen lists the multiaddrs to listen on; port 0 picks a free port.
 	Listen []string `yaml:"listen"`
+	// Muxers lists the stream multiplexers offered on TCP connections, in
+	// order of preference: "yamux", "mplex" (QUIC multiplexes natively).
+	Muxers []string `yaml:"muxers"`
 	// Discovery configures the DHT, bootstrap and the peer table.
 	Discovery dhtdiscovery.Config `yaml:",inline"`
 	// ConnLowWater and ConnHighWater bound the connection manager: above
@@ -41,8 +45,29 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
 	// Store is "pebble" (on disk in DataDir/store; the default) or "memory"
-	// (nothing survives a restart; for tests and ephemeral nodes).
+	// (nothing survives a restart; for tests and ephemeral nodes), or
+	// "postgres" (tables in PostgresSchema of the PostgreSQL database at
+	// PostgresDSN; see docs/postgres.md).
 	Store string `yaml:"store"`
+	// PostgresDSN is the connection string of store: postgres, in libpq's
+	// keyword/value or URL form. Empty by default: there is no server to
+	// assume; required with store: postgres.
+	PostgresDSN string `yaml:"postgres_dsn"`
+	// PostgresSchema is the schema holding the node's tables with store:
+	// postgres. Default "murmur"; nodes sharing a database need one each
+	// (a schema is locked by the node that has it open).
+	PostgresSchema string `yaml:"postgres_schema"`
+	// Compression is what this node compresses its frames with: "none"
+	// (the default: murmur's own frames are mostly signatures, hashes and
+	// IDs, which do not compress, so only nodes carrying compressible
+	// values gain), "snappy" or "zstd". It is negotiated per stream with
+	// each peer (docs/protocol.md, "Compression"): a peer that does not
+	// offer it gets uncompressed frames, so mixed versions interoperate.
+	Compression string `yaml:"compression"`
+	// CompressionThreshold is the smallest frame body, in bytes, that is
+	// compressed; smaller ones are sent as they are. Default 512: below it
+	// the saving is a few bytes and not worth the CPU.
+	CompressionThreshold int `yaml:"compression_threshold"`
 	// Dissemination is how new events spread: "pushpull" (the engine's
 	// push/ack with announce/pull fallback on /murmur/push/1.0.0; the
 	// default) or "gossipsub" (a GossipSub topic per network, EventsTopic).
@@ -116,6 +141,9 @@ func DefaultConfig() Config {
 			"/ip4/0.0.0.0/tcp/4100",
 			"/ip4/0.0.0.0/udp/4100/quic-v1",
 		},
+		// yamux first (flow control per stream); mplex for peers that speak
+		// only mplex, such as some js-libp2p configurations.
+		Muxers:          []string{MuxerYamux, MuxerMplex},
 		Discovery:       dhtdiscovery.DefaultConfig(),
 		ConnLowWater:    32, // well above target_peers: DHT queries need connections too
 		ConnHighWater:   96,
@@ -129,7 +157,14 @@ func DefaultConfig() Config {
 		Ban:             security.DefaultBanConfig(),
 		Rate:            security.DefaultRateConfig(),
 		APIAddr:         "127.0.0.1:4180", // loopback: only local programs reach the API
-		Access:          DefaultAccessConfig(),
+
+		// store: postgres and frame compression (see the fields).
+		PostgresSchema:       "murmur",
+		Compression:          "none",
+		CompressionThreshold: 512,
+
+		// closed networks: open by default, Noise and TLS offered (see AccessConfig).
+		Access: DefaultAccessConfig(),
 	}
 }
 
@@ -200,6 +235,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("listen[%d]: invalid multiaddr %q: %w", i, s, err)
 		}
 	}
+	if err := validateMuxers(c.Muxers); err != nil {
+		return err
+	}
 	if err := c.Discovery.Validate(); err != nil {
 		return err
 	}
@@ -233,8 +271,17 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
 	}
-	if c.Store != "pebble" && c.Store != "memory" {
-		return fmt.Errorf("store: invalid value %q: want pebble or memory", c.Store)
+	if c.Store != "pebble" && c.Store != "memory" && c.Store != "postgres" {
+		return fmt.Errorf("store: invalid value %q: want pebble, memory or postgres", c.Store)
+	}
+	if c.Store == "postgres" && c.PostgresDSN == "" {
+		return fmt.Errorf("postgres_dsn: required with store: postgres (for example host=/run/postgresql dbname=murmur)")
+	}
+	if _, err := protocol.ParseCompression(c.Compression); err != nil {
+		return fmt.Errorf("compression: %w", err)
+	}
+	if c.CompressionThreshold < 1 {
+		return fmt.Errorf("compression_threshold: invalid value %d: must be at least 1 (bytes)", c.CompressionThreshold)
 	}
 	if c.Dissemination != DisseminationPushPull && c.Dissemination != DisseminationGossipSub {
 		return fmt.Errorf("dissemination: invalid value %q: want %s or %s", c.Dissemination, DisseminationPushPull, DisseminationGossipSub)

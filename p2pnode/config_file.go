@@ -107,6 +107,10 @@ preset: default
 # Multiaddrs to listen on. Port 0 picks a free port.
 #listen: [/ip4/0.0.0.0/tcp/4100, /ip4/0.0.0.0/udp/4100/quic-v1]
 
+# Stream multiplexers offered on TCP, in order of preference: yamux, mplex
+# (for peers that speak only mplex, such as some js-libp2p configurations).
+#muxers: [yamux, mplex]
+
 # Name of the murmur network to join. Nodes only see peers of the same network.
 #network: murmur
 
@@ -131,6 +135,12 @@ preset: default
 # Off in the server preset.
 #mdns: true
 
+# DHT to meet other members on: murmur (the network's own DHT, reached through
+# bootstrap peers) or amino (the public IPFS DHT, /ipfs/kad/1.0.0, to meet
+# across the internet; its public bootstrap peers are used when bootstrap is
+# empty, and dht_mode auto or client suits most nodes there).
+#dht: murmur
+
 # Connection manager: trim to conn_low_water when above conn_high_water.
 #conn_low_water: 32
 #conn_high_water: 96
@@ -147,9 +157,18 @@ preset: default
 # How long a graceful shutdown may take.
 #shutdown_timeout: 10s
 
-# Where replicated state is kept: pebble (on disk in DATA/store) or memory
-# (nothing survives a restart).
+# Where replicated state is kept: pebble (on disk in DATA/store), memory
+# (nothing survives a restart) or postgres (tables in postgres_schema of the
+# database postgres_dsn names; see docs/postgres.md).
 #store: pebble
+#postgres_dsn: ""
+#postgres_schema: murmur
+
+# Frame compression: none, snappy or zstd, negotiated with each peer (peers
+# that do not offer it get uncompressed frames). Frame bodies under
+# compression_threshold bytes are sent as they are.
+#compression: none
+#compression_threshold: 512
 
 # How new events spread: pushpull (push/ack with pull-sync fallback on
 # murmur's own protocol) or gossipsub (a GossipSub topic per network).

@@ -1,5 +1,5 @@
 // Package p2pnode is the embeddable murmur node: it assembles a go-libp2p
-// host (TCP and QUIC, Noise, yamux, identify, ping, resource and connection
+// host (TCP and QUIC, Noise, yamux and mplex, identify, ping, resource and connection
 // managers) with DHT discovery, and is what the daemon and other Go programs
 // run.
 //
@@ -33,13 +33,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	cmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
+	"github.com/murmur-p2p/murmur/internal/version"
 	"github.com/murmur-p2p/murmur/security"
 )
 
@@ -249,6 +249,10 @@ func (n *Node) newHost() (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create connection manager: %w", err)
 	}
+	muxers, err := muxerOptions(n.cfg.Muxers)
+	if err != nil {
+		return nil, err
+	}
 	secOpts, listen, quicOK := n.securityOptions()
 	opts := []libp2p.Option{
 		libp2p.Identity(n.key),
@@ -259,7 +263,8 @@ func (n *Node) newHost() (host.Host, error) {
 	}
 	opts = append(opts, secOpts...)
 	opts = append(opts,
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ChainOptions(muxers...),
+		libp2p.UserAgent(version.Agent()),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),
@@ -324,7 +329,7 @@ func (n *Node) fault(p peer.ID, what string) {
 	if !n.bans.Fault(p) {
 		return
 	}
-	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration)
+	log.Warnw("banning misbehaving peer", "peer", p, "last_fault", what, "for", n.cfg.Ban.Duration.String())
 	if h := n.liveHost.Load(); h != nil {
 		_ = (*h).Network().ClosePeer(p)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/security"
 	"github.com/murmur-p2p/murmur/sync/pebblestore"
+	"github.com/murmur-p2p/murmur/sync/pgstore"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -63,8 +64,14 @@ func openStore(cfg Config) (replica.Store, error) {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
 		return s, nil
+	case "postgres":
+		s, err := pgstore.Open(pgstore.Options{DSN: cfg.PostgresDSN, Schema: cfg.PostgresSchema, MerkleDepth: cfg.Sync.MerkleTreeDepth})
+		if err != nil {
+			return nil, fmt.Errorf("open store (postgres schema %s): %w", cfg.PostgresSchema, err)
+		}
+		return s, nil
 	}
-	return nil, fmt.Errorf("store: invalid value %q: want pebble or memory", cfg.Store)
+	return nil, fmt.Errorf("store: invalid value %q: want pebble, memory or postgres", cfg.Store)
 }
 
 // startReplication opens the store and starts the engine on h. The engine
@@ -105,6 +112,8 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	}
 	tcfg := protocol.DefaultConfig()
 	tcfg.Limits = protocol.LimitsFor(engCfg)
+	tcfg.Compression, _ = protocol.ParseCompression(cfg.Compression) // checked by Validate
+	tcfg.CompressionThreshold = cfg.CompressionThreshold
 	tcfg.OnFault = func(f protocol.Fault) {
 		log.Debugw("peer fault", "peer", f.Peer, "kind", f.Kind, "error", f.Err)
 		fault(f.Peer, f.Kind.String())

@@ -49,6 +49,18 @@ type Config struct {
 	// for peers behind middleboxes that dislike long-lived streams.
 	StreamPerMessage bool `yaml:"stream_per_message"`
 
+	// Compression is what this Transport compresses the frames it sends
+	// with, negotiated per stream (docs/protocol.md, "Compression"):
+	// CompressionNone (the zero value) sends plain frames and serves only
+	// the plain protocol IDs, exactly as a Transport without compression;
+	// otherwise the Transport also accepts every compression it
+	// implements.
+	Compression Compression `yaml:"-"`
+	// CompressionThreshold is the smallest Envelope, in bytes, that is
+	// compressed; smaller ones are stored. Default 512: below it the saving
+	// is a few bytes and not worth the CPU.
+	CompressionThreshold int `yaml:"compression_threshold"`
+
 	// OnFault, when set, is called for every fault a peer commits (see
 	// FaultKind), after the offending stream was reset, so the node can
 	// score or ban the peer. It is called from stream goroutines and must
@@ -68,6 +80,7 @@ func DefaultConfig() Config {
 		MaxInboundStreamsPerPeer: 8,                // one per protocol in steady state, room for reopen overlaps
 		SendQueueSize:            256,              // a few Ready rounds of messages for one peer
 		FaultTableSize:           4096,             // peers whose faults are remembered
+		CompressionThreshold:     512,              // smaller frames gain a few bytes at most
 	}
 }
 
@@ -85,6 +98,7 @@ func (c Config) withDefaults() (Config, error) {
 		fillDefault("max_inbound_streams_per_peer", &c.MaxInboundStreamsPerPeer, d.MaxInboundStreamsPerPeer),
 		fillDefault("send_queue_size", &c.SendQueueSize, d.SendQueueSize),
 		fillDefault("fault_table_size", &c.FaultTableSize, d.FaultTableSize),
+		fillDefault("compression_threshold", &c.CompressionThreshold, d.CompressionThreshold),
 	)
 	return c, err
 }

@@ -18,7 +18,8 @@ import (
 // fault, or the Transport closes.
 func (t *Transport) handleStream(s network.Stream) {
 	p := s.Conn().RemotePeer()
-	proto := s.Protocol()
+	wp := t.wire[s.Protocol()]
+	proto := wp.base
 	c := t.stats[proto]
 	if c == nil { // a protocol we do not serve; cannot happen via SetStreamHandler
 		_ = s.Reset()
@@ -34,7 +35,7 @@ func (t *Transport) handleStream(s network.Stream) {
 	}
 	defer t.leave(p, s)
 	c.inbound.Add(1)
-	fr := NewFrameReader(s, t.cfg.Limits.MaxMessageSize)
+	fr := NewFrameReader(s, t.frameLimit(wp.codec))
 	for {
 		_ = s.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout))
 		if err := fr.Wait(); err != nil {
@@ -52,6 +53,9 @@ func (t *Transport) handleStream(s network.Stream) {
 		}
 		_ = s.SetReadDeadline(time.Now().Add(t.cfg.FrameTimeout))
 		frame, err := fr.ReadFrame()
+		if err == nil {
+			frame, err = t.inflate(wp.codec, c, frame)
+		}
 		if err == nil {
 			err = t.receive(p, proto, c, frame)
 		}

@@ -32,6 +32,8 @@ type sender struct {
 	s    network.Stream
 	gone chan struct{}
 	ours *atomic.Bool
+	// codec is the compression negotiated for s.
+	codec Compression
 }
 
 func newSender(t *Transport, key senderKey) *sender {
@@ -98,7 +100,8 @@ func (s *sender) write(frame []byte) {
 			fresh = true
 		}
 		_ = s.s.SetWriteDeadline(time.Now().Add(s.t.cfg.WriteTimeout))
-		if _, err := s.s.Write(frame); err != nil {
+		wire, compressed := s.t.codecs.compressFrame(s.codec, frame)
+		if _, err := s.s.Write(wire); err != nil {
 			log.Debugw("write failed", "peer", s.key.peer, "protocol", s.key.proto, "fresh", fresh, "error", err)
 			s.drop(true)
 			if fresh {
@@ -109,6 +112,7 @@ func (s *sender) write(frame []byte) {
 		}
 		s.c.msgsSent.Add(1)
 		s.c.bytesSent.Add(uint64(len(frame)))
+		s.c.comp.sent(len(wire), compressed)
 		if s.t.cfg.StreamPerMessage {
 			s.drop(false)
 		}
@@ -127,10 +131,11 @@ func (s *sender) open() error {
 		case <-ctx.Done():
 		}
 	}()
-	st, err := s.t.h.NewStream(ctx, s.key.peer, s.key.proto)
+	st, err := s.t.h.NewStream(ctx, s.key.peer, offers(s.key.proto, s.t.cfg.Compression)...)
 	if err != nil {
 		return fmt.Errorf("open %s stream to %s: %w", s.key.proto, s.key.peer, err)
 	}
+	s.codec = s.t.wire[st.Protocol()].codec
 	// Register the stream so that Close can interrupt a blocked write.
 	s.t.mu.Lock()
 	if s.t.closed {

@@ -21,6 +21,8 @@ type ProtocolStats struct {
 	// RemoteEnded counts outgoing streams the remote closed or reset (the
 	// next message goes on a new stream).
 	RemoteEnded uint64
+	// Compression counts the bytes on the streams, after compression.
+	Compression CompressionStats
 }
 
 // protoCounters is the live, atomically updated form of ProtocolStats.
@@ -28,6 +30,7 @@ type protoCounters struct {
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
 	dropped, sendFailures                    atomic.Uint64
 	opened, inbound, reset, remoteEnded      atomic.Uint64
+	comp                                     compressionCounters
 }
 
 func (c *protoCounters) snapshot() ProtocolStats {
@@ -42,5 +45,6 @@ func (c *protoCounters) snapshot() ProtocolStats {
 		InboundStreams:   c.inbound.Load(),
 		StreamsReset:     c.reset.Load(),
 		RemoteEnded:      c.remoteEnded.Load(),
+		Compression:      c.comp.snapshot(),
 	}
 }

@@ -51,6 +51,10 @@ type Transport struct {
 
 	stats  map[p2pprotocol.ID]*protoCounters
 	faults *faultTable
+	// wire maps each protocol ID served to its base protocol and
+	// compression; codecs compress and decompress (compression.go).
+	wire   map[p2pprotocol.ID]wireProto
+	codecs *codecs
 
 	mu      stdsync.Mutex
 	closed  bool
@@ -80,6 +84,10 @@ func New(h host.Host, cfg Config, deliver DeliverFunc) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	codecs, err := newCodecs(cfg.Limits.MaxMessageSize, cfg.CompressionThreshold)
+	if err != nil {
+		return nil, err
+	}
 	t := &Transport{
 		h:       h,
 		cfg:     cfg,
@@ -87,6 +95,8 @@ func New(h host.Host, cfg Config, deliver DeliverFunc) (*Transport, error) {
 		self:    replica.PeerID(h.ID()),
 		stats:   map[p2pprotocol.ID]*protoCounters{},
 		faults:  faults,
+		wire:    wireProtocols(Protocols(), cfg.Compression),
+		codecs:  codecs,
 		senders: map[senderKey]*sender{},
 		inbound: map[peer.ID]int{},
 		streams: map[network.Stream]struct{}{},
@@ -94,6 +104,8 @@ func New(h host.Host, cfg Config, deliver DeliverFunc) (*Transport, error) {
 	}
 	for _, p := range Protocols() {
 		t.stats[p] = &protoCounters{}
+	}
+	for p := range t.wire {
 		h.SetStreamHandler(p, t.handleStream)
 	}
 	return t, nil
@@ -172,7 +184,7 @@ func (t *Transport) Close() error {
 	}
 	t.closed = true
 	close(t.closing)
-	for _, p := range Protocols() {
+	for p := range t.wire {
 		t.h.RemoveStreamHandler(p)
 	}
 	for s := range t.streams {
@@ -180,6 +192,7 @@ func (t *Transport) Close() error {
 	}
 	t.mu.Unlock()
 	t.wg.Wait()
+	t.codecs.close()
 	return nil
 }
 

@@ -5,6 +5,7 @@
 //	murmur id     --data DIR   print the node's peer ID
 //	murmur keygen              write a private network key (swarm.key)
 //	murmur network create | admit PEER_ID | revoke PEER_ID   closed networks
+//	murmur version             print the version (the libp2p agent is murmur/<version>)
 //
 // and, talking to a running daemon through its control API (found by
 // --data DIR, --api ADDR or MURMUR_API):
@@ -51,6 +52,7 @@ func commands() []command {
 		{"sync", "run a digest sync with a peer now: sync PEER_ID", runSync},
 		{"keygen", "write a private network key (swarm.key), random or from a passphrase", runKeygen},
 		{"network", "closed networks: network create | admit PEER_ID | revoke PEER_ID", runNetwork},
+		{"version", "print murmur's version (its libp2p agent is murmur/<version>)", runVersion},
 	}
 }
 

@@ -69,7 +69,13 @@ func printStatus(stdout io.Writer, st controlapi.Status) error {
 	if st.Store.Dir != "" {
 		store += fmt.Sprintf(", %s on disk in %s", humanBytes(st.Store.SizeBytes), st.Store.Dir)
 	}
+	if st.Store.Schema != "" {
+		store += ", schema " + st.Store.Schema
+	}
 	fmt.Fprintf(tw, "store:\t%s\n", store)
+	wr := st.Wire
+	fmt.Fprintf(tw, "wire:\tcompression %s; %s sent as %s, %s received as %s\n", wr.Compression,
+		humanBytes(int64(wr.BytesSent)), humanBytes(int64(wr.WireBytesSent)), humanBytes(int64(wr.BytesReceived)), humanBytes(int64(wr.WireBytesReceived)))
 	e := st.Engine
 	fmt.Fprintf(tw, "events:\t%d created, %d accepted, %d duplicates, %d rejected, %d conflicts\n", e.Created, e.Accepted, e.Duplicates, e.Rejected, e.Conflicts)
 	fmt.Fprintf(tw, "messages:\t%d sent (%s), %d received (%s)\n", e.MessagesSent, humanBytes(int64(e.BytesSent)), e.MessagesReceived, humanBytes(int64(e.BytesReceived)))

@@ -54,6 +54,16 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		res.Store.Dir = filepath.Join(cfg.DataDir, p2pnode.StoreDirName)
 		res.Store.SizeBytes = metrics.DirSize(res.Store.Dir)
 	}
+	if cfg.Store == "postgres" {
+		res.Store.Schema = cfg.PostgresSchema
+	}
+	res.Wire.Compression = cfg.Compression
+	for _, ps := range st.Protocols {
+		res.Wire.BytesSent += ps.BytesSent
+		res.Wire.WireBytesSent += ps.Compression.WireBytesSent
+		res.Wire.BytesReceived += ps.BytesReceived
+		res.Wire.WireBytesReceived += ps.Compression.WireBytesReceived
+	}
 	vv, err := s.node.VersionVector()
 	if err != nil {
 		writeNodeError(w, "status", err)

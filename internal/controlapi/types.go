@@ -162,13 +162,25 @@ type Status struct {
 	PeersConnected int               `json:"peers_connected"`
 	Store          StoreStatus       `json:"store"`
 	Engine         EngineStatus      `json:"engine"`
+	Wire           WireStatus        `json:"wire"`
 	Uptime         string            `json:"uptime"`
+}
+
+// WireStatus sums the frames of every murmur protocol: bytes as encoded
+// and bytes on the streams, after compression.
+type WireStatus struct {
+	Compression       string `json:"compression"` // what this node sends: none, snappy or zstd
+	BytesSent         uint64 `json:"bytes_sent"`
+	WireBytesSent     uint64 `json:"wire_bytes_sent"`
+	BytesReceived     uint64 `json:"bytes_received"`
+	WireBytesReceived uint64 `json:"wire_bytes_received"`
 }
 
 // StoreStatus describes the node's store.
 type StoreStatus struct {
-	Kind      string `json:"kind"` // pebble or memory
+	Kind      string `json:"kind"` // pebble, memory or postgres
 	Dir       string `json:"dir,omitempty"`
+	Schema    string `json:"schema,omitempty"` // postgres: the schema of the node's tables
 	SizeBytes int64  `json:"size_bytes"`
 	Events    uint64 `json:"events"`
 	Origins   int    `json:"origins"`

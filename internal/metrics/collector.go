@@ -143,8 +143,11 @@ var (
 	protoLabels   = []string{"protocol"}
 	protoMsgSent  = prometheus.NewDesc("murmur_protocol_messages_sent_total", "Messages written to streams, by libp2p protocol.", protoLabels, nil)
 	protoMsgRecv  = prometheus.NewDesc("murmur_protocol_messages_received_total", "Messages read from streams, by libp2p protocol.", protoLabels, nil)
-	protoByteSent = prometheus.NewDesc("murmur_protocol_bytes_sent_total", "Bytes written to streams (frames), by libp2p protocol.", protoLabels, nil)
-	protoByteRecv = prometheus.NewDesc("murmur_protocol_bytes_received_total", "Bytes read from streams (frames), by libp2p protocol.", protoLabels, nil)
+	protoByteSent = prometheus.NewDesc("murmur_protocol_bytes_sent_total", "Frame bytes sent (before compression), by libp2p protocol.", protoLabels, nil)
+	protoByteRecv = prometheus.NewDesc("murmur_protocol_bytes_received_total", "Frame bytes received (after decompression), by libp2p protocol.", protoLabels, nil)
+	// Compression: the two above count frames before compression, these after.
+	protoWireSent = prometheus.NewDesc("murmur_protocol_wire_bytes_sent_total", "Bytes written to streams after compression (equal to murmur_protocol_bytes_sent_total without it), by libp2p protocol.", protoLabels, nil)
+	protoWireRecv = prometheus.NewDesc("murmur_protocol_wire_bytes_received_total", "Bytes read from streams before decompression, by libp2p protocol.", protoLabels, nil)
 	protoDropped  = prometheus.NewDesc("murmur_protocol_send_dropped_total", "Messages not sent because the send queue was full, by libp2p protocol.", protoLabels, nil)
 	protoFailures = prometheus.NewDesc("murmur_protocol_send_failures_total", "Messages lost to a stream that could not be opened or written, by libp2p protocol.", protoLabels, nil)
 	protoResets   = prometheus.NewDesc("murmur_protocol_streams_reset_total", "Inbound streams reset for a fault, by libp2p protocol.", protoLabels, nil)
@@ -162,7 +165,7 @@ func (c *NodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- s.desc
 	}
 	for _, d := range []*prometheus.Desc{messagesSentDesc, messagesRecvDesc, protoMsgSent, protoMsgRecv, protoByteSent,
-		protoByteRecv, protoDropped, protoFailures, protoResets, protoOpened, peersConnectedDesc, peersStateDesc, syncDurationDesc, storeSizeDesc} {
+		protoByteRecv, protoWireSent, protoWireRecv, protoDropped, protoFailures, protoResets, protoOpened, peersConnectedDesc, peersStateDesc, syncDurationDesc, storeSizeDesc} {
 		ch <- d
 	}
 }
@@ -192,6 +195,7 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 			{protoMsgSent, ps.MessagesSent}, {protoMsgRecv, ps.MessagesReceived}, {protoByteSent, ps.BytesSent},
 			{protoByteRecv, ps.BytesReceived}, {protoDropped, ps.Dropped}, {protoFailures, ps.SendFailures},
 			{protoResets, ps.StreamsReset}, {protoOpened, ps.StreamsOpened},
+			{protoWireSent, ps.Compression.WireBytesSent}, {protoWireRecv, ps.Compression.WireBytesReceived},
 		} {
 			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), id)
 		}

@@ -1,0 +1,25 @@
+package pebblestore
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
+)
+
+// BenchmarkStore runs the store benchmarks every store shares
+// (sync/storetest), for comparison with sync/pgstore: synced writes in
+// batches of 1 and 64 events, and an anti-entropy round over 10,000 keys
+// of which 100 differ.
+func BenchmarkStore(b *testing.B) {
+	open := func(b *testing.B) replica.Store {
+		s, err := Open(b.TempDir(), Options{MerkleDepth: 12})
+		must(b, err)
+		return s
+	}
+	for _, n := range []int{1, 64} {
+		b.Run(fmt.Sprintf("apply/events=%d", n), func(b *testing.B) { storetest.BenchApply(b, open, n) })
+	}
+	b.Run("antientropy/keys=10000/differ=100", func(b *testing.B) { storetest.BenchAntiEntropy(b, open, 10000, 100) })
+}
