@@ -58,20 +58,20 @@ const gossipQueueSize = 1024
 // content-based ID also means the same event published twice (for example
 // after a restart) is one message, deduplicated by every router.
 type gossipRouter struct {
-	ps      *pubsub.PubSub
-	topic   *pubsub.Topic
-	sub     *pubsub.Subscription
-	self    peer.ID
-	drop    func(peer.ID) bool
-	fault   func(peer.ID, string) // told of peers that forward invalid events
-	allow   func(peer.ID) bool    // the per-peer rate limit shared with the stream protocols
-	member  func(peer.ID) bool    // whether a peer is a member of the network
-	verify  replica.Verifier      // checks (and in a closed network authorizes) events
-	queue   chan *replica.Event
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	tracer  *gossipTracer
-	maxSize int
+	ps        *pubsub.PubSub
+	topic     *pubsub.Topic
+	sub       *pubsub.Subscription
+	self      peer.ID
+	drop      func(peer.ID) bool
+	fault     func(peer.ID, string) // told of peers that forward invalid events
+	allow     func(peer.ID) bool    // the per-peer rate limit shared with the stream protocols
+	nonMember func(peer.ID) bool    // whether a peer is known not to be a member
+	verify    replica.Verifier      // checks (and in a closed network authorizes) events
+	queue     chan *replica.Event
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	tracer    *gossipTracer
+	maxSize   int
 
 	published, publishFailed, queueFull atomic.Uint64
 	received, rejected, lost, limited   atomic.Uint64
@@ -104,24 +104,24 @@ type GossipStats struct {
 // startGossip joins the network's events topic on h. drop, if not nil,
 // simulates loss of received messages (see WithReceiveLoss).
 //
-// member tells members of the network from others: GossipSub's peer filter
-// keeps others out of the topic's mesh and the validator drops what they
-// send. verifier checks events (in a closed network it also authorizes
+// nonMember tells peers known not to be members of the network (in a
+// closed network: not admitted): GossipSub's peer filter keeps them out of
+// the topic's mesh and the validator rejects what they send. verifier checks events (in a closed network it also authorizes
 // them against their origin's certificate).
 func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(peer.ID, string), allow func(peer.ID) bool,
-	member func(peer.ID) bool, verifier replica.Verifier) (*gossipRouter, error) {
+	nonMember func(peer.ID) bool, verifier replica.Verifier) (*gossipRouter, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gossipRouter{
-		self:    h.ID(),
-		drop:    drop,
-		fault:   fault,
-		allow:   allow,
-		member:  member,
-		verify:  verifier,
-		queue:   make(chan *replica.Event, publishQueueSize),
-		cancel:  cancel,
-		tracer:  &gossipTracer{},
-		maxSize: cfg.Sync.MaxMessageSize,
+		self:      h.ID(),
+		drop:      drop,
+		fault:     fault,
+		allow:     allow,
+		nonMember: nonMember,
+		verify:    verifier,
+		queue:     make(chan *replica.Event, publishQueueSize),
+		cancel:    cancel,
+		tracer:    &gossipTracer{},
+		maxSize:   cfg.Sync.MaxMessageSize,
 	}
 	if g.maxSize == 0 {
 		g.maxSize = replica.DefaultConfig().MaxMessageSize
@@ -136,7 +136,7 @@ func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(pe
 		// throttle validation under a few hundred events a second.
 		pubsub.WithPeerOutboundQueueSize(gossipQueueSize),
 		pubsub.WithValidateQueueSize(gossipQueueSize),
-		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return member(p) }),
+		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return !nonMember(p) }),
 		// Only the network's topic is tracked: peers cannot make the
 		// router keep state for topics of their choosing.
 		pubsub.WithSubscriptionFilter(pubsub.NewAllowlistSubscriptionFilter(EventsTopic(cfg.Discovery.Network))),
@@ -213,7 +213,7 @@ func (g *gossipRouter) validate(_ context.Context, from peer.ID, m *pubsub.Messa
 		}
 		return pubsub.ValidationIgnore
 	}
-	if from != g.self && !g.member(from) {
+	if from != g.self && g.nonMember(from) {
 		// Not a member (in a closed network: not admitted): nothing it
 		// sends is delivered or forwarded.
 		g.rejected.Add(1)

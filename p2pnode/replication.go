@@ -88,6 +88,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	if err != nil {
 		return nil, err
 	}
+	rawHost := h
 	h = disc.GatedHost(h)
 	store, err := openStore(cfg)
 	if err != nil {
@@ -126,7 +127,15 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	r.drop = opts.recvLoss
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
-		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow, disc.Admitted, engCfg.Verifier); err != nil {
+		// In a closed network GossipSub's streams are gated like murmur's;
+		// in an open one its peer filter and validator turn away peers
+		// identify shows are not members (gating its streams there would
+		// cost a member whose identify lags its subscriptions).
+		gh := rawHost
+		if access != nil {
+			gh = h
+		}
+		if r.gossip, err = startGossip(gh, cfg, opts.recvLoss, fault, r.limiter.Allow, disc.KnownNonMember, engCfg.Verifier); err != nil {
 			t.Close()
 			store.Close()
 			return nil, err
