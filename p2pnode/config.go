@@ -13,6 +13,7 @@ import (
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/security"
+	"github.com/murmur-p2p/murmur/sync/pebblestore"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -49,6 +50,13 @@ type Config struct {
 	// "postgres" (tables in PostgresSchema of the PostgreSQL database at
 	// PostgresDSN; see docs/postgres.md).
 	Store string `yaml:"store"`
+	// StoreMinFreeMB: the pebble store refuses writes (the API answers 507,
+	// peers' events are not acknowledged) while its file system has fewer
+	// MiB free, takes them again by itself once space returns, and the
+	// node does not start below it. Default 64: room for the store to
+	// flush and compact after its last accepted write (see
+	// pebblestore.DefaultMinFreeBytes).
+	StoreMinFreeMB int `yaml:"store_min_free_mb"`
 	// PostgresDSN is the connection string of store: postgres, in libpq's
 	// keyword/value or URL form. Empty by default: there is no server to
 	// assume; required with store: postgres.
@@ -73,6 +81,14 @@ type Config struct {
 	// default) or "gossipsub" (a GossipSub topic per network, EventsTopic).
 	// Digest sync runs unchanged under both.
 	Dissemination string `yaml:"dissemination"`
+	// Ordering is "none" (the default: no global order, nothing extra runs)
+	// or "raft": the voters in OrderVoters run Raft on /murmur/order/1.0.0
+	// and every event gets one global order index (package sync/order).
+	Ordering string `yaml:"ordering"`
+	// OrderVoters lists the peer IDs of the ordering group's initial voters:
+	// 1 (development only), 3, 5 or 7, the same list on every node. Other
+	// nodes with ordering: raft join as learners.
+	OrderVoters []string `yaml:"order_voters"`
 	// Sync tunes the replication engine; its keys (fanout, sync_interval,
 	// max_message_size, ...) sit at the top level of the file.
 	Sync replica.Config `yaml:",inline"`
@@ -150,7 +166,9 @@ func DefaultConfig() Config {
 		Resources:       DefaultResourceConfig(),
 		ShutdownTimeout: 10 * time.Second,
 		Store:           "pebble",
+		StoreMinFreeMB:  pebblestore.DefaultMinFreeBytes >> 20,
 		Dissemination:   DisseminationPushPull,
+		Ordering:        OrderingNone, // ordering costs a Raft group; only applications that need one order pay for it
 		Sync:            replica.DefaultConfig(),
 		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
 		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
@@ -271,6 +289,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
 	}
+	if c.StoreMinFreeMB < 0 {
+		return fmt.Errorf("store_min_free_mb: invalid value %d: must not be negative", c.StoreMinFreeMB)
+	}
 	if c.Store != "pebble" && c.Store != "memory" && c.Store != "postgres" {
 		return fmt.Errorf("store: invalid value %q: want pebble, memory or postgres", c.Store)
 	}
@@ -285,6 +306,9 @@ func (c Config) Validate() error {
 	}
 	if c.Dissemination != DisseminationPushPull && c.Dissemination != DisseminationGossipSub {
 		return fmt.Errorf("dissemination: invalid value %q: want %s or %s", c.Dissemination, DisseminationPushPull, DisseminationGossipSub)
+	}
+	if err := c.validateOrdering(); err != nil {
+		return err
 	}
 	if err := c.Sync.Validate(); err != nil {
 		return err
@@ -301,11 +325,8 @@ func (c Config) Validate() error {
 	if c.Ban.Threshold > 0 && (c.Ban.Window <= 0 || c.Ban.Duration <= 0) {
 		return fmt.Errorf("ban_window, ban_duration: invalid values %s, %s: must be positive", c.Ban.Window, c.Ban.Duration)
 	}
-	if c.Rate.MessagesPerSecond < 0 {
-		return fmt.Errorf("peer_rate_limit: invalid value %v: must not be negative (0 disables the limit)", c.Rate.MessagesPerSecond)
-	}
-	if c.Rate.MessagesPerSecond > 0 && c.Rate.Burst < 1 {
-		return fmt.Errorf("peer_rate_burst: invalid value %d: must be at least 1", c.Rate.Burst)
+	if err := c.Rate.Validate(); err != nil {
+		return err
 	}
 	if _, err := c.allowList(); err != nil {
 		return err
@@ -334,4 +355,29 @@ func (c Config) allowList() ([]peer.ID, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+func (c Config) validateOrdering() error {
+	switch c.Ordering {
+	case OrderingNone:
+		return nil
+	case OrderingRaft:
+	default:
+		return fmt.Errorf("ordering: invalid value %q: want %s or %s", c.Ordering, OrderingNone, OrderingRaft)
+	}
+	if n := len(c.OrderVoters); n != 1 && n != 3 && n != 5 && n != 7 {
+		return fmt.Errorf("order_voters: %d voters: want 3 or 5 (1 for development, 7 at most)", n)
+	}
+	seen := map[peer.ID]bool{}
+	for i, v := range c.OrderVoters {
+		p, err := peer.Decode(v)
+		if err != nil {
+			return fmt.Errorf("order_voters[%d]: invalid peer ID %q: %w", i, v, err)
+		}
+		if seen[p] {
+			return fmt.Errorf("order_voters[%d]: %s is listed twice", i, v)
+		}
+		seen[p] = true
+	}
+	return nil
 }
