@@ -73,6 +73,14 @@ type Config struct {
 	// default) or "gossipsub" (a GossipSub topic per network, EventsTopic).
 	// Digest sync runs unchanged under both.
 	Dissemination string `yaml:"dissemination"`
+	// Ordering is "none" (the default: no global order, nothing extra runs)
+	// or "raft": the voters in OrderVoters run Raft on /murmur/order/1.0.0
+	// and every event gets one global order index (package sync/order).
+	Ordering string `yaml:"ordering"`
+	// OrderVoters lists the peer IDs of the ordering group's initial voters:
+	// 1 (development only), 3, 5 or 7, the same list on every node. Other
+	// nodes with ordering: raft join as learners.
+	OrderVoters []string `yaml:"order_voters"`
 	// Sync tunes the replication engine; its keys (fanout, sync_interval,
 	// max_message_size, ...) sit at the top level of the file.
 	Sync replica.Config `yaml:",inline"`
@@ -146,6 +154,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		Store:           "pebble",
 		Dissemination:   DisseminationPushPull,
+		Ordering:        OrderingNone, // ordering costs a Raft group; only applications that need one order pay for it
 		Sync:            replica.DefaultConfig(),
 		TickInterval:    100 * time.Millisecond, // a fifth of the engine's shortest timeout
 		InboxSize:       4096,                   // a burst of ~40 full batches before dropping
@@ -278,6 +287,9 @@ func (c Config) Validate() error {
 	if c.Dissemination != DisseminationPushPull && c.Dissemination != DisseminationGossipSub {
 		return fmt.Errorf("dissemination: invalid value %q: want %s or %s", c.Dissemination, DisseminationPushPull, DisseminationGossipSub)
 	}
+	if err := c.validateOrdering(); err != nil {
+		return err
+	}
 	if err := c.Sync.Validate(); err != nil {
 		return err
 	}
@@ -323,4 +335,29 @@ func (c Config) allowList() ([]peer.ID, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+func (c Config) validateOrdering() error {
+	switch c.Ordering {
+	case OrderingNone:
+		return nil
+	case OrderingRaft:
+	default:
+		return fmt.Errorf("ordering: invalid value %q: want %s or %s", c.Ordering, OrderingNone, OrderingRaft)
+	}
+	if n := len(c.OrderVoters); n != 1 && n != 3 && n != 5 && n != 7 {
+		return fmt.Errorf("order_voters: %d voters: want 3 or 5 (1 for development, 7 at most)", n)
+	}
+	seen := map[peer.ID]bool{}
+	for i, v := range c.OrderVoters {
+		p, err := peer.Decode(v)
+		if err != nil {
+			return fmt.Errorf("order_voters[%d]: invalid peer ID %q: %w", i, v, err)
+		}
+		if seen[p] {
+			return fmt.Errorf("order_voters[%d]: %s is listed twice", i, v)
+		}
+		seen[p] = true
+	}
+	return nil
 }

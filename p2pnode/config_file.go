@@ -175,6 +175,14 @@ preset: default
 # Digest sync runs under both.
 #dissemination: pushpull
 
+# Global order (off by default): with ordering: raft, the voters run Raft on
+# /murmur/order/1.0.0 and every event gets one index of a global order,
+# consistent with causality (GET /v1/order, murmur watch --ordered). Voters
+# are peer IDs, the same list on every node (3 or 5; 1 for development);
+# other nodes with ordering: raft follow as learners.
+#ordering: none
+#order_voters: []
+
 # Replication: push/ack with pull-sync fallback, and digest sync.
 #fanout: 3                    # peers each new event is pushed to
 #pull_extra: 2                # ID-only announcements go to fanout + pull_extra peers

@@ -42,6 +42,7 @@ import (
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/internal/version"
 	"github.com/murmur-p2p/murmur/security"
+	"github.com/murmur-p2p/murmur/sync/order"
 )
 
 var log = logging.Logger("murmur/node")
@@ -61,6 +62,8 @@ type options struct {
 	// host is a host given by WithHost; recvLoss the WithReceiveLoss hook.
 	host     host.Host
 	recvLoss func(peer.ID) bool
+	// orderTune adjusts the ordering core's config (tests).
+	orderTune func(*order.Config)
 }
 
 // WithIdentity uses key as the node's identity instead of the key file in
@@ -115,6 +118,7 @@ type Node struct {
 	host    host.Host
 	disc    *dhtdiscovery.Discovery
 	repl    *replication
+	ord     *ordering // nil unless ordering: raft
 }
 
 // New validates cfg, loads (or, on first use, creates) the identity in
@@ -203,13 +207,25 @@ func (n *Node) Start(ctx context.Context) error {
 		h.Close()
 		return err
 	}
+	var ord *ordering
+	if n.cfg.Ordering == OrderingRaft {
+		if ord, err = startOrdering(n.cfg, n.id, h, repl, disc.Peers, n.fault, n.opts.orderTune); err != nil {
+			repl.close()
+			disc.Close()
+			h.Close()
+			return err
+		}
+	}
 	if err := disc.Start(ctx); err != nil {
+		if ord != nil {
+			_ = ord.close()
+		}
 		repl.close()
 		disc.Close()
 		h.Close()
 		return fmt.Errorf("join network %q: %w", n.cfg.Discovery.Network, err)
 	}
-	n.host, n.disc, n.repl, n.started = h, disc, repl, true
+	n.host, n.disc, n.repl, n.ord, n.started = h, disc, repl, ord, true
 	log.Infow("node started", "peer", n.id, "network", n.cfg.Discovery.Network, "addrs", h.Addrs())
 	return nil
 }
@@ -356,9 +372,14 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	h, d, r := n.host, n.disc, n.repl
+	h, d, r, o := n.host, n.disc, n.repl, n.ord
 	n.mu.Unlock()
 	var errs []error
+	if o != nil {
+		if err := o.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close ordering: %w", err))
+		}
+	}
 	// Stop accepting and replicating first, flush and close the store, then
 	// leave the network.
 	if r != nil {

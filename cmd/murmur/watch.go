@@ -23,16 +23,26 @@ var errEnough = errors.New("enough changes")
 
 func runWatch(args []string, stdout, stderr io.Writer) error {
 	var cursor *string
-	var fromStart, noReconnect *bool
+	var fromStart, noReconnect, ordered *bool
 	var count *int
+	var orderFrom *uint64
 	cf, pos, err := parseClient("watch", args, stderr, 0, 1, "[PREFIX]", func(fs *flag.FlagSet) {
 		cursor = fs.String("cursor", "", "resume after this cursor (from a change's cursor or murmur status); default: from now")
 		fromStart = fs.Bool("from-start", false, "replay every change the node holds, then follow")
 		count = fs.Int("count", 0, "exit after this many changes (0: run until Ctrl-C)")
 		noReconnect = fs.Bool("no-reconnect", false, "exit when the stream ends instead of reconnecting")
+		ordered = fs.Bool("ordered", false, "deliver events in the global order (ordering: raft), resumable with --from")
+		orderFrom = fs.Uint64("from", 1, "with --ordered: start at this order index")
 	})
 	if err != nil {
 		return err
+	}
+	if *ordered {
+		prefix := ""
+		if len(pos) == 1 {
+			prefix = pos[0]
+		}
+		return runWatchOrdered(cf, prefix, *orderFrom, *count, stdout, stderr)
 	}
 	opts := controlapi.WatchOptions{Cursor: *cursor, Reconnect: !*noReconnect}
 	if len(pos) == 1 {

@@ -157,6 +157,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /v1/peers", s.peers)
 	m.HandleFunc("GET /v1/status", s.status)
 	m.HandleFunc("POST /v1/sync", s.sync)
+	m.HandleFunc("GET /v1/order", s.order)
 	m.HandleFunc("GET /v1/deliveries", s.deliveries)
 	s.uiRoutes(m)
 	if s.cfg.Metrics != nil {

@@ -122,7 +122,16 @@ ipfs k1 swarm connect "$K0" >/dev/null || fatal "kubo k1 could not connect to k0
 echo "murmur m0 $M0, m1 $M1; kubo k0 $K0, k1 $K1"
 
 step "kubo against murmur"
-if out=$(ipfs k0 swarm connect "$M0" 2>&1) && ipfs k0 swarm peers | grep -q "$P0"; then
+# The connection shows in swarm peers once kubo has finished its handshake
+# bookkeeping, which on a loaded machine can lag the connect reply: poll.
+connected() {
+  for _ in $(seq 1 50); do
+    ipfs k0 swarm peers | grep -q "$P0" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+if out=$(ipfs k0 swarm connect "$M0" 2>&1) && connected; then
   pass kubo-connect "$out"
 else
   fail kubo-connect "$out"
