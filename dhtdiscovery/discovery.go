@@ -345,10 +345,16 @@ func (d *Discovery) discoverLoop() {
 	key := rendezvousKey(d.cfg)
 	interval := min(d.cfg.DiscoveryInterval, time.Second) // quick first rounds while joining
 	for {
+		// Redialing needs no DHT: a node that lost every peer (bans, an
+		// outage) and with them its routing table redials the members it
+		// knew, and its bootstrap peers, instead of staying alone.
+		if n := d.tableSize(); n < d.cfg.TargetPeers {
+			d.reconnectPool(d.cfg.TargetPeers - n)
+		}
+		if d.tableSize() == 0 {
+			d.redialBootstrap()
+		}
 		if d.dht.RoutingTable().Size() > 0 {
-			if n := d.tableSize(); n < d.cfg.TargetPeers {
-				d.reconnectPool(d.cfg.TargetPeers - n)
-			}
 			if n := d.tableSize(); n < d.cfg.TargetPeers {
 				d.findAndConnect(key, d.cfg.TargetPeers-n)
 			}
@@ -387,6 +393,22 @@ func (d *Discovery) reconnectPool(want int) {
 		if err == nil {
 			want--
 		}
+	}
+}
+
+// redialBootstrap dials the bootstrap peers once each (a node with no
+// peers left).
+func (d *Discovery) redialBootstrap() {
+	for _, ai := range d.bootstrap {
+		if d.ctx.Err() != nil || d.host.Network().Connectedness(ai.ID) == network.Connected {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+		ctx = network.WithForceDirectDial(ctx, "murmur bootstrap redial")
+		if err := d.host.Connect(ctx, ai); err != nil {
+			log.Debugw("bootstrap redial failed", "peer", ai.ID, "error", err)
+		}
+		cancel()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/murmur-p2p/murmur/dhtdiscovery"
 	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/security"
+	"github.com/murmur-p2p/murmur/sync/pebblestore"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -49,6 +50,13 @@ type Config struct {
 	// "postgres" (tables in PostgresSchema of the PostgreSQL database at
 	// PostgresDSN; see docs/postgres.md).
 	Store string `yaml:"store"`
+	// StoreMinFreeMB: the pebble store refuses writes (the API answers 507,
+	// peers' events are not acknowledged) while its file system has fewer
+	// MiB free, takes them again by itself once space returns, and the
+	// node does not start below it. Default 64: room for the store to
+	// flush and compact after its last accepted write (see
+	// pebblestore.DefaultMinFreeBytes).
+	StoreMinFreeMB int `yaml:"store_min_free_mb"`
 	// PostgresDSN is the connection string of store: postgres, in libpq's
 	// keyword/value or URL form. Empty by default: there is no server to
 	// assume; required with store: postgres.
@@ -153,6 +161,7 @@ func DefaultConfig() Config {
 		Resources:       DefaultResourceConfig(),
 		ShutdownTimeout: 10 * time.Second,
 		Store:           "pebble",
+		StoreMinFreeMB:  pebblestore.DefaultMinFreeBytes >> 20,
 		Dissemination:   DisseminationPushPull,
 		Ordering:        OrderingNone, // ordering costs a Raft group; only applications that need one order pay for it
 		Sync:            replica.DefaultConfig(),
@@ -272,6 +281,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout: invalid value %s: must be positive", c.ShutdownTimeout)
 	}
+	if c.StoreMinFreeMB < 0 {
+		return fmt.Errorf("store_min_free_mb: invalid value %d: must not be negative", c.StoreMinFreeMB)
+	}
 	if c.Store != "pebble" && c.Store != "memory" && c.Store != "postgres" {
 		return fmt.Errorf("store: invalid value %q: want pebble, memory or postgres", c.Store)
 	}
@@ -305,11 +317,8 @@ func (c Config) Validate() error {
 	if c.Ban.Threshold > 0 && (c.Ban.Window <= 0 || c.Ban.Duration <= 0) {
 		return fmt.Errorf("ban_window, ban_duration: invalid values %s, %s: must be positive", c.Ban.Window, c.Ban.Duration)
 	}
-	if c.Rate.MessagesPerSecond < 0 {
-		return fmt.Errorf("peer_rate_limit: invalid value %v: must not be negative (0 disables the limit)", c.Rate.MessagesPerSecond)
-	}
-	if c.Rate.MessagesPerSecond > 0 && c.Rate.Burst < 1 {
-		return fmt.Errorf("peer_rate_burst: invalid value %d: must be at least 1", c.Rate.Burst)
+	if err := c.Rate.Validate(); err != nil {
+		return err
 	}
 	if _, err := c.allowList(); err != nil {
 		return err

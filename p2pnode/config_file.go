@@ -161,6 +161,10 @@ preset: default
 # (nothing survives a restart) or postgres (tables in postgres_schema of the
 # database postgres_dsn names; see docs/postgres.md).
 #store: pebble
+# Below this many MiB free on the store's file system, writes are refused
+# (API 507, peers' events not acknowledged) until space returns, and the
+# daemon does not start.
+#store_min_free_mb: 64
 #postgres_dsn: ""
 #postgres_schema: murmur
 
@@ -189,7 +193,7 @@ preset: default
 #push_hops: 2                 # hops of eager payload push before announce/pull takes over
 #max_hops: 32                 # announcements stop after this many hops
 #max_events_per_message: 100
-#max_message_size: 1048576    # bytes; a larger frame is refused before it is read
+#max_message_size: 1114112    # bytes; a larger frame is refused before it is read
 #dedup_cache_size: 4096       # recently seen event IDs kept in memory
 #max_pending_events: 4096     # out-of-order events held while a gap is filled
 #sync_interval: 1s            # digest sync with one chosen peer this often
@@ -213,14 +217,19 @@ preset: default
 #inbox_size: 4096             # received messages waiting for the engine before drops
 
 # Misbehaving peers: ban_threshold faults (malformed, oversize or invalid
-# messages, stalls, refused events, rate-limit breaches) within ban_window ban
-# a peer for ban_duration (0 disables banning). peer_rate_limit messages per
-# second (bursts of peer_rate_burst) are accepted from one peer; more are dropped.
+# messages, stalls, refused events: what no honest node sends) within
+# ban_window ban a peer for ban_duration (0 disables banning).
 #ban_threshold: 20
 #ban_window: 1m
 #ban_duration: 10m
-#peer_rate_limit: 2000
-#peer_rate_burst: 4000
+# Flow control, not bans, for load: each peer may cost peer_byte_rate bytes
+# per second (bursts of peer_byte_burst), an event counting peer_event_cost
+# bytes besides its own; a peer over it is slowed down (its stream is not
+# read) for up to peer_rate_max_wait per message, then the message is dropped.
+#peer_byte_rate: 67108864
+#peer_byte_burst: 16777216
+#peer_event_cost: 1024
+#peer_rate_max_wait: 5s
 
 # When not empty, the only peer IDs this node connects with.
 #allow_peers: []

@@ -6,6 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/murmur-p2p/murmur/protocol"
+	"github.com/murmur-p2p/murmur/sync/pebblestore"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -15,6 +16,11 @@ var ErrNotStarted = fmt.Errorf("node not started")
 // ErrNotFound is returned by Get and Versions for a key that is absent or
 // deleted. It is sync.ErrNotFound, so either can be tested with errors.Is.
 var ErrNotFound = replica.ErrNotFound
+
+// ErrDiskFull is returned by writes refused because the store's file system
+// is below store_min_free_mb; the text goes on "N bytes free in DIR".
+// Writes are taken again once space returns.
+var ErrDiskFull = pebblestore.ErrDiskFull
 
 func (n *Node) engine() (*replica.Node, error) {
 	r, err := n.replication()
@@ -124,10 +130,14 @@ type Stats struct {
 	Protocols map[string]protocol.ProtocolStats
 	// InboxDropped counts received messages dropped because the engine's
 	// inbox was full; Rejected counts received messages the engine refused;
-	// RateLimited counts messages dropped over their sender's rate limit;
+	// RateLimited counts messages dropped after waiting for their sender's
+	// budget (peer_byte_rate) longer than peer_rate_max_wait;
 	// NotMember counts messages dropped because identify showed the sender
 	// is not a member of this network.
 	InboxDropped, Rejected, RateLimited, NotMember uint64
+	// StoreRefused counts received messages not given to the engine (so not
+	// acknowledged) while the store refused writes (a full disk).
+	StoreRefused uint64
 	// Banned is the number of peers banned now.
 	Banned int
 }
@@ -139,7 +149,7 @@ func (n *Node) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	st := Stats{Engine: r.node.Stats(), Protocols: map[string]protocol.ProtocolStats{},
-		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(), NotMember: r.notMember.Load(),
+		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(), NotMember: r.notMember.Load(), StoreRefused: r.refused.Load(),
 		Banned: len(n.bans.BannedPeers())}
 	for id, ps := range r.transport.Stats() {
 		st.Protocols[string(id)] = ps

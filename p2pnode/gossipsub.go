@@ -85,7 +85,7 @@ type GossipStats struct {
 	// Received counts events delivered to the engine; Rejected counts
 	// messages the topic validator refused (undecodable or badly signed);
 	// Lost counts messages dropped by a WithReceiveLoss hook; RateLimited
-	// messages over their sender's peer_rate_limit (ignored, not forwarded).
+	// messages over their sender's peer_byte_rate budget (ignored, not forwarded).
 	Received, Rejected, Lost, RateLimited uint64
 	// RPCsSent and BytesSent count the GossipSub RPCs queued to peers and
 	// their encoded size; PayloadsSent and PayloadBytesSent count the event
@@ -192,12 +192,9 @@ func (g *gossipRouter) validate(_ context.Context, from peer.ID, m *pubsub.Messa
 		return pubsub.ValidationIgnore
 	}
 	if from != g.self && g.allow != nil && !g.allow(from) {
-		// Over the sender's rate limit: neither delivered nor forwarded,
-		// and counted against it as on the stream protocols.
+		// Over the sender's budget: neither delivered nor forwarded (digest
+		// sync brings it later). Not a fault: honest load can do this.
 		g.limited.Add(1)
-		if g.fault != nil {
-			g.fault(from, "rate limit")
-		}
 		return pubsub.ValidationIgnore
 	}
 	ev, err := decodeEvent(m.GetData())

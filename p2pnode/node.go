@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
@@ -64,6 +65,36 @@ type options struct {
 	recvLoss func(peer.ID) bool
 	// orderTune adjusts the ordering core's config (tests).
 	orderTune func(*order.Config)
+	// storeFS is the pebble store's file system (WithStoreFS).
+	storeFS vfs.FS
+	// clock is the engine's time source (WithClock).
+	clock func() time.Time
+}
+
+// WithClock makes now the replication engine's clock (its ticks, hybrid
+// logical clock and timeouts) instead of the system clock: for fault tests
+// that jump a node's clock. Other timers of the node keep the system clock.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("WithClock: nil clock")
+		}
+		o.clock = now
+		return nil
+	}
+}
+
+// WithStoreFS runs the pebble store on fs instead of the operating system's
+// file system: an encrypting or instrumented file system, or, in tests, one
+// that injects faults or reports little free space.
+func WithStoreFS(fs vfs.FS) Option {
+	return func(o *options) error {
+		if fs == nil {
+			return errors.New("WithStoreFS: nil file system")
+		}
+		o.storeFS = fs
+		return nil
+	}
 }
 
 // WithIdentity uses key as the node's identity instead of the key file in
@@ -119,6 +150,8 @@ type Node struct {
 	disc    *dhtdiscovery.Discovery
 	repl    *replication
 	ord     *ordering // nil unless ordering: raft
+	// saver keeps DataDir/peers.json (peerstore.go).
+	saver *peerSaver
 }
 
 // New validates cfg, loads (or, on first use, creates) the identity in
@@ -194,7 +227,15 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.liveHost.Store(&h)
-	disc, err := dhtdiscovery.New(h, n.cfg.Discovery)
+	// Members remembered from the last run join the bootstrap peers
+	// (peerstore.go).
+	remembered := loadPeers(n.cfg.DataDir, n.id, time.Now())
+	dcfg, err := withRememberedPeers(n.cfg.Discovery, addrInfos(remembered))
+	if err != nil {
+		h.Close()
+		return err
+	}
+	disc, err := dhtdiscovery.New(h, dcfg)
 	if err != nil {
 		h.Close()
 		return err
@@ -226,6 +267,10 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("join network %q: %w", n.cfg.Discovery.Network, err)
 	}
 	n.host, n.disc, n.repl, n.ord, n.started = h, disc, repl, ord, true
+	n.saver = startPeerSaver(n.cfg.DataDir, h, disc, remembered)
+	if len(n.cfg.Discovery.Bootstrap) == 0 && len(remembered) > 0 {
+		dialRemembered(context.Background(), h, addrInfos(remembered))
+	}
 	log.Infow("node started", "peer", n.id, "network", n.cfg.Discovery.Network, "addrs", h.Addrs())
 	return nil
 }
@@ -372,9 +417,12 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	h, d, r, o := n.host, n.disc, n.repl, n.ord
+	h, d, r, o, saver := n.host, n.disc, n.repl, n.ord, n.saver
 	n.mu.Unlock()
 	var errs []error
+	if saver != nil {
+		saver.stop() // while the peer table is still there
+	}
 	if o != nil {
 		if err := o.close(); err != nil {
 			errs = append(errs, fmt.Errorf("close ordering: %w", err))

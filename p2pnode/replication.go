@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -39,10 +40,13 @@ type replication struct {
 	inbox     chan replica.Message
 	dropped   atomic.Uint64 // received messages dropped on a full inbox
 	rejected  atomic.Uint64 // received messages the engine refused
-	limited   atomic.Uint64 // received messages over the sender's rate limit
+	limited   atomic.Uint64 // received messages dropped after waiting peer_rate_max_wait for the sender's budget
 	notMember atomic.Uint64 // received messages from identified non-members
+	refused   atomic.Uint64 // received messages not stepped while the store refuses writes
 	nonMember func(peer.ID) bool
 	limiter   *security.RateLimiter
+	maxCost   int             // the largest cost charged for one message
+	ctx       context.Context // ends when the replication stops
 	fault     func(p peer.ID, what string)
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -50,16 +54,19 @@ type replication struct {
 	// drop is the WithReceiveLoss hook (or nil).
 	gossip *gossipRouter
 	drop   func(peer.ID) bool
+	// clock is the WithClock time source (or nil: the tick's time).
+	clock func() time.Time
 }
 
 // openStore opens the configured store.
-func openStore(cfg Config) (replica.Store, error) {
+func openStore(cfg Config, fs vfs.FS) (replica.Store, error) {
 	switch cfg.Store {
 	case "memory":
 		return replica.NewMemStore(), nil
 	case "pebble":
 		dir := filepath.Join(cfg.DataDir, StoreDirName)
-		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth})
+		s, err := pebblestore.Open(dir, pebblestore.Options{MerkleDepth: cfg.Sync.MerkleTreeDepth,
+			MinFreeBytes: int64(cfg.StoreMinFreeMB) << 20, FS: fs})
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
@@ -82,7 +89,7 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, opts.storeFS)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +99,14 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	engCfg.Store = store
 	engCfg.Rand = newRand()
 
+	ctx, cancel := context.WithCancel(context.Background())
 	r := &replication{
+		ctx:       ctx,
+		cancel:    cancel,
+		maxCost:   cfg.Rate.Cost(cfg.Sync.MaxMessageSize, cfg.Sync.MaxEventsPerMessage),
 		store:     store,
 		inbox:     make(chan replica.Message, cfg.InboxSize),
-		limiter:   security.NewRateLimiter(cfg.Rate, 4096, nil),
+		limiter:   security.NewRateLimiter(cfg.Rate, 4096, cfg.Rate.Cost(cfg.Sync.MaxMessageSize, cfg.Sync.MaxEventsPerMessage), nil),
 		nonMember: disc.KnownNonMember,
 		fault:     fault,
 	}
@@ -113,9 +124,13 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
 	r.drop = opts.recvLoss
+	r.clock = opts.clock
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
-		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, r.limiter.Allow); err != nil {
+		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, func(p peer.ID) bool {
+			// GossipSub cannot hold a message back: charge one small event.
+			return r.limiter.Allow(p, cfg.Rate.Cost(512, 1))
+		}); err != nil {
 			t.Close()
 			store.Close()
 			return nil, err
@@ -135,8 +150,6 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 		r.gossip.run(node)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
 	events, unsubscribe := disc.Subscribe(256)
 	// The engine's clock is its last tick: tick now, so that a write made
 	// before the first tick period ends is not stamped with time zero.
@@ -157,11 +170,6 @@ func (r *replication) deliver(from peer.ID, m replica.Message) {
 	if r.drop != nil && r.drop(from) {
 		return // simulated loss (WithReceiveLoss)
 	}
-	if !r.limiter.Allow(from) {
-		r.limited.Add(1)
-		r.fault(from, "rate limit")
-		return
-	}
 	if r.nonMember(from) {
 		// The stream protocols are shared by every murmur network; a peer
 		// that identify shows is not a member of ours does not feed the
@@ -169,13 +177,37 @@ func (r *replication) deliver(from peer.ID, m replica.Message) {
 		r.notMember.Add(1)
 		return
 	}
+	// Flow control: a peer over its budget waits here, so its stream is
+	// not read and its sender is held back by the stream's window. Honest
+	// load is slowed down, never counted as a fault.
+	cost := min(r.limiter.Config().Cost(m.Size(), replica.PayloadCount(m.Body)), r.maxCost)
+	if err := r.limiter.Wait(r.ctx, from, cost); err != nil {
+		r.limited.Add(1)
+		log.Debugw("message dropped over the peer's budget", "peer", from, "type", m.Body.Type(), "error", err)
+		return
+	}
 	m.From = replica.PeerID(from)
 	select {
 	case r.inbox <- m:
+		return
 	default:
+	}
+	// The engine is behind: hold this stream (and so its sender) until
+	// there is room, for at most inboxWait.
+	t := time.NewTimer(inboxWait)
+	defer t.Stop()
+	select {
+	case r.inbox <- m:
+	case <-t.C:
 		r.dropped.Add(1)
+	case <-r.ctx.Done():
 	}
 }
+
+// inboxWait is how long a received message waits for room in a full inbox
+// before it is dropped: long enough to ride out a burst (the engine drains
+// thousands of messages a second), below the sender's 10 s write timeout.
+const inboxWait = 5 * time.Second
 
 // senderAtFault reports whether a refused message is the sender's fault. An
 // honest peer validates what it relays, so malformed or badly signed content
@@ -217,24 +249,61 @@ func (p *progressLog) update(st replica.Stats) {
 	p.active, p.lastKeys, p.lastMerged, p.lastFull, p.lastSnapshots = sn.Active, sn.KeysDone, st.StatesMerged, st.AEFullSyncs, st.SnapshotsReceived
 }
 
+// maxStepGroup bounds the received messages handed to the engine as one
+// commit group.
+const maxStepGroup = 256
+
+// stepLoop feeds received messages to the engine: everything that arrived
+// while the previous group was being made durable goes in as the next group
+// (one store batch for all of it, shared with concurrent local writes).
 func (r *replication) stepLoop(ctx context.Context) {
 	defer r.wg.Done()
+	var paused storePause
+	batch := make([]replica.Message, 0, maxStepGroup)
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-r.inbox:
-			if err := r.node.Step(m); err != nil {
-				if errors.Is(err, replica.ErrClosed) {
-					return
-				}
-				r.rejected.Add(1)
-				log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
-				if senderAtFault(err) {
-					r.fault(peer.ID(m.From), "refused message")
-				}
+			batch = append(batch, m)
+		}
+	drain:
+		for len(batch) < maxStepGroup {
+			select {
+			case m := <-r.inbox:
+				batch = append(batch, m)
+			default:
+				break drain
 			}
 		}
+		// While the store refuses writes (a full disk), received messages
+		// are dropped unacknowledged: their senders retry, and digest sync
+		// repairs later. This keeps a full node from spinning on them.
+		if paused.skip(time.Now()) {
+			r.refused.Add(uint64(len(batch)))
+			continue
+		}
+		errs := r.node.StepAll(batch)
+		var storeErr error
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, replica.ErrClosed) {
+				return
+			}
+			if errors.Is(err, pebblestore.ErrDiskFull) || errors.Is(err, pebblestore.ErrStoreFailed) {
+				storeErr = err
+			}
+			m := batch[i]
+			r.rejected.Add(1)
+			log.Debugw("message rejected", "from", peer.ID(m.From), "type", m.Body.Type(), "error", err)
+			if senderAtFault(err) {
+				r.fault(peer.ID(m.From), "refused message")
+			}
+		}
+		paused.result(storeErr, time.Now())
 	}
 }
 
@@ -243,15 +312,24 @@ func (r *replication) tickLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var progress progressLog
+	var storeErrs errorLog
 	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if r.clock != nil {
+				now = r.clock()
+			}
 			if err := r.node.Tick(now); err != nil {
-				log.Errorw("sync engine stopped", "error", err)
-				return
+				if errors.Is(err, replica.ErrClosed) {
+					log.Errorw("sync engine stopped", "error", err)
+					return
+				}
+				// A store that refuses writes (a full disk) is a state the
+				// engine recovers from; ticks go on.
+				storeErrs.report(err)
 			}
 			if now.Sub(lastLog) >= time.Second {
 				progress.update(r.node.Stats())
@@ -275,22 +353,61 @@ func (r *replication) peerLoop(ctx context.Context, events <-chan dhtdiscovery.P
 			} else {
 				err = r.node.PeerDown(replica.PeerID(ev.Peer))
 			}
-			if err != nil {
+			if errors.Is(err, replica.ErrClosed) {
 				return
 			}
 		}
 	}
 }
 
+// storePause drops received messages, unstepped and so unacknowledged,
+// for a while after the store refused a batch (a full disk): each refused
+// batch costs the engine a rebuild from the store, and peers retry what was
+// not acknowledged. The pause doubles from 250 ms to 4 s while refusals go
+// on; after it, the next message is stepped as a probe.
+type storePause struct {
+	until time.Time
+	wait  time.Duration
+}
+
+func (p *storePause) skip(now time.Time) bool { return now.Before(p.until) }
+
+func (p *storePause) result(err error, now time.Time) {
+	if !errors.Is(err, pebblestore.ErrDiskFull) && !errors.Is(err, pebblestore.ErrStoreFailed) {
+		p.wait = 0
+		return
+	}
+	p.wait = min(max(2*p.wait, 250*time.Millisecond), 4*time.Second)
+	p.until = now.Add(p.wait)
+}
+
+// errorLog logs a recurring error once, then at most every 30 s with a
+// count, so a full disk does not fill the log ten times a second.
+type errorLog struct {
+	last       time.Time
+	suppressed int
+}
+
+func (l *errorLog) report(err error) {
+	if now := time.Now(); now.Sub(l.last) >= 30*time.Second {
+		log.Warnw("sync engine: store refuses writes", "error", err, "repeats_since_last_report", l.suppressed)
+		l.last, l.suppressed = now, 0
+		return
+	}
+	l.suppressed++
+}
+
 // close stops accepting messages, stops the engine and closes the store,
 // which flushes it.
 func (r *replication) close() error {
 	var errs []error
+	// Ending ctx first releases stream goroutines waiting for a peer's
+	// budget or for room in the inbox, so the transport closes at once.
+	r.cancel()
 	r.gossip.close()
 	if err := r.transport.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close transport: %w", err))
 	}
-	r.cancel()
 	// Closing the engine makes the loops' next call fail, so they return
 	// even if one is blocked in a call when ctx ends.
 	r.node.Close()

@@ -32,11 +32,11 @@ const MaxSignatureSize = 1024
 // (sync.DefaultConfig) so that whatever an engine with default settings
 // sends fits.
 const (
-	// DefaultMaxMessageSize is the engine's max_message_size (1 MiB) plus a
+	// DefaultMaxMessageSize is the engine's max_message_size (1 MiB + 64 KiB) plus a
 	// quarter for protobuf field tags and nested lengths, which cost at most
 	// about a tenth over the engine's canonical size estimate (a context
 	// entry of a 38-byte origin: 40 canonical bytes, 44 in protobuf).
-	DefaultMaxMessageSize = 1<<20 + 1<<18
+	DefaultMaxMessageSize = (1<<20 + 64<<10) * 5 / 4
 	// DefaultMaxEventsPerMessage is the engine's max_events_per_message.
 	DefaultMaxEventsPerMessage = 100
 	// idsPerEvent is the engine's ratio of ID, range and vector entries per

@@ -62,36 +62,6 @@ func TestBanlistAllowList(t *testing.T) {
 	}
 }
 
-func TestRateLimiter(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
-	r := NewRateLimiter(RateConfig{MessagesPerSecond: 10, Burst: 5}, 2, clk.now)
-	allowed := 0
-	for i := 0; i < 20; i++ {
-		if r.Allow("flood") {
-			allowed++
-		}
-	}
-	if allowed != 5 {
-		t.Fatalf("burst of 20 at one instant: %d allowed, want 5", allowed)
-	}
-	if !r.Allow("other") {
-		t.Fatal("a flooding peer used up another peer's budget")
-	}
-	clk.advance(time.Second)
-	allowed = 0
-	for i := 0; i < 20; i++ {
-		if r.Allow("flood") {
-			allowed++
-		}
-	}
-	if allowed != 5 { // refilled to the burst, capped there
-		t.Fatalf("after 1s: %d allowed, want 5", allowed)
-	}
-	if !NewRateLimiter(RateConfig{}, 1, nil).Allow("x") {
-		t.Fatal("a zero rate should disable the limit")
-	}
-}
-
 func TestBanlistMemoryIsBounded(t *testing.T) {
 	b := NewBanlist(BanConfig{Threshold: 2, Window: time.Minute, Duration: time.Hour}, nil, nil)
 	for i := 0; i < 3*banlistSize; i++ {

@@ -71,7 +71,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	reg := metrics.NewRegistry()
-	node, err := p2pnode.New(cfg, p2pnode.WithPrometheusRegisterer(reg))
+	node, err := p2pnode.New(cfg, append(testClockOption(os.Environ()), p2pnode.WithPrometheusRegisterer(reg))...)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ func runPut(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkKeyArg(pos[0]); err != nil {
+		return err
+	}
 	value, err := readValue(pos[1], os.Stdin)
 	if err != nil {
 		return err
@@ -62,6 +65,9 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&wait, "wait", 0, "if the key is not there, wait up to this long for it to arrive (e.g. 5s)")
 	})
 	if err != nil {
+		return err
+	}
+	if err := checkKeyArg(pos[0]); err != nil {
 		return err
 	}
 	return callAPI(cf, stdout, func(c *controlapi.Client, ctx context.Context) (controlapi.Entry, error) {
@@ -98,6 +104,9 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 func runDel(args []string, stdout, stderr io.Writer) error {
 	cf, pos, err := parseClient("del", args, stderr, 1, 1, "KEY", nil)
 	if err != nil {
+		return err
+	}
+	if err := checkKeyArg(pos[0]); err != nil {
 		return err
 	}
 	return callAPI(cf, stdout, func(c *controlapi.Client, ctx context.Context) (controlapi.WriteResult, error) {

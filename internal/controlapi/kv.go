@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -86,6 +87,10 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	prefix := q.Get("prefix")
 	if len(prefix) > replica.MaxKeySize {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("prefix: %d bytes, over the key limit of %d", len(prefix), replica.MaxKeySize))
+		return
+	}
+	if !utf8.ValidString(prefix) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("prefix: %q is not valid UTF-8", prefix))
 		return
 	}
 	limit := defaultListLimit

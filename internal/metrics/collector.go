@@ -121,7 +121,7 @@ var (
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.SnapshotRequestsRefused) }),
 		newStat("murmur_events_held_expired_total", "Out-of-order events dropped because their gap did not fill in time.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.HeldExpired) }),
-		newStat("murmur_messages_rate_limited_total", "Received messages dropped over their sender's peer_rate_limit.",
+		newStat("murmur_messages_rate_limited_total", "Received messages dropped after waiting peer_rate_max_wait for their sender's peer_byte_rate budget.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.RateLimited) }),
 		newStat("murmur_peers_banned", "Peers banned now for misbehaving.",
 			prometheus.GaugeValue, func(s *p2pnode.Stats) float64 { return float64(s.Banned) }),
@@ -147,7 +147,7 @@ var (
 	protoResets   = prometheus.NewDesc("murmur_protocol_streams_reset_total", "Inbound streams reset for a fault, by libp2p protocol.", protoLabels, nil)
 	protoOpened   = prometheus.NewDesc("murmur_protocol_streams_opened_total", "Outgoing streams opened, by libp2p protocol.", protoLabels, nil)
 
-	peersConnectedDesc = prometheus.NewDesc("gossip_peers_connected", "Connected members of the network (the peer table).", nil, nil)
+	peersConnectedDesc = prometheus.NewDesc("gossip_peers_connected", "Connected members of the network (the peer table) that the failure detector does not hold failed.", nil, nil)
 	peersStateDesc     = prometheus.NewDesc("murmur_peers", "Peers in the replication engine's view, by failure-detector state.", []string{"state"}, nil)
 	syncDurationDesc   = prometheus.NewDesc("gossip_sync_duration_seconds", "How long digest syncs took, from the first message to the end of the exchange (timeouts included).", nil, nil)
 	storeSizeDesc      = prometheus.NewDesc("murmur_store_size_bytes", "Size of the on-disk store (0 for the memory store).", nil, nil)
@@ -200,8 +200,25 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 		buckets[b.Seconds()] = h.Buckets[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(syncDurationDesc, h.Count, h.Sum.Seconds(), buckets)
-	ch <- prometheus.MustNewConstMetric(peersConnectedDesc, prometheus.GaugeValue, float64(len(c.src.Peers())))
-	if peers, err := c.src.EnginePeers(); err == nil {
+	// A connection outlives reachability by tens of seconds in a partition
+	// (TCP and yamux keepalives): members the failure detector holds
+	// failed are not counted.
+	connected := c.src.Peers()
+	peers, perr := c.src.EnginePeers()
+	failed := map[peer.ID]bool{}
+	for _, p := range peers {
+		if p.State == replica.PeerFailed {
+			failed[peer.ID(p.ID)] = true
+		}
+	}
+	reachable := 0
+	for _, p := range connected {
+		if !failed[p] {
+			reachable++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(peersConnectedDesc, prometheus.GaugeValue, float64(reachable))
+	if perr == nil {
 		counts := map[string]int{replica.PeerAlive.String(): 0, replica.PeerSuspected.String(): 0, replica.PeerFailed.String(): 0}
 		for _, p := range peers {
 			counts[p.State.String()]++

@@ -46,6 +46,10 @@ func (s *Store) Apply(b *replica.Batch) error {
 	if s.closed {
 		return fmt.Errorf("pebblestore %s: %w", s.dir, replica.ErrClosed)
 	}
+	// A full disk is refused here, before Pebble meets it.
+	if err := s.health.writable(); err != nil {
+		return fmt.Errorf("pebblestore apply: %w", err)
+	}
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	var ops []treeOp
@@ -62,6 +66,12 @@ func (s *Store) Apply(b *replica.Batch) error {
 	if err := pb.Commit(pebble.Sync); err != nil {
 		undo()
 		return s.wrapErr("commit batch", err)
+	}
+	// Pebble reports a failed WAL write or sync through its logger's Fatalf
+	// and then returns nil: the batch is not durable, so it is refused.
+	if s.health.fatal.Load() != nil {
+		undo()
+		return fmt.Errorf("pebblestore apply: commit batch: %w", s.health.writable())
 	}
 	s.applied++
 	if err := s.wm.set(s.applied); err != nil {

@@ -29,6 +29,10 @@ type Options struct {
 	// FS is the file system. Default the operating system's; tests use
 	// vfs.NewCrashableMem to simulate power loss.
 	FS vfs.FS
+	// MinFreeBytes: writes are refused with ErrDiskFull while the file
+	// system has fewer bytes available, and Open fails below it. Default
+	// DefaultMinFreeBytes (see there why).
+	MinFreeBytes int64
 	// SketchSymbols is the length of the coded anti-entropy sketch kept
 	// beside the Merkle tree (merkle.Tree.EnableSketch), persisted symbol by
 	// symbol as writes change it. Default merkle.DefaultSketchSymbols;
@@ -59,6 +63,8 @@ type Store struct {
 	// applied numbers the batches: the last one applied.
 	applied uint64
 	wm      *watermark
+	// health refuses writes on a full disk or after a fatal Pebble error.
+	health *health
 }
 
 var (
@@ -84,8 +90,21 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
+	if opts.MinFreeBytes <= 0 {
+		opts.MinFreeBytes = DefaultMinFreeBytes
+	}
+	h := &health{dir: dir, fs: opts.FS, minFree: uint64(opts.MinFreeBytes)}
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pebblestore: create %s: %w", dir, err)
+		return nil, fmt.Errorf("pebblestore: create %s: %w", dir, writeError(dir, err))
+	}
+	// The real cause of a store that cannot be written goes first, before
+	// the lock file or Pebble meet it.
+	// (These errors name the directory themselves.)
+	if err := h.probe(); err != nil {
+		return nil, err
+	}
+	if err := h.space(); err != nil {
+		return nil, err
 	}
 	lock, err := pebble.LockDirectory(dir, opts.FS)
 	if err != nil {
@@ -94,14 +113,19 @@ func Open(dir string, opts Options) (*Store, error) {
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
-		FS:     opts.FS,
-		Lock:   lock,
-		Cache:  cache,
-		Logger: log,
+		FS:    opts.FS,
+		Lock:  lock,
+		Cache: cache,
+		// Pebble's logger ends the process on a fatal error; this one
+		// refuses writes from then on (health.go).
+		Logger: pebbleLogger{h},
 		EventListener: &pebble.EventListener{
 			// Pebble's default ends the process; the read that hit the
 			// damage returns an error wrapping ErrCorrupt instead.
 			DataCorruption: func(info pebble.DataCorruptionInfo) { log.Errorf("%s", info) },
+			// Pebble retries a failed flush or compaction at once; this
+			// logs the run and backs off.
+			BackgroundError: h.backgroundError,
 		},
 		FormatMajorVersion: pebble.FormatNewest,
 	}
@@ -118,7 +142,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, lock: lock, vv: replica.VersionVector{}, tree: tree, sketchN: max(opts.SketchSymbols, 0)}
+	s := &Store{dir: dir, db: db, lock: lock, vv: replica.VersionVector{}, tree: tree, sketchN: max(opts.SketchSymbols, 0), health: h}
 	if opts.SketchSymbols == 0 {
 		s.sketchN = merkle.DefaultSketchSymbols
 	}

@@ -191,7 +191,7 @@ func DefaultConfig() Config {
 		PushHops:            2,           // payload pushes stay in the phase where nearly every push is useful
 		MaxHops:             32,          // far above log_3 of any realistic network size
 		MaxEventsPerMessage: 100,         // the Dart seed's maxEventsPerMessage
-		MaxMessageSize:      1 << 20,     // 1 MiB, the decube seed's max_message_size
+		MaxMessageSize:      maxMsgSize,  // fits a largest value with any key (limits.go)
 		DedupCacheSize:      4096,        // several seconds of events at high rates
 		MaxPendingEvents:    4096,        // out-of-order events waiting for a gap to fill
 		SyncInterval:        time.Second, // the decube seed's sync_interval

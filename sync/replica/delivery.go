@@ -52,3 +52,8 @@ func (s source) delivery() Delivery {
 	}
 	return DeliveryNone
 }
+
+// PayloadCount returns the number of events a message carries (as events
+// or as the versions of key states), for flow control: each costs the
+// receiver a signature check and a store write besides its bytes.
+func PayloadCount(b Body) int { return len(payloadEvents(b)) }

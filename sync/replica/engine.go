@@ -53,6 +53,7 @@ type Engine struct {
 	judging  map[EventID]*pushJudge
 	pulls    map[EventID]*pullState
 	sweeps   map[EventID]*sweep // announce sweeps due (gossip.go)
+	eager    []PeerID           // the stable push targets (gossip.go, eagerTargets)
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64

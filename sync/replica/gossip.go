@@ -95,9 +95,42 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 	}
 }
 
+// eagerTargets returns up to n push targets not excluded, from a stable
+// set of Fanout+1 peers chosen by the peer-selection strategy and kept for
+// as long as they stay alive. Pushing consecutive events along the same
+// edges keeps each origin's events in order on every stream (one stream
+// per peer, in order), as an eager-push tree does: choosing afresh per
+// event scatters a commit group's events over different peers, so
+// receivers see gaps, hold events and ask for ranges that are already on
+// their way (a storm of gap requests under load).
+func (e *Engine) eagerTargets(n int, exclude func(PeerID) bool) []PeerID {
+	keep := e.eager[:0]
+	for _, p := range e.eager {
+		if info, ok := e.peers.m[p]; ok && info.state == PeerAlive {
+			keep = append(keep, p)
+		}
+	}
+	e.eager = keep
+	if want := e.cfg.Fanout + 1; len(e.eager) < want {
+		e.eager = append(e.eager, e.peers.pick(e, want-len(e.eager), func(p PeerID) bool { return slices.Contains(e.eager, p) })...)
+	}
+	var out []PeerID
+	for _, p := range e.eager {
+		if len(out) < n && (exclude == nil || !exclude(p)) {
+			out = append(out, p)
+		}
+	}
+	if len(out) < n { // excluded members: fill from the rest
+		out = append(out, e.peers.pick(e, n-len(out), func(p PeerID) bool {
+			return slices.Contains(out, p) || (exclude != nil && exclude(p))
+		})...)
+	}
+	return out
+}
+
 // pushTo pushes the event to Fanout peers and arms the majority check.
 func (e *Engine) pushTo(ev *Event, id EventID, hops uint32, exclude func(PeerID) bool) {
-	targets := e.peers.pick(e, e.cfg.Fanout, exclude)
+	targets := e.eagerTargets(e.cfg.Fanout, exclude)
 	if len(targets) == 0 {
 		return
 	}

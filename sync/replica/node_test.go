@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,38 +101,4 @@ func TestNodeConcurrentWritesConverge(t *testing.T) {
 	}
 	close(tr.ch)
 	<-done
-}
-
-// failingStore refuses every batch, like a full disk.
-type failingStore struct{ *MemStore }
-
-func (failingStore) Apply(*Batch) error { return errors.New("no space left on device") }
-
-// When a batch cannot be persisted the node stops: the write fails, nothing
-// is sent, and subscribers see their channel closed rather than waiting
-// forever.
-func TestNodeStopsWhenTheStoreFails(t *testing.T) {
-	tr := chanTransport{ch: make(chan Message, 16)}
-	cfg := DefaultConfig()
-	cfg.Signer, cfg.Verifier, cfg.Store = newTestSigner(40), testVerifier{}, failingStore{NewMemStore()}
-	cfg.Rand = rand.New(rand.NewPCG(1, 2))
-	n, err := NewNode(cfg, tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := n.Subscribe(8)
-	if err := n.PeerUp(newTestSigner(41).ID()); err != nil { // a peer to push to; nothing to persist
-		t.Fatal(err)
-	}
-	if _, err := n.Put("k", []byte("v")); err == nil || !strings.Contains(err.Error(), "no space left on device") {
-		t.Fatalf("Put on a store that refuses every batch: %v", err)
-	}
-	if len(tr.ch) != 0 {
-		t.Fatalf("%d messages sent after a failed persist", len(tr.ch))
-	}
-	for range sub { // drains, then ends because the channel was closed
-	}
-	if _, err := n.Put("k2", []byte("v")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Put after the failure: %v, want ErrClosed", err)
-	}
 }
