@@ -67,7 +67,7 @@ type Engine struct {
 	// aeLastDiff is how many entries the last session with each peer
 	// exchanged: the next session's guess of the difference.
 	aeLastDiff map[PeerID]int
-	snap   *snapPull
+	snap       *snapPull
 	// snapServes are the snapshot walks this engine serves, by peer.
 	snapServes map[PeerID]*snapServe
 	nextAE     time.Time
