@@ -86,6 +86,8 @@ var (
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.AERounds) }),
 		newStat("murmur_ae_matches_total", "Anti-entropy sessions whose Merkle roots were equal.",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.AEMatches) }),
+		newStat("murmur_ae_coded_total", "Anti-entropy sessions (either side) whose difference the coded fast path found.",
+			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.AECoded) }),
 		newStat("murmur_ae_full_syncs_total", "Anti-entropy sessions that chose a full snapshot (past full_sync_threshold).",
 			prometheus.CounterValue, func(s *p2pnode.Stats) float64 { return float64(s.Engine.AEFullSyncs) }),
 		newStat("murmur_ae_failed_total", "Anti-entropy sessions refused, timed out or aborted.",
