@@ -30,8 +30,10 @@ test-go:
 	$(GO) test $(TEST_FLAGS) $(PKGS)
 
 # A 5-node testnet must come up and fill its peer tables.
+# SMOKE_BASE_PORT moves it when another testnet holds 4300.
+SMOKE_BASE_PORT ?= 4300
 test-smoke: build
-	TESTNET_EXIT=1 TESTNET_DIR=$(CURDIR)/testnet/data-smoke TESTNET_BASE_PORT=4300 testnet/run.sh 5
+	TESTNET_EXIT=1 TESTNET_DIR=$(CURDIR)/testnet/data-smoke TESTNET_BASE_PORT=$(SMOKE_BASE_PORT) testnet/run.sh 5
 
 test-race:
 	$(GO) test -race $(TEST_FLAGS) $(PKGS)

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -86,7 +87,16 @@ type Discovery struct {
 	member    protocol.ID
 	dht       *dht.IpfsDHT
 	rd        *drouting.RoutingDiscovery
-	mdns      *mdnsDiscovery // nil unless Config.MDNS and it started
+	// admission, if set, makes the network closed (see Admission); adm
+	// holds its state and gated counts streams its gate reset.
+	admission Admission
+	adm       *admissionState
+	gated     atomic.Uint64
+	// identified is closed (and replaced) whenever identify finishes with
+	// a peer, waking stream handlers waiting for it.
+	identMu    sync.Mutex
+	identified chan struct{}
+	mdns       *mdnsDiscovery // nil unless Config.MDNS and it started
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,7 +113,7 @@ type Discovery struct {
 
 // New validates cfg and prepares discovery for h. It registers the network's
 // member protocol on h; nothing touches the network until Start.
-func New(h host.Host, cfg Config) (*Discovery, error) {
+func New(h host.Host, cfg Config, opts ...Option) (*Discovery, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -116,23 +126,38 @@ func New(h host.Host, cfg Config) (*Discovery, error) {
 	}
 	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
 	d := &Discovery{
-		cfg:       cfg,
-		host:      h,
-		bootstrap: boot,
-		member:    protocol.ID(MemberProtocol(cfg.Network)),
-		kick:      make(chan struct{}, 1),
-		table:     make(map[peer.ID]time.Time),
-		pool:      newPool(),
-		subs:      make(map[int]chan PeerEvent),
+		cfg:        cfg,
+		host:       h,
+		bootstrap:  boot,
+		member:     protocol.ID(MemberProtocol(cfg.Network)),
+		kick:       make(chan struct{}, 1),
+		table:      make(map[peer.ID]time.Time),
+		pool:       newPool(),
+		subs:       make(map[int]chan PeerEvent),
+		adm:        newAdmissionState(),
+		identified: make(chan struct{}),
 	}
+	for _, o := range opts {
+		o(d)
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(d.member, d.handleMember)
 	return d, nil
 }
 
-// handleMember answers a member probe with the network name. The protocol
-// exists to be listed by identify; the reply lets tools check a peer by hand.
+// handleMember answers a member probe. In an open network the reply is the
+// network name: the protocol exists to be listed by identify, and the reply
+// lets tools check a peer by hand. In a closed network it is this node's
+// credential (its member certificate), and the asking peer is checked in
+// turn.
 func (d *Discovery) handleMember(s network.Stream) {
 	_ = s.SetDeadline(time.Now().Add(5 * time.Second))
+	if d.admission != nil {
+		_, _ = s.Write(d.admission.Credential())
+		_ = s.Close()
+		d.startCheck(s.Conn().RemotePeer())
+		return
+	}
 	_, _ = s.Write([]byte(d.cfg.Network + "\n"))
 	_ = s.Close()
 }
@@ -144,16 +169,30 @@ func (d *Discovery) handleMember(s network.Stream) {
 // with backoff. The context bounds only Start itself.
 func (d *Discovery) Start(ctx context.Context) error {
 	mode := map[string]dht.ModeOpt{"server": dht.ModeServer, "client": dht.ModeClient, "auto": dht.ModeAuto}[d.cfg.DHTMode]
-	kad, err := dht.New(d.host, d.dhtOptions(mode)...)
+	dhtOpts := d.dhtOptions(mode)
+	dhtHost := d.host
+	if d.admission != nil && d.cfg.DHT != DHTAmino {
+		// In a closed network murmur's own DHT serves members only, and
+		// only members enter its routing table. (The public Amino DHT
+		// stays public; only the rendezvous records on it are the
+		// network's.)
+		dhtOpts = append(dhtOpts, dht.RoutingTableFilter(d.routingTableFilter))
+		dhtHost = d.GatedHost(d.host)
+	}
+	kad, err := dht.New(dhtHost, dhtOpts...)
 	if err != nil {
 		return fmt.Errorf("start DHT for network %q: %w", d.cfg.Network, err)
 	}
 	d.dht = kad
 	d.rd = drouting.NewRoutingDiscovery(kad)
-	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if d.admission != nil {
+		d.wg.Add(1)
+		go d.recheckLoop()
+	}
 
 	sub, err := d.host.EventBus().Subscribe([]any{
 		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtPeerIdentificationFailed),
 		new(event.EvtPeerProtocolsUpdated),
 		new(event.EvtPeerConnectednessChanged),
 	})
@@ -214,8 +253,20 @@ func (d *Discovery) connectBootstrap(ctx context.Context) error {
 				cctx = network.WithForceDirectDial(cctx, "murmur bootstrap retry")
 				err := d.host.Connect(cctx, ai)
 				cancel()
+				if err == nil && d.admission != nil && !d.bootstrapMember(ai.ID) {
+					// A closed network: the peer presented no valid member
+					// certificate.
+					err = fmt.Errorf("peer is not an admitted member of network %q (no valid member certificate; see the log)", d.cfg.Network)
+					_ = d.host.Network().ClosePeer(ai.ID)
+					log.Errorw("bootstrap peer is not an admitted member; not using it", "peer", ai.ID, "error", err)
+					mu.Lock()
+					lastErr[ai.ID] = err
+					mu.Unlock()
+					foreign <- ai.ID
+					return
+				}
 				// On the Amino DHT a bootstrap peer is any DHT peer.
-				if err == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) && !d.probeMember(ai.ID) {
+				if err == nil && d.admission == nil && d.cfg.DHT != DHTAmino && !d.isMember(ai.ID) && !d.probeMember(ai.ID) {
 					// Connect returns after identify, and the peer refused
 					// the member protocol when asked directly.
 					err = d.notMemberError(ai.ID)
@@ -303,6 +354,14 @@ func (d *Discovery) notMemberError(p peer.ID) error {
 		}
 	}
 	return fmt.Errorf("peer is not a member of network %q (it does not serve %s%s)", d.cfg.Network, d.member, what)
+}
+
+// bootstrapMember reports whether a connected bootstrap peer of a closed
+// network presents a valid credential.
+func (d *Discovery) bootstrapMember(p peer.ID) bool {
+	ctx, cancel := context.WithTimeout(d.ctx, admitTimeout)
+	defer cancel()
+	return d.AwaitAdmission(ctx, p)
 }
 
 // advertiseLoop keeps this node advertised under the rendezvous key. An
@@ -461,7 +520,10 @@ func (d *Discovery) watchHost(sub event.Subscription) {
 			}
 			switch ev := e.(type) {
 			case event.EvtPeerIdentificationCompleted:
+				d.wakeIdentified()
 				d.checkMember(ev.Peer)
+			case event.EvtPeerIdentificationFailed:
+				d.wakeIdentified()
 			case event.EvtPeerProtocolsUpdated:
 				d.checkMember(ev.Peer)
 			case event.EvtPeerConnectednessChanged:
@@ -475,13 +537,29 @@ func (d *Discovery) watchHost(sub event.Subscription) {
 	}
 }
 
-// checkMember adds p to the table if it is connected and serves the
-// network's member protocol.
+// wakeIdentified wakes the stream handlers waiting for identify.
+func (d *Discovery) wakeIdentified() {
+	d.identMu.Lock()
+	close(d.identified)
+	d.identified = make(chan struct{})
+	d.identMu.Unlock()
+}
+
+// checkMember adds p to the table if it is connected and a member: in an
+// open network, if it serves the network's member protocol; in a closed
+// one, once admitted (the check starts here).
 func (d *Discovery) checkMember(p peer.ID) {
 	if p == d.host.ID() || d.host.Network().Connectedness(p) != network.Connected {
 		return
 	}
-	if !d.isMember(p) {
+	if d.admission != nil {
+		if !d.Admitted(p) {
+			if protos, err := d.host.Peerstore().GetProtocols(p); err == nil && len(protos) > 0 {
+				d.startCheck(p) // identified: ask for its credential
+			}
+			return
+		}
+	} else if !d.isMember(p) {
 		return
 	}
 	d.host.ConnManager().Protect(p, "murmur-table")
@@ -513,13 +591,20 @@ func (d *Discovery) isMember(p peer.ID) bool {
 // KnownNonMember reports whether identify has shown that p does not serve
 // the network's member protocol. It is false while p's protocols are not
 // known yet, so that a member's first messages on a new connection are not
-// lost to the race with identify.
+// lost to the race with identify. In a closed network it is true of every
+// peer not admitted.
 func (d *Discovery) KnownNonMember(p peer.ID) bool {
+	if d.admission != nil {
+		return !d.Admitted(p)
+	}
 	protos, err := d.host.Peerstore().GetProtocols(p)
 	return err == nil && len(protos) > 0 && !d.isMember(p)
 }
 
 func (d *Discovery) leave(p peer.ID) {
+	if d.host.Network().Connectedness(p) != network.Connected {
+		d.forget(p)
+	}
 	d.host.ConnManager().Unprotect(p, "murmur-table")
 	d.mu.Lock()
 	if _, ok := d.table[p]; !ok {
@@ -630,9 +715,7 @@ func (d *Discovery) Close() error {
 	d.closed = true
 	d.mu.Unlock()
 	d.host.RemoveStreamHandler(d.member)
-	if d.cancel != nil {
-		d.cancel()
-	}
+	d.cancel()
 	if d.mdns != nil {
 		d.mdns.close()
 	}

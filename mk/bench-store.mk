@@ -1,5 +1,5 @@
-# make bench-store: the durable store, Merkle anti-entropy and snapshot
-# benchmarks of issue 4 (see docs/benchmarks.md, "Store, anti-entropy and
+# make bench-store: the durable store, Merkle anti-entropy with its coded fast
+# path (issues 4 and 15; see docs/benchmarks.md, "Store, anti-entropy and
 # snapshot"). Store writes are fsynced to the disk under TMPDIR. The
 # 1,000,000-key benchmarks run only here (under -bench), never in go test.
 BENCH_STORE_FLAGS ?=

@@ -113,6 +113,11 @@ type Config struct {
 	// APIToken is the bearer token clients must send; required when APIAddr
 	// is not a loopback address.
 	APIToken string `yaml:"api_token"`
+
+	// Access says who may connect (private network key, security
+	// transports) and what members may do (network authorities, member
+	// certificate); open by default. Its keys sit at the top level.
+	Access AccessConfig `yaml:",inline"`
 }
 
 // NATConfig switches NAT traversal features on. They need a reachable
@@ -175,6 +180,9 @@ func DefaultConfig() Config {
 		PostgresSchema:       "murmur",
 		Compression:          "none",
 		CompressionThreshold: 512,
+
+		// closed networks: open by default, Noise and TLS offered (see AccessConfig).
+		Access: DefaultAccessConfig(),
 	}
 }
 
@@ -321,6 +329,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if _, err := c.allowList(); err != nil {
+		return err
+	}
+	if err := c.Access.validate(); err != nil {
 		return err
 	}
 	host, _, err := net.SplitHostPort(c.APIAddr)

@@ -239,4 +239,33 @@ preset: default
 # "Authorization: Bearer TOKEN"). Port 0 picks a free port.
 #api_addr: 127.0.0.1:4180
 #api_token: ""
+# The API requires a token even on loopback: api_token, else the one murmur
+# init writes to DATA/api.token (0600), which the CLI reads by itself with
+# --data. api_no_token: true lets loopback clients in without one (opt-in:
+# any local process could then drive the node).
+#api_no_token: false
+
+# Closed networks (docs/architecture.md has the trust model). A private
+# network key lets only nodes that hold it connect (TCP only: QUIC listen
+# addresses are dropped, since QUIC cannot carry a pre-shared key). Set at
+# most one: psk (64 hex digits), swarm_key_file (kubo's swarm.key format,
+# relative to data_dir; murmur keygen writes one) or psk_passphrase (Argon2id:
+# time 3, 64 MiB, 4 threads, salt "murmur/psk/v1/" + network).
+#psk: ""
+#swarm_key_file: ""
+#psk_passphrase: ""
+# Further keys (swarm.key files) accepted from peers during a key rotation,
+# while this node still sends with its own (README: rotating the key).
+#accept_swarm_key_files: []
+# Connection security offered, most preferred first: noise, tls (TLS 1.3).
+#security: [noise, tls]
+# Authority key IDs whose member certificates this network trusts (murmur
+# network create prints one; list two while rotating). Setting one closes the
+# network: peers need a certificate (murmur network admit), reads and writes
+# follow its role (reader, writer, admin) and key prefixes.
+#network_authorities: []
+# Authorities rotated out, as ID@2006-01-02T15:04:05Z: events their members
+# signed before that time stay valid (history); they admit no one.
+#retired_network_authorities: []
+#member_cert_file: member.cert
 `

@@ -32,10 +32,14 @@ func (n *Node) engine() (*replica.Node, error) {
 
 // Put writes value under key. It returns the signed event once the write is
 // durable in the local store; replication to other nodes proceeds in the
-// background.
+// background. In a closed network a write this node's certificate does not
+// allow is ErrForbidden, and nothing is signed.
 func (n *Node) Put(key string, value []byte) (*replica.Event, error) {
 	e, err := n.engine()
 	if err != nil {
+		return nil, err
+	}
+	if err := n.checkWrite(replica.OpPut, key, value); err != nil {
 		return nil, err
 	}
 	return e.Put(key, value)
@@ -47,6 +51,9 @@ func (n *Node) Delete(key string) (*replica.Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.checkWrite(replica.OpDelete, key, nil); err != nil {
+		return nil, err
+	}
 	return e.Delete(key)
 }
 
@@ -56,6 +63,9 @@ func (n *Node) Delete(key string) (*replica.Event, error) {
 func (n *Node) Publish(topic string, payload []byte) (*replica.Event, error) {
 	e, err := n.engine()
 	if err != nil {
+		return nil, err
+	}
+	if err := n.checkWrite(replica.OpApp, topic, payload); err != nil {
 		return nil, err
 	}
 	return e.Publish(topic, payload)
@@ -140,6 +150,11 @@ type Stats struct {
 	StoreRefused uint64
 	// Banned is the number of peers banned now.
 	Banned int
+	// Unauthorized counts received events refused because their origin's
+	// certificate does not allow them (closed networks); RefusedPeers
+	// counts peers refused admission; GatedStreams counts streams reset
+	// because their peer was not a member.
+	Unauthorized, RefusedPeers, GatedStreams uint64
 }
 
 // Stats returns the node's counters.
@@ -151,6 +166,12 @@ func (n *Node) Stats() (Stats, error) {
 	st := Stats{Engine: r.node.Stats(), Protocols: map[string]protocol.ProtocolStats{},
 		InboxDropped: r.dropped.Load(), Rejected: r.rejected.Load(), RateLimited: r.limited.Load(), NotMember: r.notMember.Load(), StoreRefused: r.refused.Load(),
 		Banned: len(n.bans.BannedPeers())}
+	if n.access != nil {
+		st.Unauthorized, st.RefusedPeers = n.access.RefusedEvents(), n.access.RefusedPeers()
+	}
+	if d := n.Discovery(); d != nil {
+		st.GatedStreams = d.GatedStreams()
+	}
 	for id, ps := range r.transport.Stats() {
 		st.Protocols[string(id)] = ps
 	}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/murmur-p2p/murmur/protocol"
 	"github.com/murmur-p2p/murmur/protocol/pb"
-	"github.com/murmur-p2p/murmur/security"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -59,18 +58,20 @@ const gossipQueueSize = 1024
 // content-based ID also means the same event published twice (for example
 // after a restart) is one message, deduplicated by every router.
 type gossipRouter struct {
-	ps      *pubsub.PubSub
-	topic   *pubsub.Topic
-	sub     *pubsub.Subscription
-	self    peer.ID
-	drop    func(peer.ID) bool
-	fault   func(peer.ID, string) // told of peers that forward invalid events
-	allow   func(peer.ID) bool    // the per-peer rate limit shared with the stream protocols
-	queue   chan *replica.Event
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	tracer  *gossipTracer
-	maxSize int
+	ps        *pubsub.PubSub
+	topic     *pubsub.Topic
+	sub       *pubsub.Subscription
+	self      peer.ID
+	drop      func(peer.ID) bool
+	fault     func(peer.ID, string) // told of peers that forward invalid events
+	allow     func(peer.ID) bool    // the per-peer rate limit shared with the stream protocols
+	nonMember func(peer.ID) bool    // whether a peer is known not to be a member
+	verify    replica.Verifier      // checks (and in a closed network authorizes) events
+	queue     chan *replica.Event
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	tracer    *gossipTracer
+	maxSize   int
 
 	published, publishFailed, queueFull atomic.Uint64
 	received, rejected, lost, limited   atomic.Uint64
@@ -102,17 +103,25 @@ type GossipStats struct {
 
 // startGossip joins the network's events topic on h. drop, if not nil,
 // simulates loss of received messages (see WithReceiveLoss).
-func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(peer.ID, string), allow func(peer.ID) bool) (*gossipRouter, error) {
+//
+// nonMember tells peers known not to be members of the network (in a
+// closed network: not admitted): GossipSub's peer filter keeps them out of
+// the topic's mesh and the validator rejects what they send. verifier checks events (in a closed network it also authorizes
+// them against their origin's certificate).
+func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(peer.ID, string), allow func(peer.ID) bool,
+	nonMember func(peer.ID) bool, verifier replica.Verifier) (*gossipRouter, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gossipRouter{
-		self:    h.ID(),
-		drop:    drop,
-		fault:   fault,
-		allow:   allow,
-		queue:   make(chan *replica.Event, publishQueueSize),
-		cancel:  cancel,
-		tracer:  &gossipTracer{},
-		maxSize: cfg.Sync.MaxMessageSize,
+		self:      h.ID(),
+		drop:      drop,
+		fault:     fault,
+		allow:     allow,
+		nonMember: nonMember,
+		verify:    verifier,
+		queue:     make(chan *replica.Event, publishQueueSize),
+		cancel:    cancel,
+		tracer:    &gossipTracer{},
+		maxSize:   cfg.Sync.MaxMessageSize,
 	}
 	if g.maxSize == 0 {
 		g.maxSize = replica.DefaultConfig().MaxMessageSize
@@ -127,6 +136,10 @@ func startGossip(h host.Host, cfg Config, drop func(peer.ID) bool, fault func(pe
 		// throttle validation under a few hundred events a second.
 		pubsub.WithPeerOutboundQueueSize(gossipQueueSize),
 		pubsub.WithValidateQueueSize(gossipQueueSize),
+		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return !nonMember(p) }),
+		// Only the network's topic is tracked: peers cannot make the
+		// router keep state for topics of their choosing.
+		pubsub.WithSubscriptionFilter(pubsub.NewAllowlistSubscriptionFilter(EventsTopic(cfg.Discovery.Network))),
 	)
 	if err != nil {
 		cancel()
@@ -167,7 +180,7 @@ func encodeEvent(ev *replica.Event) ([]byte, error) {
 
 // decodeEvent decodes and verifies message data: the event's fields are
 // checked and its origin's signature verified.
-func decodeEvent(data []byte) (*replica.Event, error) {
+func decodeEvent(data []byte, v replica.Verifier) (*replica.Event, error) {
 	var p pb.Event
 	if err := proto.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%w: decode event: %v", protocol.ErrInvalidMessage, err)
@@ -176,7 +189,7 @@ func decodeEvent(data []byte) (*replica.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ev.Verify(security.Verifier{}); err != nil {
+	if err := ev.Verify(v); err != nil {
 		return nil, err
 	}
 	return ev, nil
@@ -197,11 +210,19 @@ func (g *gossipRouter) validate(_ context.Context, from peer.ID, m *pubsub.Messa
 		g.limited.Add(1)
 		return pubsub.ValidationIgnore
 	}
-	ev, err := decodeEvent(m.GetData())
+	if from != g.self && g.nonMember(from) {
+		// Not a member (in a closed network: not admitted): nothing it
+		// sends is delivered or forwarded.
+		g.rejected.Add(1)
+		return pubsub.ValidationReject
+	}
+	ev, err := decodeEvent(m.GetData(), g.verify)
 	if err != nil {
 		g.rejected.Add(1)
 		log.Debugw("gossipsub event rejected", "from", from, "error", err)
-		if g.fault != nil {
+		// An unauthorized event is not the forwarder's fault: a revocation
+		// may not have reached it yet.
+		if g.fault != nil && !errors.Is(err, replica.ErrUnauthorized) {
 			// from forwarded it: GossipSub peers validate before forwarding.
 			g.fault(from, "invalid gossipsub event")
 		}

@@ -131,6 +131,7 @@ func TestGossipSubRejectsBadlySignedEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
+	claimMember(h, "gossip-reject") // so that only the validator stands in its way
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),

@@ -32,11 +32,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	cmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -138,6 +137,11 @@ type Node struct {
 	// bans scores peers by their faults and refuses banned (or, with an
 	// allow-list, unlisted) peers' connections.
 	bans *security.Banlist
+	// psk is the private network key (nil: none); access the closed
+	// network's rules (nil: an open network).
+	psk       pnet.PSK
+	pskAccept []pnet.PSK // further keys accepted during a rotation
+	access    *security.Access
 	// liveHost is the host from its creation in Start, readable without mu:
 	// fault reports arrive from stream goroutines while Start still holds mu
 	// (waiting for bootstrap peers).
@@ -197,7 +201,19 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	bans := security.NewBanlist(cfg.Ban, nil, allow)
-	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans}, nil
+	psk, err := cfg.loadPSK()
+	if err != nil {
+		return nil, err
+	}
+	pskAccept, err := cfg.loadAcceptedPSKs()
+	if err != nil {
+		return nil, err
+	}
+	access, err := cfg.loadAccess(id)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, opts: o, key: key, id: id, bans: bans, psk: psk, pskAccept: pskAccept, access: access}, nil
 }
 
 // IdentityUsedPath is the marker file that says the identity in dataDir
@@ -235,14 +251,24 @@ func (n *Node) Start(ctx context.Context) error {
 		h.Close()
 		return err
 	}
-	disc, err := dhtdiscovery.New(h, dcfg)
+	var discOpts []dhtdiscovery.Option
+	if n.access != nil {
+		discOpts = append(discOpts, dhtdiscovery.WithAdmission(n.access))
+	}
+	disc, err := dhtdiscovery.New(h, dcfg, discOpts...)
 	if err != nil {
 		h.Close()
 		return err
 	}
 	// Replication starts before discovery connects anywhere, so the first
 	// peers already find the protocol handlers.
-	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault, n.opts)
+	if n.access != nil {
+		n.access.OnRevoke(func(p peer.ID) {
+			log.Warnw("member revoked; disconnecting", "peer", p)
+			disc.Evict(p)
+		})
+	}
+	repl, err := startReplication(n.cfg, n.key, h, disc, n.fault, n.opts, n.access)
 	if err != nil {
 		disc.Close()
 		h.Close()
@@ -250,7 +276,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	var ord *ordering
 	if n.cfg.Ordering == OrderingRaft {
-		if ord, err = startOrdering(n.cfg, n.id, h, repl, disc.Peers, n.fault, n.opts.orderTune); err != nil {
+		if ord, err = startOrdering(n.cfg, n.id, disc.GatedHost(h), repl, disc.Peers, n.fault, n.opts.orderTune); err != nil {
 			repl.close()
 			disc.Close()
 			h.Close()
@@ -288,18 +314,22 @@ func (n *Node) newHost() (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	secOpts, listen, quicOK := n.securityOptions()
 	opts := []libp2p.Option{
 		libp2p.Identity(n.key),
-		libp2p.ListenAddrStrings(n.cfg.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
+		libp2p.ListenAddrStrings(listen...),
+	}
+	if quicOK {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	opts = append(opts, secOpts...)
+	opts = append(opts,
 		libp2p.ChainOptions(muxers...),
 		libp2p.UserAgent(version.Agent()),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),
-	}
+	)
 	nat := n.cfg.NAT
 	if nat.PortMap {
 		opts = append(opts, libp2p.NATPortMap())

@@ -84,11 +84,19 @@ func openStore(cfg Config, fs vfs.FS) (replica.Store, error) {
 // startReplication opens the store and starts the engine on h. The engine
 // learns its peers from disc.
 // fault is told of every peer misbehaviour (for scoring and banning).
-func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string), opts options) (*replication, error) {
+//
+// Every stream protocol (murmur's own and GossipSub's) is registered
+// through disc's gated host, so a peer that is not a member (in a closed
+// network: not admitted) never reaches the engine. access, if not nil, signs
+// events with this node's certificate and verifies and authorizes received
+// ones.
+func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdiscovery.Discovery, fault func(peer.ID, string), opts options, access *security.Access) (*replication, error) {
 	signer, err := security.NewSigner(key)
 	if err != nil {
 		return nil, err
 	}
+	rawHost := h
+	h = disc.GatedHost(h)
 	store, err := openStore(cfg, opts.storeFS)
 	if err != nil {
 		return nil, err
@@ -96,6 +104,10 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	engCfg := cfg.Sync
 	engCfg.Signer = signer
 	engCfg.Verifier = security.Verifier{}
+	if access != nil {
+		engCfg.Signer = access.Signer(signer)
+		engCfg.Verifier = access.Verifier()
+	}
 	engCfg.Store = store
 	engCfg.Rand = newRand()
 
@@ -127,10 +139,18 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	r.clock = opts.clock
 	var tr replica.Transport = t.EngineTransport()
 	if cfg.Dissemination == DisseminationGossipSub {
-		if r.gossip, err = startGossip(h, cfg, opts.recvLoss, fault, func(p peer.ID) bool {
+		// In a closed network GossipSub's streams are gated like murmur's;
+		// in an open one its peer filter and validator turn away peers
+		// identify shows are not members (gating its streams there would
+		// cost a member whose identify lags its subscriptions).
+		gh := rawHost
+		if access != nil {
+			gh = h
+		}
+		if r.gossip, err = startGossip(gh, cfg, opts.recvLoss, fault, func(p peer.ID) bool {
 			// GossipSub cannot hold a message back: charge one small event.
 			return r.limiter.Allow(p, cfg.Rate.Cost(512, 1))
-		}); err != nil {
+		}, disc.KnownNonMember, engCfg.Verifier); err != nil {
 			t.Close()
 			store.Close()
 			return nil, err
@@ -156,6 +176,10 @@ func startReplication(cfg Config, key crypto.PrivKey, h host.Host, disc *dhtdisc
 	_ = node.Tick(time.Now())
 	for _, p := range disc.Peers() {
 		_ = node.PeerUp(replica.PeerID(p))
+	}
+	if access != nil {
+		r.wg.Add(1)
+		go r.watchRevocations(ctx, access)
 	}
 	r.wg.Add(3)
 	go r.stepLoop(ctx)

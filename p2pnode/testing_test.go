@@ -8,7 +8,12 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/murmur-p2p/murmur/dhtdiscovery"
 )
 
 // testConfig returns a config for a loopback test node in network netName.
@@ -84,4 +89,10 @@ func peerCounts(nodes []*Node) string {
 		s += fmt.Sprintf(" %d:%d", i, len(n.Peers()))
 	}
 	return "peer counts" + s
+}
+
+// claimMember makes a bare host serve an open network's member protocol,
+// which is all an open network asks of a member.
+func claimMember(h host.Host, netName string) {
+	h.SetStreamHandler(protocol.ID(dhtdiscovery.MemberProtocol(netName)), func(s network.Stream) { _ = s.Close() })
 }

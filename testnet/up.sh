@@ -4,6 +4,8 @@
 # through the DHT. Each node's control API listens on a free loopback port,
 # recorded in its data dir, so the CLI reaches node I with
 # --data $TESTNET_DIR/nodeI. Usage: testnet/up.sh [N]   (default 5)
+# With TESTNET_CLOSED=1 the network is closed: one private network key and
+# one authority key in $TESTNET_DIR, every node admitted as an admin.
 . "$(dirname "$0")/lib.sh"
 N=${1:-5}
 case $N in '' | *[!0-9]*) echo "usage: $0 [N]  (N a number of nodes)" >&2; exit 2 ;; esac
@@ -20,8 +22,21 @@ if [ -f "$PIDS_FILE" ]; then
 fi
 : >"$PIDS_FILE"
 
+# closed_setup DIR: make node DIR a member of the closed testnet (once).
+closed_setup() {
+  local dir=$1 auth=$TESTNET_DIR/authority.key
+  [ -f "$dir/member.cert" ] && return 0
+  [ -f "$auth" ] || "$MURMUR_BIN" network create --out "$auth" >"$TESTNET_DIR/authority.txt"
+  [ -f "$TESTNET_DIR/swarm.key" ] || "$MURMUR_BIN" keygen --out "$TESTNET_DIR/swarm.key" >/dev/null
+  "$MURMUR_BIN" init --data "$dir" --swarm-key "$TESTNET_DIR/swarm.key" >/dev/null
+  "$MURMUR_BIN" network admit "$("$MURMUR_BIN" id --data "$dir")" --authority-key "$auth" \
+    --network "$TESTNET_NETWORK" --role admin --out "$dir/member.cert" >/dev/null
+  echo "network_authorities: [$(sed -n 's/^authority: //p' "$TESTNET_DIR/authority.txt")]" >>"$dir/config.yaml"
+}
+
 start_node() { # start_node I [bootstrap]
   local i=$1 dir=$TESTNET_DIR/node$1 port=$((TESTNET_BASE_PORT + $1))
+  if [ "${TESTNET_CLOSED:-0}" = 1 ]; then closed_setup "$dir"; fi
   "$MURMUR_BIN" init --data "$dir" >/dev/null
   local args=(daemon --data "$dir" --network "$TESTNET_NETWORK"
     --listen "/ip4/127.0.0.1/tcp/$port" --listen "/ip4/127.0.0.1/udp/$port/quic-v1"

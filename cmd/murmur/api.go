@@ -45,8 +45,12 @@ type apiServer struct {
 // and records the bound address in DATA/api.addr.
 func startAPI(node *p2pnode.Node, reg *prometheus.Registry) (*apiServer, error) {
 	nc := node.Config()
+	token, err := daemonAPIToken(nc)
+	if err != nil {
+		return nil, err
+	}
 	cfg := controlapi.DefaultConfig()
-	cfg.Addr, cfg.Token, cfg.Metrics = nc.APIAddr, nc.APIToken, reg
+	cfg.Addr, cfg.Token, cfg.Metrics = nc.APIAddr, token, reg
 	srv, err := controlapi.NewServer(node, cfg)
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ type clientFlags struct {
 func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data", "", "data directory of the daemon to talk to (it records its API address there)")
 	fs.StringVar(&f.api, "api", "", "API address host:port (default: from --data, else $"+envAPI+", else "+controlapi.DefaultAddr+")")
-	fs.StringVar(&f.token, "token", "", "API token (default $"+envAPIToken+"); needed when the daemon's API is not on loopback")
+	fs.StringVar(&f.token, "token", "", "API token (default $"+envAPIToken+", else DATA/"+apiTokenFileName+" with --data)")
 	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the request after this long")
 }
@@ -69,6 +69,10 @@ func (f *clientFlags) client() *controlapi.Client {
 	token := f.token
 	if token == "" {
 		token = os.Getenv(envAPIToken)
+	}
+	if token == "" && f.dataDir != "" {
+		// The daemon's own token file; an unreadable one shows up as a 401.
+		token, _ = readAPIToken(f.dataDir)
 	}
 	return &controlapi.Client{Resolve: f.resolve, Token: token}
 }
@@ -132,7 +136,7 @@ func (f *clientFlags) explain(err error) error {
 			return &exitError{exitNotFound, errors.New(ae.Message)}
 		case ae.StatusCode == http.StatusUnauthorized:
 			return &exitError{exitUnauthorized, errors.New(ae.Message)}
-		case ae.StatusCode == http.StatusBadRequest || ae.StatusCode == http.StatusRequestEntityTooLarge:
+		case ae.StatusCode == http.StatusBadRequest || ae.StatusCode == http.StatusRequestEntityTooLarge || ae.StatusCode == http.StatusForbidden:
 			return &exitError{exitUsage, errors.New(ae.Message)}
 		}
 		return &exitError{exitFailure, err}

@@ -39,10 +39,15 @@ func TestCLIAgainstTwoDaemons(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "put greeting") {
 		t.Fatalf("put: exit %d, %q %q", code, out, errOut)
 	}
-	eventually(t, 20*time.Second, "the write to reach B", []string{"get", "greeting", "--api", b.api},
+	// --api says where; the token comes from B's data dir.
+	eventually(t, 20*time.Second, "the write to reach B", []string{"get", "greeting", "--api", b.api, "--data", dirB},
 		func(code int, out, _ string) bool { return code == 0 && out == "hello world\n" })
-	// Flags after the arguments, MURMUR_API in the environment.
-	code, out, _ = runCLI(t, []string{"MURMUR_API=" + b.api}, "get", "greeting", "--json")
+	// Flags after the arguments, MURMUR_API and MURMUR_API_TOKEN in the environment.
+	tokenB, err := readAPIToken(dirB)
+	if err != nil || tokenB == "" {
+		t.Fatalf("daemon B's API token: %q %v", tokenB, err)
+	}
+	code, out, _ = runCLI(t, []string{"MURMUR_API=" + b.api, "MURMUR_API_TOKEN=" + tokenB}, "get", "greeting", "--json")
 	var e controlapi.Entry
 	if code != 0 || json.Unmarshal([]byte(out), &e) != nil || e.Value != "hello world" || e.Origin != a.peerID {
 		t.Fatalf("get --json via MURMUR_API: exit %d %q", code, out)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
@@ -19,6 +20,8 @@ import (
 func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("init", stderr)
 	dataDir := fs.String("data", "", "data directory to create (required)")
+	newPSK := fs.Bool("psk", false, "make the node's network private: write a new pre-shared key to DATA/"+security.SwarmKeyFileName+" (give it to every other node with --swarm-key)")
+	swarmKey := fs.String("swarm-key", "", "make the node's network private with this existing swarm.key (copied to DATA/"+security.SwarmKeyFileName+")")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -27,8 +30,16 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
+	if *newPSK && *swarmKey != "" {
+		fmt.Fprintln(stderr, "murmur init: --psk and --swarm-key exclude each other")
+		return errUsage
+	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	pskLine, err := initSwarmKey(*dataDir, *newPSK, *swarmKey, stdout)
+	if err != nil {
+		return err
 	}
 	key, created, err := security.LoadOrCreateIdentity(security.IdentityPath(*dataDir))
 	if err != nil {
@@ -39,9 +50,19 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfgPath := filepath.Join(*dataDir, p2pnode.ConfigFileName)
-	wroteConfig, err := writeNewFile(cfgPath, []byte(p2pnode.DefaultConfigYAML))
+	wroteConfig, err := writeNewFile(cfgPath, []byte(p2pnode.DefaultConfigYAML+pskLine))
 	if err != nil {
 		return err
+	}
+	if !wroteConfig && pskLine != "" {
+		fmt.Fprintf(stdout, "add to %s to use the key:\n  %s", cfgPath, pskLine)
+	}
+	_, tokenCreated, err := ensureAPIToken(*dataDir)
+	if err != nil {
+		return err
+	}
+	if tokenCreated {
+		fmt.Fprintf(stdout, "wrote API token %s (mode 0600; the CLI reads it with --data)\n", filepath.Join(*dataDir, apiTokenFileName))
 	}
 	cfg, err := p2pnode.LoadConfig(cfgPath, nil, func(c *p2pnode.Config) { c.DataDir = *dataDir })
 	if err != nil {
@@ -110,4 +131,33 @@ func shareableAddrs(listen []string, id peer.ID) []string {
 		out = append(out, a.Encapsulate(ma.StringCast("/p2p/"+id.String())).String())
 	}
 	return out
+}
+
+// initSwarmKey writes DATA/swarm.key for murmur init --psk (a new key) or
+// --swarm-key FILE (a copy), and returns the config line that uses it ("" if
+// neither flag is given).
+func initSwarmKey(dataDir string, generate bool, from string, stdout io.Writer) (string, error) {
+	if !generate && from == "" {
+		return "", nil
+	}
+	path := filepath.Join(dataDir, security.SwarmKeyFileName)
+	if _, err := os.Stat(path); err == nil {
+		fmt.Fprintf(stdout, "kept existing private network key %s\n", path)
+		return "swarm_key_file: " + security.SwarmKeyFileName + "\n", nil
+	}
+	var psk pnet.PSK
+	var err error
+	if generate {
+		psk, err = security.GeneratePSK()
+	} else {
+		psk, err = security.LoadSwarmKey(from)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := security.WriteSwarmKey(path, psk); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(stdout, "wrote private network key %s (mode 0600; TCP only: QUIC cannot carry it)\n", path)
+	return "swarm_key_file: " + security.SwarmKeyFileName + "\n", nil
 }

@@ -3,6 +3,8 @@
 //	murmur init   --data DIR   create an identity and a commented config.yaml
 //	murmur daemon --data DIR   run a node (and its control API) until SIGINT or SIGTERM
 //	murmur id     --data DIR   print the node's peer ID
+//	murmur keygen              write a private network key (swarm.key)
+//	murmur network create | admit PEER_ID | revoke PEER_ID   closed networks
 //	murmur version             print the version (the libp2p agent is murmur/<version>)
 //
 // and, talking to a running daemon through its control API (found by
@@ -48,6 +50,8 @@ func commands() []command {
 		{"peers", "list peers with their state", runPeers},
 		{"status", "show peer ID, addresses, version vector and store statistics", runStatus},
 		{"sync", "run a digest sync with a peer now: sync PEER_ID", runSync},
+		{"keygen", "write a private network key (swarm.key), random or from a passphrase", runKeygen},
+		{"network", "closed networks: network create | admit PEER_ID | revoke PEER_ID", runNetwork},
 		{"version", "print murmur's version (its libp2p agent is murmur/<version>)", runVersion},
 	}
 }

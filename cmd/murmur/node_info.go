@@ -80,8 +80,8 @@ func printStatus(stdout io.Writer, st controlapi.Status) error {
 	fmt.Fprintf(tw, "events:\t%d created, %d accepted, %d duplicates, %d rejected, %d conflicts\n", e.Created, e.Accepted, e.Duplicates, e.Rejected, e.Conflicts)
 	fmt.Fprintf(tw, "messages:\t%d sent (%s), %d received (%s)\n", e.MessagesSent, humanBytes(int64(e.BytesSent)), e.MessagesReceived, humanBytes(int64(e.BytesReceived)))
 	fmt.Fprintf(tw, "digest syncs:\t%d started, %d matched, %d timed out\n", e.SyncRounds, e.SyncMatches, e.SyncTimeouts)
-	fmt.Fprintf(tw, "anti-entropy:\t%d rounds, %d matched, %d full syncs, %d keys repaired, %d B sent, %d B received\n",
-		e.AERounds, e.AEMatches, e.AEFullSyncs, e.StatesMerged, e.AEBytesSent, e.AEBytesReceived)
+	fmt.Fprintf(tw, "anti-entropy:\t%d rounds, %d matched, %d coded, %d full syncs, %d keys repaired, %d B sent, %d B received\n",
+		e.AERounds, e.AEMatches, e.AECoded, e.AEFullSyncs, e.StatesMerged, e.AEBytesSent, e.AEBytesReceived)
 	fmt.Fprintf(tw, "garbage collected:\t%d events, %d keys\n", e.GCEvents, e.GCKeys)
 	if sn := e.Snapshot; sn.Active || sn.KeysDone > 0 {
 		state := "running"

@@ -12,10 +12,14 @@ import (
 )
 
 // orderedIDs reads a daemon's whole order (event IDs, in order) through
-// GET /v1/order, and its role.
-func orderedIDs(t *testing.T, api string) ([]string, string) {
+// GET /v1/order, and its role; the API token is the one in dataDir.
+func orderedIDs(t *testing.T, api, dataDir string) ([]string, string) {
 	t.Helper()
-	c := controlapi.NewClient(api, "")
+	token, err := readAPIToken(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := controlapi.NewClient(api, token)
 	var ids []string
 	role := ""
 	for {
@@ -63,7 +67,7 @@ func TestOrderingDaemonsLeaderKill9(t *testing.T) {
 	}
 	put := func(i, k int) {
 		t.Helper()
-		if code, _, errOut := runCLI(t, nil, "put", "--api", ds[i].api, fmt.Sprintf("key%d", k%7), fmt.Sprintf("v%d", k)); code != 0 {
+		if code, _, errOut := runCLI(t, nil, "put", "--api", ds[i].api, "--data", dirs[i], fmt.Sprintf("key%d", k%7), fmt.Sprintf("v%d", k)); code != 0 {
 			t.Fatalf("put on daemon %d: %s", i, errOut)
 		}
 	}
@@ -74,7 +78,7 @@ func TestOrderingDaemonsLeaderKill9(t *testing.T) {
 		for {
 			ok, desc := true, ""
 			for _, i := range among {
-				got, role := orderedIDs(t, ds[i].api)
+				got, role := orderedIDs(t, ds[i].api, dirs[i])
 				desc += fmt.Sprintf(" daemon %d: %d (%s);", i, len(got), role)
 				if len(got) < want {
 					ok = false
@@ -106,7 +110,7 @@ func TestOrderingDaemonsLeaderKill9(t *testing.T) {
 
 	leader := -1
 	for i := range 3 {
-		if _, role := orderedIDs(t, ds[i].api); role == "StateLeader" {
+		if _, role := orderedIDs(t, ds[i].api, dirs[i]); role == "StateLeader" {
 			leader = i
 		}
 	}
@@ -136,7 +140,7 @@ func TestOrderingDaemonsLeaderKill9(t *testing.T) {
 		}
 	}
 	// watch --ordered delivers the same order, resumable from an index.
-	code, out, errOut := runCLI(t, nil, "watch", "--ordered", "--from", "15", "--count", "6", "--json", "--api", ds[leader].api)
+	code, out, errOut := runCLI(t, nil, "watch", "--ordered", "--from", "15", "--count", "6", "--json", "--api", ds[leader].api, "--data", dirs[leader])
 	if code != 0 || !strings.Contains(errOut, "resume with: murmur watch --ordered --from 21") {
 		t.Fatalf("watch --ordered: exit %d, stderr %s", code, errOut)
 	}

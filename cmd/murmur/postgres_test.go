@@ -53,21 +53,21 @@ func TestDaemonOnPostgresSurvivesKill(t *testing.T) {
 	<-a.done
 	a2 := startDaemon(t, "--data", dirA, loop, "--network", "pgtest")
 	for i := 0; i < n; i++ {
-		code, out, errOut := runCLI(t, nil, "get", "--api", a2.api, fmt.Sprintf("doc/%02d", i))
+		code, out, errOut := runCLI(t, nil, "get", "--api", a2.api, "--data", dirA, fmt.Sprintf("doc/%02d", i))
 		if code != 0 || !strings.Contains(out, fmt.Sprintf(`{"n":%d,`, i)) {
 			t.Fatalf("acknowledged write doc/%02d lost across kill -9: exit %d %q %q", i, code, out, errOut)
 		}
 	}
-	eventually(t, 30*time.Second, "the writes to reach B", []string{"ls", "doc/", "--api", b.api},
+	eventually(t, 30*time.Second, "the writes to reach B", []string{"ls", "doc/", "--api", b.api, "--data", dirB},
 		func(code int, out, _ string) bool {
 			return code == 0 && strings.Contains(out, "doc/00") && strings.Contains(out, fmt.Sprintf("doc/%02d", n-1))
 		})
 
-	code, out, errOut := runCLI(t, nil, "status", "--api", a2.api)
+	code, out, errOut := runCLI(t, nil, "status", "--api", a2.api, "--data", dirA)
 	if code != 0 || !strings.Contains(out, "postgres, ") || !strings.Contains(out, "schema node_a") || !strings.Contains(out, "compression zstd") {
 		t.Fatalf("status of the Postgres daemon: exit %d %q %q", code, out, errOut)
 	}
-	code, out, errOut = runCLI(t, nil, "status", "--api", b.api, "--json")
+	code, out, errOut = runCLI(t, nil, "status", "--api", b.api, "--data", dirB, "--json")
 	var st controlapi.Status
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		t.Fatalf("status --json of B: exit %d %q %q", code, out, errOut)

@@ -91,7 +91,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if in != nil {
+	if in != nil || isWrite(method) {
+		// The API refuses writes that do not say JSON (auth.go).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {

@@ -63,7 +63,7 @@ func TestEventOverMessageSizeIs413(t *testing.T) {
 	node := startNodeWith(t, func(c *p2pnode.Config) { c.Sync.MaxMessageSize = 64 << 10 })
 	_, ts, _ := serve(t, node, Config{})
 	body := `{"value":"` + strings.Repeat("v", 100<<10) + `"}`
-	code, resp := request(t, "PUT", ts.URL+"/v1/kv/big", body)
+	code, resp := request(t, "PUT", ts.URL+"/v1/kv/big", body, "Content-Type", "application/json")
 	if code != http.StatusRequestEntityTooLarge || !strings.Contains(resp, "max_message_size") {
 		t.Fatalf("PUT of an event over max_message_size: %d %s, want 413 naming max_message_size", code, resp)
 	}
@@ -83,7 +83,7 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		{"topic", "POST", "/v1/publish", "{\"topic\":\"t\xfe\",\"payload\":\"x\"}"},
 	}
 	for _, tc := range cases {
-		code, resp := request(t, tc.method, ts.URL+tc.path, tc.body)
+		code, resp := request(t, tc.method, ts.URL+tc.path, tc.body, "Content-Type", "application/json")
 		if code != http.StatusBadRequest || !strings.Contains(resp, "UTF-8") {
 			t.Errorf("%s: %d %s, want 400 naming UTF-8", tc.name, code, resp)
 		}
@@ -122,7 +122,7 @@ func TestDiskFullIs507ThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.low.Store(true)
-	code, resp := request(t, "PUT", ts.URL+"/v1/kv/k2", `{"value":"v2"}`)
+	code, resp := request(t, "PUT", ts.URL+"/v1/kv/k2", `{"value":"v2"}`, "Content-Type", "application/json")
 	if code != http.StatusInsufficientStorage || !strings.Contains(resp, "disk full: 1000 bytes free in "+node.Config().DataDir) {
 		t.Fatalf("PUT on a full disk: %d %s, want 507 disk full: 1000 bytes free in the store directory", code, resp)
 	}

@@ -35,12 +35,15 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // writeNodeError maps an error from the node to a status: 404 for a missing
-// key, 507 while the disk is full, 413 for an event over max_message_size,
-// 503 while the node is not running, 500 otherwise.
+// key, 403 for a write this node's member certificate does not allow
+// (nothing was signed), 507 while the disk is full, 413 for an event over
+// max_message_size, 503 while the node is not running, 500 otherwise.
 func writeNodeError(w http.ResponseWriter, what string, err error) {
 	switch {
 	case errors.Is(err, replica.ErrNotFound):
 		writeError(w, http.StatusNotFound, what+": not found")
+	case errors.Is(err, p2pnode.ErrForbidden):
+		writeError(w, http.StatusForbidden, what+": "+err.Error())
 	case errors.Is(err, p2pnode.ErrDiskFull):
 		// The node refuses writes until space returns; reads go on.
 		writeError(w, http.StatusInsufficientStorage, what+": "+diskFullMessage(err))

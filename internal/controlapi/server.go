@@ -2,13 +2,13 @@ package controlapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	logging "github.com/ipfs/go-log/v2"
@@ -57,8 +57,13 @@ type Config struct {
 	Addr string
 	// Token, when set, is required on every request except /healthz and
 	// /readyz as "Authorization: Bearer TOKEN". It must be set when Addr is
-	// not a loopback address.
+	// not a loopback address. (The daemon always sets one, from
+	// DATA/api.token, unless api_no_token opts out on loopback.)
 	Token string
+	// AllowedHosts are extra names the Host header may carry (besides
+	// loopback names and Addr's host), for an API reached through a name.
+	// None by default: see auth.go for the checks every request passes.
+	AllowedHosts []string
 	// Metrics, if not nil, is served at /metrics.
 	Metrics prometheus.Gatherer
 	// SyncWait bounds how long POST /v1/sync waits for the sync's result
@@ -109,6 +114,7 @@ type Server struct {
 	started time.Time
 	mux     *http.ServeMux
 	hub     *hub
+	refused atomic.Uint64 // requests refused by guard (Host, Origin, Content-Type)
 	// deliveryLog records how recent writes reached the node (GET /v1/deliveries).
 	deliveryLog *deliveryLog
 
@@ -187,21 +193,14 @@ func allowedMethods(m *http.ServeMux, r *http.Request) []string {
 	return out
 }
 
-// Handler returns the server's HTTP handler, with the token check.
-func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			got, ok := requestToken(r)
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
-				challenges, msg := authChallenges(r)
-				w.Header()["Www-Authenticate"] = challenges
-				writeError(w, http.StatusUnauthorized, msg)
-				return
-			}
-		}
-		s.mux.ServeHTTP(w, r)
-	})
-}
+// Handler returns the server's HTTP handler: every route behind guard (the
+// Host, Origin, Content-Type and token checks of auth.go).
+func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
+
+// Handle adds a route (a ServeMux pattern such as "GET /ui/") to the
+// server, behind the same checks as every other route. Call it before
+// Start.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Start listens on the configured address and serves in the background.
 func (s *Server) Start() error {

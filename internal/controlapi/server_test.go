@@ -193,7 +193,7 @@ func TestHealthAndReady(t *testing.T) {
 	if status, _ := request(t, "GET", ts.URL+"/healthz", ""); status != 200 {
 		t.Fatalf("healthz: %d", status)
 	}
-	if status, body := request(t, "PUT", ts.URL+"/v1/kv/k", `{"value":"v"}`); status != 503 || !strings.Contains(body, "not running") {
+	if status, body := request(t, "PUT", ts.URL+"/v1/kv/k", `{"value":"v"}`, "Content-Type", "application/json"); status != 503 || !strings.Contains(body, "not running") {
 		t.Fatalf("put on a closed node: %d %s", status, body)
 	}
 }

@@ -34,7 +34,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			BytesSent: st.Engine.BytesSent, BytesReceived: st.Engine.BytesReceived,
 			Pulls: st.Engine.Pulls, SyncRounds: st.Engine.SyncRounds, SyncMatches: st.Engine.SyncMatches,
 			InboxDropped: st.InboxDropped,
-			AERounds:     st.Engine.AERounds, AEMatches: st.Engine.AEMatches, AEFullSyncs: st.Engine.AEFullSyncs,
+			AERounds:     st.Engine.AERounds, AEMatches: st.Engine.AEMatches, AEFullSyncs: st.Engine.AEFullSyncs, AECoded: st.Engine.AECoded,
 			AEBytesSent: st.Engine.AEBytesSent, AEBytesReceived: st.Engine.AEBytesReceived,
 			StatesMerged: st.Engine.StatesMerged, GCEvents: st.Engine.GCEvents, GCKeys: st.Engine.GCKeys,
 			Snapshot: SnapshotStatus{

@@ -207,6 +207,7 @@ type EngineStatus struct {
 	AERounds         uint64 `json:"ae_rounds"`
 	AEMatches        uint64 `json:"ae_matches"`
 	AEFullSyncs      uint64 `json:"ae_full_syncs"`
+	AECoded          uint64 `json:"ae_coded"`
 	AEBytesSent      uint64 `json:"ae_bytes_sent"`
 	AEBytesReceived  uint64 `json:"ae_bytes_received"`
 	StatesMerged     uint64 `json:"states_merged"`

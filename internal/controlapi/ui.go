@@ -69,7 +69,7 @@ func requestToken(r *http.Request) (string, bool) {
 func authChallenges(r *http.Request) (headers []string, msg string) {
 	headers = []string{`Bearer realm="murmur"`, `Basic realm="murmur", charset="UTF-8"`}
 	if isUIPath(r) {
-		return headers, "missing or wrong API token: the dashboard asks for it at the browser's login prompt (any user name, the token as password: the daemon's api_token)"
+		return headers, "missing or wrong API token: the dashboard asks for it at the browser's login prompt (any user name, the token as password: the daemon's api_token, else DATA/api.token)"
 	}
-	return headers, "missing or wrong API token: send \"Authorization: Bearer TOKEN\" (murmur CLI: --token or MURMUR_API_TOKEN)"
+	return headers, "missing or wrong API token: send \"Authorization: Bearer TOKEN\" (the murmur CLI reads DATA/api.token itself with --data DIR; else --token or MURMUR_API_TOKEN)"
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // statesIn returns the key states s holds in the ranges of r.
@@ -35,21 +36,21 @@ func TestAntiEntropyBetweenStores(t *testing.T) {
 	b, err := Open(t.TempDir(), Options{MerkleDepth: 7})
 	must(t, err)
 	defer b.Close()
-	common := batchSeq(rand.New(rand.NewPCG(3, 3)), 30, 30)
+	common := storetest.BatchSeq(rand.New(rand.NewPCG(3, 3)), 30, 30)
 	for _, bt := range common {
 		must(t, a.Apply(bt))
 		must(t, b.Apply(bt))
 	}
-	wa, wb := newWriter("only-a"), newWriter("only-b")
+	wa, wb := storetest.NewWriter("only-a"), storetest.NewWriter("only-b")
 	want := map[string]bool{}
 	for i := 0; i < 40; i++ {
 		k := fmt.Sprintf("a-%d", i)
-		must(t, a.Apply(wa.put(k, []byte("x"))))
+		must(t, a.Apply(wa.Put(k, []byte("x"))))
 		want[k] = true
 	}
 	for i := 0; i < 25; i++ {
 		k := fmt.Sprintf("b-%d", i)
-		must(t, b.Apply(wb.put(k, []byte("y"))))
+		must(t, b.Apply(wb.Put(k, []byte("y"))))
 		want[k] = true
 	}
 	// A key b garbage-collected: a still holds it.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // benchOrigin is as long as a libp2p Ed25519 peer ID (38 bytes).
@@ -21,15 +22,15 @@ func BenchmarkApply(b *testing.B) {
 			s, err := Open(b.TempDir(), Options{})
 			must(b, err)
 			defer s.Close()
-			w := newWriter(string(benchOrigin))
+			w := storetest.NewWriter(string(benchOrigin))
 			batches := make([]*replica.Batch, b.N)
 			for i := range batches {
 				parts := make([]*replica.Batch, size)
 				for j := range parts {
-					parts[j] = w.put(fmt.Sprintf("key/%d/%d", i, j), bytes.Repeat([]byte{'v'}, 100))
+					parts[j] = w.Put(fmt.Sprintf("key/%d/%d", i, j), bytes.Repeat([]byte{'v'}, 100))
 					parts[j].Events[0].Signature = bytes.Repeat([]byte{'s'}, 64)
 				}
-				batches[i] = merge(parts...)
+				batches[i] = storetest.Merge(parts...)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -4,14 +4,15 @@ import (
 	"testing"
 
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // FuzzDecodeRecords feeds arbitrary bytes to the decoders of on-disk
 // records. Corrupt records must produce errors, never panics or huge
 // allocations; records that decode must encode back to the same state.
 func FuzzDecodeRecords(f *testing.F) {
-	w := newWriter("origin-a")
-	b := w.put("key", []byte("value"))
+	w := storetest.NewWriter("origin-a")
+	b := w.Put("key", []byte("value"))
 	f.Add("key", encodeKeyState(b.Keys[0]))
 	f.Add("key", encodeEvent(b.Events[0]))
 	f.Add("", []byte{})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // TestConcurrentReadsDuringApply reads from several goroutines while
@@ -18,7 +19,7 @@ import (
 func TestConcurrentReadsDuringApply(t *testing.T) {
 	s, err := Open(t.TempDir(), Options{MerkleDepth: 8})
 	must(t, err)
-	batches := batchSeq(rand.New(rand.NewPCG(11, 11)), 60, 8)
+	batches := storetest.BatchSeq(rand.New(rand.NewPCG(11, 11)), 60, 8)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	errs := make(chan error, 8)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // TestCorruptRecordIsReported: a value whose bytes changed under Pebble's
@@ -18,9 +20,9 @@ func TestCorruptRecordIsReported(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{MerkleDepth: 8})
 	must(t, err)
-	w := newWriter("o")
-	must(t, s.Apply(w.put("victim", []byte("value"))))
-	must(t, s.Apply(w.put("other", []byte("value"))))
+	w := storetest.NewWriter("o")
+	must(t, s.Apply(w.Put("victim", []byte("value"))))
+	must(t, s.Apply(w.Put("other", []byte("value"))))
 	must(t, s.Close())
 
 	db, err := pebble.Open(dir, &pebble.Options{})
@@ -55,7 +57,7 @@ func TestCorruptTableIsReported(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{MerkleDepth: 8})
 	must(t, err)
-	for _, b := range batchSeq(rand.New(rand.NewPCG(5, 5)), 200, 20) {
+	for _, b := range storetest.BatchSeq(rand.New(rand.NewPCG(5, 5)), 200, 20) {
 		must(t, s.Apply(b))
 	}
 	must(t, s.db.Flush())
@@ -98,7 +100,7 @@ func TestDamagedLogIsReported(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{MerkleDepth: 8})
 	must(t, err)
-	for _, b := range batchSeq(rand.New(rand.NewPCG(6, 6)), 50, 5) {
+	for _, b := range storetest.BatchSeq(rand.New(rand.NewPCG(6, 6)), 50, 5) {
 		must(t, s.Apply(b))
 	}
 	// Crash: drop the store without Close (the database is closed only to

@@ -15,84 +15,14 @@ import (
 
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
-// batchSeq makes n batches of 1..maxEvents events each, every event writing
-// a key of its own, so a batch's presence can be checked key by key.
-func batchSeq(rng *rand.Rand, n, maxEvents int) []*replica.Batch {
-	ws := []*writer{newWriter("origin-a"), newWriter("origin-b"), newWriter("origin-c")}
-	out := make([]*replica.Batch, n)
-	for i := range out {
-		var parts []*replica.Batch
-		for j := 0; j < 1+rng.IntN(maxEvents); j++ {
-			w := ws[rng.IntN(len(ws))]
-			parts = append(parts, w.put(fmt.Sprintf("key-%d-%d", i, j), []byte(strings.Repeat("v", rng.IntN(200)))))
-		}
-		out[i] = merge(parts...)
-	}
-	return out
-}
-
-// present reports whether all of batch b is in s (true), none of it
-// (false), or fails the test if only part of it is.
-func present(t *testing.T, s *Store, i int, b *replica.Batch) bool {
-	t.Helper()
-	found := 0
-	for _, e := range b.Events {
-		got, err := s.Event(e.ID())
-		switch {
-		case err == nil:
-			if got.ID() != e.ID() {
-				t.Fatalf("batch %d: event %s/%d read back differently", i, e.Origin, e.Seq)
-			}
-			found++
-		case !errors.Is(err, replica.ErrNotFound):
-			t.Fatalf("batch %d: %v", i, err)
-		}
-	}
-	for _, ks := range b.Keys {
-		got, err := s.KeyState(ks.Key)
-		switch {
-		case err == nil:
-			if !got.Equal(ks) {
-				t.Fatalf("batch %d: key %q read back differently", i, ks.Key)
-			}
-			found++
-		case !errors.Is(err, replica.ErrNotFound):
-			t.Fatalf("batch %d: %v", i, err)
-		}
-	}
-	if found != 0 && found != len(b.Events)+len(b.Keys) {
-		t.Fatalf("batch %d is torn: %d of %d parts present", i, found, len(b.Events)+len(b.Keys))
-	}
-	return found != 0
-}
-
 // checkPrefix checks that s holds exactly a prefix of batches of at least
-// acked batches, with the matching version vector and a consistent tree.
+// acked batches (storetest.CheckPrefix) and passes Verify.
 func checkPrefix(t *testing.T, s *Store, batches []*replica.Batch, acked int) int {
 	t.Helper()
-	n := 0
-	for n < len(batches) && present(t, s, n, batches[n]) {
-		n++
-	}
-	for i := n; i < len(batches); i++ {
-		if present(t, s, i, batches[i]) {
-			t.Fatalf("batch %d present after missing batch %d", i, n)
-		}
-	}
-	if n < acked {
-		t.Fatalf("only %d batches survived, %d were acknowledged", n, acked)
-	}
-	want := replica.VersionVector{}
-	for _, b := range batches[:n] {
-		want.Merge(b.VersionVector)
-	}
-	vv, err := s.VersionVector()
-	must(t, err)
-	if !vv.Equal(want) {
-		t.Fatalf("version vector %v after %d batches, want %v", vv, n, want)
-	}
+	n := storetest.CheckPrefix(t, s, batches, acked)
 	must(t, s.Verify())
 	return n
 }
@@ -101,7 +31,7 @@ func TestReopenKeepsEverythingAndTheTree(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{MerkleDepth: 10})
 	must(t, err)
-	batches := batchSeq(rand.New(rand.NewPCG(1, 2)), 50, 20)
+	batches := storetest.BatchSeq(rand.New(rand.NewPCG(1, 2)), 50, 20)
 	mem, _ := merkle.NewMemState(10)
 	for _, b := range batches {
 		must(t, s.Apply(b))
@@ -163,7 +93,7 @@ func TestCrashAtRandomPoints(t *testing.T) {
 			fs := vfs.NewCrashableMem()
 			s, err := Open("/db", Options{FS: fs, MerkleDepth: 8})
 			must(t, err)
-			batches := batchSeq(rng, 40, 16)
+			batches := storetest.BatchSeq(rng, 40, 16)
 			var acked atomic.Int64
 			var werr error
 			var wg sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/murmur-p2p/murmur/sync/replica"
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // spaceFS is a file system whose free space the test sets.
@@ -32,11 +33,11 @@ func TestFullDiskRefusesWritesThenRecovers(t *testing.T) {
 	s, err := Open("/db", Options{FS: fs, MinFreeBytes: 1 << 20})
 	must(t, err)
 	defer s.Close()
-	w := newWriter("origin-a")
-	must(t, s.Apply(w.put("k1", []byte("v1"))))
+	w := storetest.NewWriter("origin-a")
+	must(t, s.Apply(w.Put("k1", []byte("v1"))))
 
 	fs.avail.Store(4096)
-	b2 := w.put("k2", []byte("v2"))
+	b2 := w.Put("k2", []byte("v2"))
 	err = s.Apply(b2)
 	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "disk full: 4096 bytes free in /db") {
 		t.Fatalf("Apply on a full disk: got %v, want ErrDiskFull naming the free bytes and directory", err)
@@ -84,11 +85,11 @@ func TestWALWriteErrorIsRefusedNotFatal(t *testing.T) {
 	})
 	s, err := Open("/db", Options{FS: errorfs.Wrap(mem, inj)})
 	must(t, err)
-	w := newWriter("origin-a")
-	must(t, s.Apply(w.put("k1", []byte("v1"))))
+	w := storetest.NewWriter("origin-a")
+	must(t, s.Apply(w.Put("k1", []byte("v1"))))
 
 	failing.Store(true)
-	err = s.Apply(w.put("k2", []byte("v2")))
+	err = s.Apply(w.Put("k2", []byte("v2")))
 	if !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("Apply with the WAL failing: got %v, want ErrDiskFull", err)
 	}
@@ -99,7 +100,7 @@ func TestWALWriteErrorIsRefusedNotFatal(t *testing.T) {
 		t.Fatalf("read k1 after the failure: %v %v", ks, err)
 	}
 	// Later writes are refused too (Pebble's commit pipeline is broken).
-	if err := s.Apply(w.put("k3", []byte("v3"))); err == nil {
+	if err := s.Apply(w.Put("k3", []byte("v3"))); err == nil {
 		t.Fatal("Apply after a fatal WAL error succeeded")
 	}
 	failing.Store(false)
@@ -153,8 +154,8 @@ func TestFailingFlushBacksOff(t *testing.T) {
 	})
 	s, err := Open("/db", Options{FS: errorfs.Wrap(mem, inj)})
 	must(t, err)
-	w := newWriter("origin-a")
-	must(t, s.Apply(w.put("k1", []byte("v1"))))
+	w := storetest.NewWriter("origin-a")
+	must(t, s.Apply(w.Put("k1", []byte("v1"))))
 	failing.Store(true)
 	if _, err := s.db.AsyncFlush(); err != nil {
 		t.Fatal(err)

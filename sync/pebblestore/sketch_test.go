@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // TestSketchPersistsAndVerifies: the coded sketch a store keeps survives a
@@ -16,9 +18,9 @@ func TestSketchPersistsAndVerifies(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{SketchSymbols: 128})
 	must(t, err)
-	w := newWriter("origin-a")
+	w := storetest.NewWriter("origin-a")
 	for i := range 300 {
-		must(t, s.Apply(w.put(fmt.Sprintf("k/%d", i%200), []byte{byte(i)})))
+		must(t, s.Apply(w.Put(fmt.Sprintf("k/%d", i%200), []byte{byte(i)})))
 	}
 	want := s.MerkleTree().Sketch().Symbols(0, 128)
 	if got := s.MerkleTree().Sketch().Count(); got != 200 {

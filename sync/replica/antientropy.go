@@ -25,6 +25,11 @@ import (
 const maxAEResponders = 4
 
 // aeInitiator is the session this engine started.
+// maxAEHints bounds the per-peer memory of how many entries the last
+// session differed in (the map restarts when full: a hint is only an
+// optimisation).
+const maxAEHints = 1024
+
 type aeInitiator struct {
 	peer     PeerID
 	nonce    uint64
@@ -105,7 +110,9 @@ func (e *Engine) startAE(peer PeerID, catchUp bool) {
 		return
 	}
 	tree := ms.MerkleTree()
-	s, err := merkle.NewInitiator(e.merkleConfig(tree), tree, ms.MerkleSource())
+	cfg := e.merkleConfig(tree)
+	cfg.ExpectedDifferences = e.aeLastDiff[peer]
+	s, err := merkle.NewInitiator(cfg, tree, ms.MerkleSource())
 	if err != nil {
 		log.Errorf("anti-entropy: %v", err)
 		return
@@ -131,6 +138,18 @@ func (e *Engine) endAE(r AEResult) {
 	res := ini.s.Result()
 	r.Match = r.Match || res.InSync
 	r.FullSync = res.FullSync
+	r.Coded = res.Coded
+	if res.Coded {
+		e.stats.AECoded++
+	}
+	// The entries that differed size the next session's first batch of
+	// coded symbols with this peer.
+	if !r.Refused && !r.TimedOut {
+		if e.aeLastDiff == nil || len(e.aeLastDiff) >= maxAEHints {
+			e.aeLastDiff = map[PeerID]int{}
+		}
+		e.aeLastDiff[ini.peer] = ini.result.StatesSent + ini.result.StatesReceived
+	}
 	r.DifferingLeaves = res.DifferingLeaves
 	r.Ranges = len(ini.ranges)
 	r.RoundTrips = res.RoundTrips
@@ -189,6 +208,9 @@ func (e *Engine) onAERequest(from PeerID, m *AERequest) error {
 	if res.InSync || res.FullSync {
 		delete(e.aeResp, from)
 		return nil
+	}
+	if res.Coded {
+		e.stats.AECoded++
 	}
 	r.ranges = res.Ranges
 	if r.ranges == nil {

@@ -64,7 +64,10 @@ type Engine struct {
 	// sessions peers started, by peer; snap the snapshot being pulled.
 	ae     *aeInitiator
 	aeResp map[PeerID]*aeResponder
-	snap   *snapPull
+	// aeLastDiff is how many entries the last session with each peer
+	// exchanged: the next session's guess of the difference.
+	aeLastDiff map[PeerID]int
+	snap       *snapPull
 	// snapServes are the snapshot walks this engine serves, by peer.
 	snapServes map[PeerID]*snapServe
 	nextAE     time.Time

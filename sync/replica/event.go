@@ -184,8 +184,9 @@ func (e *Event) Sign(s Signer) error {
 	return nil
 }
 
-// Verify checks the event's fields and its signature with v. It returns an
-// error wrapping ErrInvalidEvent or ErrBadSignature.
+// Verify checks the event's fields and its signature with v and, if v is
+// also an Authorizer, whether its origin may write it. It returns an error
+// wrapping ErrInvalidEvent, ErrBadSignature or ErrUnauthorized.
 func (e *Event) Verify(v Verifier) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -195,6 +196,11 @@ func (e *Event) Verify(v Verifier) error {
 	}
 	if err := v.Verify(e.Origin, e.SigningBytes(), e.Signature); err != nil {
 		return fmt.Errorf("%w: event %s/%d: %w", ErrBadSignature, e.Origin, e.Seq, err)
+	}
+	if a, ok := v.(Authorizer); ok {
+		if err := a.Authorize(e); err != nil {
+			return fmt.Errorf("%w: event %s/%d: %w", ErrUnauthorized, e.Origin, e.Seq, err)
+		}
 	}
 	return nil
 }

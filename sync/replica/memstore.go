@@ -62,6 +62,18 @@ func NewMemStoreDepth(depth int) (*MemStore, error) {
 	}, nil
 }
 
+// EnableSketch makes the store keep the coded anti-entropy sketch of n
+// symbols beside its Merkle tree (merkle.Tree.EnableSketch). Call it on a
+// new, empty store.
+func (m *MemStore) EnableSketch(n int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.tree.Tree.Root().Count; c > 0 {
+		return fmt.Errorf("memstore: enable a sketch on a store of %d keys", c)
+	}
+	return m.tree.Tree.EnableSketch(n)
+}
+
 // MerkleTree implements MerkleStore.
 func (m *MemStore) MerkleTree() *merkle.Tree { return m.tree.Tree }
 

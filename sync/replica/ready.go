@@ -114,7 +114,8 @@ type Change struct {
 type AEResult struct {
 	// Match: the trees were equal. FullSync: too many leaves differed and a
 	// snapshot pull follows. Refused, TimedOut: the session did not finish.
-	Match, FullSync, Refused, TimedOut bool
+	// Coded: the coded fast path found the difference.
+	Match, FullSync, Refused, TimedOut, Coded bool
 	// DifferingLeaves and Ranges are what the tree walk found; RoundTrips
 	// its request/response pairs.
 	DifferingLeaves, Ranges, RoundTrips int

@@ -1,5 +1,7 @@
 package replica
 
+import "errors"
+
 // Signer signs events for the local node. Implementations must be safe to
 // call from the engine's goroutine; security.Ed25519Signer is the production
 // implementation over libp2p keys.
@@ -17,3 +19,15 @@ type Signer interface {
 type Verifier interface {
 	Verify(origin PeerID, msg, sig []byte) error
 }
+
+// Authorizer is implemented by a Verifier that also decides whether an
+// event's origin may write it (closed networks: roles and key prefixes).
+// Event.Verify calls Authorize after the signature verified. Its answer
+// must depend only on the event and on configuration every node shares, so
+// that every node accepts or refuses the same events.
+type Authorizer interface {
+	Authorize(e *Event) error
+}
+
+// ErrUnauthorized marks an event its Authorizer refused.
+var ErrUnauthorized = errors.New("unauthorized event")

@@ -51,6 +51,9 @@ type Stats struct {
 	// AEAborted sessions (either side) whose tree walk became inconsistent
 	// (the trees changed between round trips, or a peer misbehaved).
 	AERounds, AEMatches, AEFullSyncs, AERefused, AETimeouts, AEAborted uint64
+	// AECoded counts sessions, on either side, whose difference the coded
+	// fast path (sketch symbols) found without the Merkle descent.
+	AECoded uint64
 	// AEBytesSent and AEBytesReceived count anti-entropy messages (tree
 	// walk and states).
 	AEBytesSent, AEBytesReceived uint64

@@ -75,7 +75,9 @@ start_murmur() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
   shift
   "$MURMUR" init --data "$dir" >/dev/null || return 1
-  env "${envs[@]}" "$MURMUR" daemon --data "$dir" --listen "/ip4/127.0.0.1/tcp/$port" --api-addr 127.0.0.1:0 "$@" \
+  # check.mjs calls the control API without the token (api_no_token is the
+  # documented loopback opt-in; these checks are about libp2p, not the API).
+  env MURMUR_API_NO_TOKEN=true "${envs[@]}" "$MURMUR" daemon --data "$dir" --listen "/ip4/127.0.0.1/tcp/$port" --api-addr 127.0.0.1:0 "$@" \
     >"$dir/daemon.out" 2>"$dir/daemon.log" &
   PIDS+=($!)
   if ! wait_for 30 grep -qx ready "$dir/daemon.out"; then
