@@ -236,10 +236,14 @@ func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 		e.endSync(m.Nonce)
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: st.sent, Received: received}})
 	}
-	if m.More && (ours || m.Nonce == 0) {
+	if m.More && (ours || m.Nonce == 0) && received > 0 && len(m.Compacted) == 0 {
 		// Only the answer to an open sync of ours (or to a gap request)
 		// continues: a late answer to a sync that timed out was already
-		// replaced, and continuing it too would start a second chain.
+		// replaced, and continuing it too would start a second chain. An
+		// answer that brought nothing new (say the peer collected our gap
+		// and serves events above its floor that we can only hold:
+		// Compacted) would repeat itself every round trip: the periodic
+		// sync and the catch-up by state take over instead.
 		e.startSync(from)
 	}
 	return errors.Join(errs...)
