@@ -189,9 +189,14 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 	if len(m.Compacted) > 0 {
 		e.stats.CompactedIgnored++
 	}
+	received := 0
 	for _, ev := range m.Events {
-		if _, err := e.accept(from, ev, viaSync, 0); err != nil {
+		isNew, err := e.accept(from, ev, viaSync, 0)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if isNew {
+			received++
 		}
 	}
 	if len(m.Request) > 0 {
@@ -208,7 +213,10 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 			e.out.send(from, &SyncEvents{Nonce: m.Nonce, Events: evs, More: more, Compacted: compacted})
 		}
 	}
-	if m.More {
+	if m.More && received > 0 && len(m.Compacted) == 0 {
+		// The initiator had more for us: fetch it with a sync of our own,
+		// unless these events brought nothing new (then the next one
+		// would repeat them; see onSyncEvents).
 		e.startSync(from)
 	}
 	return errors.Join(errs...)
