@@ -51,7 +51,12 @@ func TestDaemonOnPostgresSurvivesKill(t *testing.T) {
 		}
 	}()
 	<-a.done
-	a2 := startDaemon(t, "--data", dirA, loop, "--network", "pgtest")
+	// The restarted daemon listens on a new port, so it bootstraps from B:
+	// the last writes before the kill may have reached only A's store, and
+	// they travel to B once the two are connected again (whether A saved
+	// B's address in its peerstore before the kill is a race this test is
+	// not about).
+	a2 := startDaemon(t, "--data", dirA, loop, "--network", "pgtest", "--bootstrap", b.addrs[0])
 	for i := 0; i < n; i++ {
 		code, out, errOut := runCLI(t, nil, "get", "--api", a2.api, "--data", dirA, fmt.Sprintf("doc/%02d", i))
 		if code != 0 || !strings.Contains(out, fmt.Sprintf(`{"n":%d,`, i)) {
