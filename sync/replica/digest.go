@@ -24,6 +24,32 @@ type syncState struct {
 	sent     int
 	started  time.Time
 	deadline time.Time
+	// want holds the origins this sync requested (SyncExchange.Request):
+	// while it is open no other sync requests them, so a node catching up
+	// from several peers does not fetch the same range from each.
+	want map[PeerID]struct{}
+}
+
+// syncOpen reports whether a digest sync this engine started with peer is
+// still open.
+func (e *Engine) syncOpen(peer PeerID) bool {
+	for _, st := range e.syncs {
+		if st.peer == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// wanted reports whether an open digest sync other than nonce requests
+// origin o.
+func (e *Engine) wanted(o PeerID, nonce uint64) bool {
+	for n, st := range e.syncs {
+		if _, ok := st.want[o]; ok && n != nonce {
+			return true
+		}
+	}
+	return false
 }
 
 // startSync opens a digest sync with peer, or with a peer chosen by the
@@ -43,6 +69,13 @@ func (e *Engine) startSync(peer PeerID) {
 		if peer == "" {
 			return
 		}
+	}
+	if e.syncOpen(peer) {
+		// One digest sync per peer at a time: a continuation (More) or
+		// the periodic sync waits for the open one to end or time out,
+		// so catch-up proceeds one message per round trip instead of
+		// multiplying chains that all carry the same events.
+		return
 	}
 	n := e.nextNonce()
 	e.syncs[n] = &syncState{peer: peer, started: e.now, deadline: e.now.Add(e.cfg.SuspectTimeout)}
@@ -115,8 +148,14 @@ func (e *Engine) onSyncDigest(from PeerID, m *SyncDigest) error {
 		}
 	}
 	for _, o := range theirs.Origins() {
-		if t, mine := theirs[o], e.vv[o]; t > mine && len(want) < e.maxIDs() && e.snap == nil {
+		if t, mine := theirs[o], e.vv[o]; t > mine && len(want) < e.maxIDs() && e.snap == nil && !e.wanted(o, m.Nonce) {
 			want = append(want, SeqRange{Origin: o, From: mine + 1, To: t})
+		}
+	}
+	if len(want) > 0 {
+		st.want = make(map[PeerID]struct{}, len(want))
+		for _, r := range want {
+			st.want[r.Origin] = struct{}{}
 		}
 	}
 	evs, more, compacted, err := e.collectEvents(give)
@@ -150,9 +189,14 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 	if len(m.Compacted) > 0 {
 		e.stats.CompactedIgnored++
 	}
+	received := 0
 	for _, ev := range m.Events {
-		if _, err := e.accept(from, ev, viaSync, 0); err != nil {
+		isNew, err := e.accept(from, ev, viaSync, 0)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if isNew {
+			received++
 		}
 	}
 	if len(m.Request) > 0 {
@@ -169,7 +213,10 @@ func (e *Engine) onSyncExchange(from PeerID, m *SyncExchange) error {
 			e.out.send(from, &SyncEvents{Nonce: m.Nonce, Events: evs, More: more, Compacted: compacted})
 		}
 	}
-	if m.More {
+	if m.More && received > 0 && len(m.Compacted) == 0 {
+		// The initiator had more for us: fetch it with a sync of our own,
+		// unless these events brought nothing new (then the next one
+		// would repeat them; see onSyncEvents).
 		e.startSync(from)
 	}
 	return errors.Join(errs...)
@@ -191,11 +238,20 @@ func (e *Engine) onSyncEvents(from PeerID, m *SyncEvents) error {
 			received++
 		}
 	}
-	if st := e.syncs[m.Nonce]; st != nil && st.peer == from && m.Nonce != 0 {
+	st := e.syncs[m.Nonce]
+	ours := st != nil && st.peer == from && m.Nonce != 0
+	if ours {
 		e.endSync(m.Nonce)
 		e.changes = append(e.changes, Change{Kind: ChangeExchange, Peer: from, Exchange: &ExchangeResult{Sent: st.sent, Received: received}})
 	}
-	if m.More {
+	if m.More && (ours || m.Nonce == 0) && received > 0 && len(m.Compacted) == 0 {
+		// Only the answer to an open sync of ours (or to a gap request)
+		// continues: a late answer to a sync that timed out was already
+		// replaced, and continuing it too would start a second chain. An
+		// answer that brought nothing new (say the peer collected our gap
+		// and serves events above its floor that we can only hold:
+		// Compacted) would repeat itself every round trip: the periodic
+		// sync and the catch-up by state take over instead.
 		e.startSync(from)
 	}
 	return errors.Join(errs...)

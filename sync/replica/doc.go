@@ -130,7 +130,17 @@
 // events in the three phases digest -> events + request -> events
 // (SyncDigest, SyncExchange, SyncEvents). Events brought by digest sync are
 // announced onward, so a healed partition is repaired by pull, not one sync
-// at a time.
+// at a time. A message carries at most MaxEventsPerMessage events; when
+// either side had more (More), the node that lacks them opens the next sync
+// with the same peer. At most one sync per peer is open at a time (the
+// periodic sync and any continuation wait for it to end or time out), only
+// the answer to a still open sync continues, and a sync does not request
+// an origin that another open sync is requesting; an answer that brought
+// nothing new, or reports Compacted, does not continue (catch-up by state
+// takes over, and the periodic sync retries): after a long partition
+// the catch-up is one chain per peer pair advancing one message per round
+// trip, rather than chains that multiply on every More and carry the same
+// events many times (sync/simtest TestCatchUpAfterLongPartition).
 //
 // # Anti-entropy
 //
