@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/murmur-p2p/murmur/sync/internal/record"
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
 	"github.com/murmur-p2p/murmur/sync/riblt"
@@ -179,7 +180,7 @@ func (s *Store) build(pb *pebble.Batch, b *replica.Batch, ops *[]treeOp) error {
 		}
 	}
 	if s.clock.Less(b.Clock) {
-		set(pb, storeKey(storeClock), appendTime(nil, b.Clock))
+		set(pb, storeKey(storeClock), record.AppendTime(nil, b.Clock))
 	}
 	for name, v := range b.Meta {
 		if v == nil {

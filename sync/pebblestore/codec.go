@@ -3,11 +3,10 @@ package pebblestore
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
-	"slices"
 
+	"github.com/murmur-p2p/murmur/sync/internal/record"
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
@@ -122,145 +121,45 @@ func metaKey(name string) []byte { return tableKey(tabMeta, []byte(name)) }
 
 func storeKey(name string) []byte { return tableKey(tabStore, []byte(name)) }
 
-// reader decodes a payload, remembering the first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("truncated")
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) fixed(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if len(r.b) < n {
-		r.err = errShort
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.err = errShort
-		return nil
-	}
-	return slices.Clone(r.fixed(int(n)))
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.fixed(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.fixed(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
 // done returns nil if the payload was read completely and well, else an
 // error wrapping ErrCorrupt that names what (formatted only on failure:
 // this runs for every record read).
-func (r *reader) done(what string, arg any) error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
-	}
-	if r.err != nil {
-		return fmt.Errorf("%w: decode %s: %w", ErrCorrupt, fmt.Sprintf(what, arg), r.err)
+func done(r *record.Reader, what string, arg any) error {
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("%w: decode %s: %w", ErrCorrupt, fmt.Sprintf(what, arg), err)
 	}
 	return nil
-}
-
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
-func appendTime(b []byte, t replica.Timestamp) []byte {
-	b = binary.BigEndian.AppendUint64(b, uint64(t.Wall))
-	return binary.BigEndian.AppendUint32(b, t.Logical)
-}
-
-func (r *reader) time() replica.Timestamp {
-	return replica.Timestamp{Wall: int64(r.u64()), Logical: r.u32()}
-}
-
-// appendVV encodes a version vector sorted by origin, so equal vectors
-// encode equally.
-func appendVV(b []byte, v replica.VersionVector) []byte {
-	origins := v.Origins()
-	b = binary.AppendUvarint(b, uint64(len(origins)))
-	for _, o := range origins {
-		b = appendBytes(b, []byte(o))
-		b = binary.AppendUvarint(b, v[o])
-	}
-	return b
-}
-
-func (r *reader) vv() replica.VersionVector {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.err = errShort
-		return nil
-	}
-	v := make(replica.VersionVector, n)
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		o := replica.PeerID(r.bytes())
-		v[o] = r.uvarint()
-	}
-	return v
 }
 
 // encodeEvent is the event record payload.
 func encodeEvent(e *replica.Event) []byte {
 	b := make([]byte, 0, e.Size()+16)
-	b = appendBytes(b, []byte(e.Origin))
+	b = record.AppendBytes(b, []byte(e.Origin))
 	b = binary.AppendUvarint(b, e.Seq)
-	b = appendTime(b, e.Time)
+	b = record.AppendTime(b, e.Time)
 	b = append(b, byte(e.Op))
-	b = appendBytes(b, []byte(e.Key))
-	b = appendBytes(b, e.Value)
-	b = appendVV(b, e.Context)
-	return appendBytes(b, e.Signature)
+	b = record.AppendBytes(b, []byte(e.Key))
+	b = record.AppendBytes(b, e.Value)
+	b = record.AppendVV(b, e.Context)
+	return record.AppendBytes(b, e.Signature)
 }
 
 // decodeEvent decodes an event record payload stored under id and checks
 // that the event's content hash is id.
 func decodeEvent(id replica.EventID, p []byte) (*replica.Event, error) {
-	r := &reader{b: p}
+	r := &record.Reader{B: p}
 	e := &replica.Event{}
-	e.Origin = replica.PeerID(r.bytes())
-	e.Seq = r.uvarint()
-	e.Time = r.time()
-	if op := r.fixed(1); op != nil {
+	e.Origin = replica.PeerID(r.Bytes())
+	e.Seq = r.Uvarint()
+	e.Time = r.Time()
+	if op := r.Fixed(1); op != nil {
 		e.Op = replica.Op(op[0])
 	}
-	e.Key = string(r.bytes())
-	e.Value = r.bytes()
-	e.Context = r.vv()
-	e.Signature = r.bytes()
-	if err := r.done("event %x", id[:8]); err != nil {
+	e.Key = string(r.Bytes())
+	e.Value = r.Bytes()
+	e.Context = r.VV()
+	e.Signature = r.Bytes()
+	if err := done(r, "event %x", id[:8]); err != nil {
 		return nil, err
 	}
 	if e.ID() != id {
@@ -271,47 +170,12 @@ func decodeEvent(id replica.EventID, p []byte) (*replica.Event, error) {
 
 // encodeKeyState is the key state record payload (the key is the record
 // key, not repeated).
-func encodeKeyState(ks *replica.KeyState) []byte {
-	n := 1 + 1 + len(ks.Context)*(1+binary.MaxVarintLen64)
-	for _, v := range ks.Versions {
-		n += 2*binary.MaxVarintLen64 + len(v.Origin) + 12 + 1 + binary.MaxVarintLen64 + len(v.Value) + len(v.Event)
-	}
-	for o := range ks.Context {
-		n += len(o)
-	}
-	b := binary.AppendUvarint(make([]byte, 0, n), uint64(len(ks.Versions)))
-	for _, v := range ks.Versions {
-		b = appendBytes(b, []byte(v.Origin))
-		b = binary.AppendUvarint(b, v.Seq)
-		b = appendTime(b, v.Time)
-		b = append(b, byte(v.Op))
-		b = appendBytes(b, v.Value)
-		b = append(b, v.Event[:]...)
-	}
-	return appendVV(b, ks.Context)
-}
+func encodeKeyState(ks *replica.KeyState) []byte { return record.AppendKeyState(nil, ks) }
 
 func decodeKeyState(key string, p []byte) (*replica.KeyState, error) {
-	r := &reader{b: p}
-	n := r.uvarint()
-	if n > uint64(len(p)) {
-		return nil, fmt.Errorf("%w: key %q claims %d versions in %d bytes", ErrCorrupt, key, n, len(p))
-	}
-	ks := &replica.KeyState{Key: key, Versions: make([]replica.Version, n)}
-	for i := range ks.Versions {
-		v := &ks.Versions[i]
-		v.Origin = replica.PeerID(r.bytes())
-		v.Seq = r.uvarint()
-		v.Time = r.time()
-		if op := r.fixed(1); op != nil {
-			v.Op = replica.Op(op[0])
-		}
-		v.Value = r.bytes()
-		copy(v.Event[:], r.fixed(32))
-	}
-	ks.Context = r.vv()
-	if err := r.done("key %q", key); err != nil {
-		return nil, err
+	ks, err := record.DecodeKeyState(key, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decode key %q: %w", ErrCorrupt, key, err)
 	}
 	return ks, nil
 }
@@ -329,12 +193,12 @@ func Digest(ks *replica.KeyState) merkle.Digest {
 	for o := range ks.Context {
 		n += 2*binary.MaxVarintLen64 + len(o)
 	}
-	b := appendBytes(append(make([]byte, 0, n), digestDomain...), []byte(ks.Key))
+	b := record.AppendBytes(append(make([]byte, 0, n), digestDomain...), []byte(ks.Key))
 	b = binary.AppendUvarint(b, uint64(len(ks.Versions)))
 	for _, v := range ks.Versions {
 		b = append(b, v.Event[:]...)
 	}
-	b = appendVV(b, ks.Context)
+	b = record.AppendVV(b, ks.Context)
 	h.Write(b)
 	var d merkle.Digest
 	h.Sum(d[:0])

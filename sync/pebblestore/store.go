@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	logging "github.com/ipfs/go-log/v2"
 
+	"github.com/murmur-p2p/murmur/sync/internal/record"
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
 	"github.com/murmur-p2p/murmur/sync/riblt"
@@ -206,9 +207,9 @@ func (s *Store) load() error {
 		return err
 	}
 	if p, err := s.getRecord(storeKey(storeClock)); err == nil {
-		r := &reader{b: p}
-		s.clock = r.time()
-		if err := r.done("%s", "clock"); err != nil {
+		r := &record.Reader{B: p}
+		s.clock = r.Time()
+		if err := done(r, "%s", "clock"); err != nil {
 			return err
 		}
 	} else if !errors.Is(err, replica.ErrNotFound) {

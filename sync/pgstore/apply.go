@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/murmur-p2p/murmur/sync/internal/record"
 	"github.com/murmur-p2p/murmur/sync/merkle"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
@@ -157,7 +158,7 @@ func (s *Store) queueEvents(pb *pgx.Batch, events []*replica.Event) {
 		ids, origins, seqs = append(ids, id[:]), append(origins, []byte(e.Origin)), append(seqs, numeric(e.Seq))
 		walls, logicals, opsCol = append(walls, e.Time.Wall), append(logicals, int64(e.Time.Logical)), append(opsCol, int16(e.Op))
 		keys, values = append(keys, []byte(e.Key)), append(values, value)
-		ctxs, sigs = append(ctxs, appendVV(nil, e.Context)), append(sigs, nonNil(e.Signature))
+		ctxs, sigs = append(ctxs, record.AppendVV(nil, e.Context)), append(sigs, nonNil(e.Signature))
 	}
 	pb.Queue(s.q.putEvents, ids, origins, seqs, walls, logicals, opsCol, keys, values, ctxs, sigs)
 	pb.Queue(s.q.putEventSeqs, dotOrigins, dotSeqs, dotIDs)

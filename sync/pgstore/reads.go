@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/murmur-p2p/murmur/sync/internal/record"
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
@@ -30,10 +31,10 @@ func scanEvent(row pgx.Row) (*replica.Event, error) {
 	if logical < 0 || logical > 1<<32-1 || op < 0 || op > 255 {
 		return nil, fmt.Errorf("%w: %s: logical time %d or op %d out of range", ErrCorrupt, what, logical, op)
 	}
-	r := &reader{b: ctx}
+	r := &record.Reader{B: ctx}
 	e := &replica.Event{Origin: replica.PeerID(origin), Seq: s, Time: replica.Timestamp{Wall: wall, Logical: uint32(logical)},
-		Op: replica.Op(op), Key: string(key), Value: value, Context: r.vv(), Signature: sig}
-	if err := r.done(what + " context"); err != nil {
+		Op: replica.Op(op), Key: string(key), Value: value, Context: r.VV(), Signature: sig}
+	if err := done(r, what+" context"); err != nil {
 		return nil, err
 	}
 	if got := e.ID(); string(got[:]) != string(id) {
