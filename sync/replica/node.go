@@ -60,6 +60,12 @@ type Node struct {
 	opts    nodeOptions
 	groups  atomic.Uint64 // commit groups run
 	inputs  atomic.Uint64 // inputs given to the engine
+
+	// pre holds signature verdicts StepAll reached off the engine lock
+	// (preverify.go); seen is the engine's vector as of the last commit,
+	// which tells StepAll which received events are new.
+	pre  *preVerifier
+	seen atomic.Pointer[VersionVector]
 }
 
 // input is one queued call into the engine.
@@ -118,6 +124,10 @@ func NewNode(cfg Config, transport Transport, opts ...NodeOption) (*Node, error)
 	if cfg.ExternalDissemination && !ok {
 		return nil, fmt.Errorf("%w: external dissemination needs a transport that implements Broadcaster, %T does not", ErrInvalidConfig, transport)
 	}
+	var pre *preVerifier
+	if cfg.Verifier != nil {
+		pre, cfg.Verifier = newPreVerifier(cfg.Verifier)
+	}
 	eng, err := New(cfg)
 	if err != nil {
 		return nil, err
@@ -127,7 +137,8 @@ func NewNode(cfg Config, transport Transport, opts ...NodeOption) (*Node, error)
 		opt(&o)
 	}
 	n := &Node{eng: eng, store: cfg.Store, transport: transport, bcast: bcast,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), opts: o}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), opts: o, pre: pre}
+	n.noteSeen()
 	go n.commitLoop()
 	return n, nil
 }
@@ -282,6 +293,7 @@ func (n *Node) commit(group []*input) {
 	n.groups.Add(1)
 	n.inputs.Add(uint64(len(group)))
 	err := n.flushReady()
+	n.noteSeen()
 	n.mu.Unlock()
 	for _, in := range group {
 		if err != nil {
@@ -290,6 +302,13 @@ func (n *Node) commit(group []*input) {
 		}
 		close(in.done)
 	}
+}
+
+// noteSeen publishes the engine's vector for StepAll's pre-verification;
+// n.mu is held (or the node is not shared yet).
+func (n *Node) noteSeen() {
+	vv := n.eng.vv.Clone()
+	n.seen.Store(&vv)
 }
 
 // flushReady acts on the engine's Readies until it has none; n.mu is held.
@@ -381,7 +400,12 @@ func (n *Node) Step(msg Message) error {
 // returns each one's error (nil entries for the accepted ones). A receive
 // loop that hands over everything that arrived while the previous group was
 // being persisted gets one store batch per group, not per message.
+//
+// Before queueing, StepAll checks the signatures of the messages' new
+// events in parallel, outside the engine lock (preverify.go); the engine's
+// own checks of those events are then answered from the verdicts.
 func (n *Node) StepAll(msgs []Message) []error {
+	n.preVerify(msgs)
 	ins := make([]*input, len(msgs))
 	for i, m := range msgs {
 		ins[i] = &input{fn: func(e *Engine) error { return e.Step(m) }, done: make(chan struct{})}

@@ -37,6 +37,8 @@ func main() {
 	rssEvery := flag.Duration("rss-every", 0, "print every node's RSS this often during a run (0: never)")
 	keys := flag.Int("keys", 0, "write over this many keys, round robin (0: a new key per write, so the state grows)")
 	verbose := flag.Bool("v", false, "print each murmur node's engine counters after its run")
+	pprofDir := flag.String("pprof", "", "save a CPU profile of every murmur node, taken during the writes, in this directory (daemons run with MURMUR_PPROF=1)")
+	pprofFor := flag.Duration("pprof-for", 15*time.Second, "with -pprof: how long each profile lasts (from the first write)")
 	lagTimeout := flag.Duration("lag-timeout", 2*time.Minute, "how long to wait for every node to hold every acknowledged write")
 	flag.Parse()
 
@@ -70,11 +72,18 @@ func main() {
 		if err != nil || n < 1 {
 			fail(fmt.Errorf("-nodes: bad size %q", f))
 		}
-		c, err := startMurmur(*bin, filepath.Join(work, fmt.Sprintf("murmur-%d", n)), n, *basePort)
+		c, err := startMurmur(*bin, filepath.Join(work, fmt.Sprintf("murmur-%d", n)), n, *basePort, *pprofDir != "")
 		if err != nil {
 			fail(err)
 		}
+		profiled := make(chan struct{})
+		if *pprofDir != "" {
+			go func() { c.profile(*pprofDir, *pprofFor); close(profiled) }()
+		} else {
+			close(profiled)
+		}
 		res, err := bench.run(c)
+		<-profiled
 		if *verbose {
 			c.counters(context.Background())
 		}
