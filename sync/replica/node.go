@@ -405,7 +405,8 @@ func (n *Node) Step(msg Message) error {
 // events in parallel, outside the engine lock (preverify.go); the engine's
 // own checks of those events are then answered from the verdicts.
 func (n *Node) StepAll(msgs []Message) []error {
-	n.preVerify(msgs)
+	checked := n.preVerify(msgs)
+	defer n.pre.forget(checked)
 	ins := make([]*input, len(msgs))
 	for i, m := range msgs {
 		ins[i] = &input{fn: func(e *Engine) error { return e.Step(m) }, done: make(chan struct{})}

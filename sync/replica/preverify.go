@@ -1,8 +1,6 @@
 package replica
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,34 +18,24 @@ import (
 // Verifier gives, so what it accepts or refuses does not change; only
 // where and when the work runs does.
 
-// preVerifier wraps the engine's Verifier with a bounded memo of verdicts
-// reached ahead of time (by Node.StepAll, off the engine lock). A verdict
-// is keyed by the sha256 of origin, signature and signed message together,
-// so it answers only for exactly the bytes that were checked: a valid
-// signature paired with another message or origin finds no entry and is
-// checked in full. It is safe for concurrent use.
+// preVerifier wraps the engine's Verifier with the verdicts Node.StepAll
+// reached ahead of time (off the engine lock) for the events of the group
+// it is about to queue. A verdict is held for the very *Event that was
+// checked: events are immutable once signed (Event), so the object the
+// engine verifies is byte for byte the one checked. StepAll forgets its
+// verdicts once its group is done, so they live only as long as the
+// messages they came with. It is safe for concurrent use.
 type preVerifier struct {
 	inner Verifier
-	// mu guards the two generations of verdicts. Entries are normally
-	// consumed by the engine's check; the ones that are not (an event that
-	// turned out a duplicate, a message refused whole) age out: when cur
-	// holds maxPreVerified entries it becomes old and the previous old is
-	// dropped, so memory stays bounded whatever peers send.
-	mu       sync.Mutex
-	cur, old map[[32]byte]error
-	hits     atomic.Uint64 // engine checks answered from the memo
+	mu    sync.Mutex
+	done  map[*Event]error
+	hits  atomic.Uint64 // engine checks answered from a verdict
 }
-
-// maxPreVerified bounds one generation of remembered verdicts: a few
-// groups' worth (a group holds at most defaultMaxGroup messages of at most
-// MaxEventsPerMessage events, but almost always far fewer), at 32 bytes
-// and an error per entry (under 3 MB for both generations full).
-const maxPreVerified = 32 << 10
 
 // newPreVerifier wraps v. The result implements Authorizer (forwarding to
 // v) exactly when v does, since Event.Verify asks the Verifier for it.
 func newPreVerifier(v Verifier) (*preVerifier, Verifier) {
-	p := &preVerifier{inner: v, cur: map[[32]byte]error{}}
+	p := &preVerifier{inner: v, done: map[*Event]error{}}
 	if a, ok := v.(Authorizer); ok {
 		return p, authPreVerifier{p, a}
 	}
@@ -64,53 +52,48 @@ type authPreVerifier struct {
 // Authorize forwards to the wrapped Authorizer.
 func (v authPreVerifier) Authorize(e *Event) error { return v.a.Authorize(e) }
 
-// verdictKey binds a verdict to the exact origin, message and signature.
-func verdictKey(origin PeerID, msg, sig []byte) [32]byte {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(origin)))
-	h.Write(n[:])
-	h.Write([]byte(origin))
-	binary.BigEndian.PutUint64(n[:], uint64(len(sig)))
-	h.Write(n[:])
-	h.Write(sig)
-	h.Write(msg)
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+// eventSigChecker is implemented by a Verifier that can check an event's
+// signature knowing the event (Event.Verify prefers it).
+type eventSigChecker interface {
+	checkEventSig(e *Event) error
 }
 
-// Verify answers from a verdict reached ahead of time for exactly these
-// bytes (and forgets it: each check is answered once), else checks with the
-// wrapped Verifier.
+// Verify checks with the wrapped Verifier (for callers without the event).
 func (p *preVerifier) Verify(origin PeerID, msg, sig []byte) error {
-	k := verdictKey(origin, msg, sig)
+	return p.inner.Verify(origin, msg, sig)
+}
+
+// checkEventSig answers from the verdict reached for e ahead of time, if
+// any, else checks with the wrapped Verifier.
+func (p *preVerifier) checkEventSig(e *Event) error {
 	p.mu.Lock()
-	err, ok := p.cur[k]
-	if ok {
-		delete(p.cur, k)
-	} else if err, ok = p.old[k]; ok {
-		delete(p.old, k)
-	}
+	err, ok := p.done[e]
 	p.mu.Unlock()
 	if ok {
 		p.hits.Add(1)
 		return err
 	}
-	return p.inner.Verify(origin, msg, sig)
+	return p.inner.Verify(e.Origin, e.SigningBytes(), e.Signature)
 }
 
 // check verifies one event's signature with the wrapped Verifier and
 // records the verdict for the engine's own check of it.
 func (p *preVerifier) check(ev *Event) {
-	msg := ev.SigningBytes()
-	err := p.inner.Verify(ev.Origin, msg, ev.Signature)
-	k := verdictKey(ev.Origin, msg, ev.Signature)
+	err := p.inner.Verify(ev.Origin, ev.SigningBytes(), ev.Signature)
 	p.mu.Lock()
-	if len(p.cur) >= maxPreVerified {
-		p.old, p.cur = p.cur, make(map[[32]byte]error, len(p.cur))
+	p.done[ev] = err
+	p.mu.Unlock()
+}
+
+// forget drops the verdicts for evs.
+func (p *preVerifier) forget(evs []*Event) {
+	if len(evs) == 0 {
+		return
 	}
-	p.cur[k] = err
+	p.mu.Lock()
+	for _, ev := range evs {
+		delete(p.done, ev)
+	}
 	p.mu.Unlock()
 }
 
@@ -120,7 +103,9 @@ func (p *preVerifier) check(ev *Event) {
 // caller queues them for the engine. Events the vector already covers are
 // left alone: the engine drops them as duplicates without a check (or
 // checks them itself when they differ from the stored event).
-func (n *Node) preVerify(msgs []Message) {
+// It returns the events checked, whose verdicts the caller forgets (with
+// preVerifier.forget) once its group is done.
+func (n *Node) preVerify(msgs []Message) []*Event {
 	seen := n.seen.Load()
 	var evs []*Event
 	var dots map[Dot]bool // an event two peers sent is checked once
@@ -146,7 +131,7 @@ func (n *Node) preVerify(msgs []Message) {
 		}
 	}
 	if len(evs) == 0 {
-		return
+		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(evs))
 	var next atomic.Int64
@@ -162,6 +147,7 @@ func (n *Node) preVerify(msgs []Message) {
 	}
 	work()
 	wg.Wait()
+	return evs
 }
 
 // PreVerified returns how many of the engine's signature checks were

@@ -119,9 +119,10 @@ func TestStepAllRefusesForgedEvents(t *testing.T) {
 	}
 }
 
-// TestPreVerifierAnswersOnlyForCheckedBytes: a verdict is for the exact
-// origin, message and signature checked, and is used once.
-func TestPreVerifierAnswersOnlyForCheckedBytes(t *testing.T) {
+// TestPreVerifierAnswersOnlyForCheckedEvent: a verdict is for the very
+// event that was checked; a tampered copy carrying its signature is checked
+// in full (and refused).
+func TestPreVerifierAnswersOnlyForCheckedEvent(t *testing.T) {
 	v := &countingVerifier{}
 	p, wrapped := newPreVerifier(v)
 	origin := newTestSigner(1)
@@ -130,44 +131,40 @@ func TestPreVerifierAnswersOnlyForCheckedBytes(t *testing.T) {
 
 	tampered := *ev
 	tampered.Value = []byte("two")
-	if err := wrapped.Verify(tampered.Origin, tampered.SigningBytes(), tampered.Signature); err == nil {
-		t.Fatal("a tampered message passed with the original's verdict")
+	if err := tampered.Verify(wrapped); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a tampered copy: got %v, want ErrBadSignature", err)
 	}
-	if err := wrapped.Verify(newTestSigner(2).ID(), ev.SigningBytes(), ev.Signature); err == nil {
-		t.Fatal("another origin passed with the original's verdict")
-	}
-	if err := wrapped.Verify(ev.Origin, ev.SigningBytes(), ev.Signature); err != nil {
+	if err := ev.Verify(wrapped); err != nil {
 		t.Fatal(err)
 	}
-	if p.hits.Load() != 1 {
-		t.Fatalf("%d answers from the memo, want 1", p.hits.Load())
+	if p.hits.Load() != 1 || v.calls.Load() != 2 {
+		t.Fatalf("%d answers from verdicts and %d checks, want 1 and 2 (the verdict and the copy)", p.hits.Load(), v.calls.Load())
 	}
-	before := v.calls.Load()
-	if err := wrapped.Verify(ev.Origin, ev.SigningBytes(), ev.Signature); err != nil {
-		t.Fatal(err)
-	}
-	if v.calls.Load() != before+1 {
-		t.Fatal("a verdict was used twice")
+	p.forget([]*Event{ev})
+	if err := ev.Verify(wrapped); err != nil || v.calls.Load() != 3 {
+		t.Fatalf("after forget: %v, %d checks; want a fresh check", err, v.calls.Load())
 	}
 }
 
-// acceptAll is a Verifier that accepts everything (to fill the memo fast).
-type acceptAll struct{}
-
-func (acceptAll) Verify(PeerID, []byte, []byte) error { return nil }
-
-// TestPreVerifierBounded: verdicts nobody consumes (events that turned out
-// duplicates) age out; the memo never holds more than two generations.
-func TestPreVerifierBounded(t *testing.T) {
-	p, _ := newPreVerifier(acceptAll{})
+// TestStepAllForgetsVerdicts: verdicts live only as long as their group,
+// also for events the engine never checks (a message refused whole).
+func TestStepAllForgetsVerdicts(t *testing.T) {
+	n, _ := newPreVerifyNode(t)
 	origin := newTestSigner(1)
-	ev := &Event{Origin: origin.ID(), Op: OpPut, Key: "k", Signature: make([]byte, 64)}
-	for i := 1; i <= 3*maxPreVerified; i++ {
-		ev.Seq = uint64(i)
-		p.check(ev)
+	ev := signedEvent(origin, 1, OpPut, "a", "one", nil)
+	// From the node itself: refused before any event is looked at.
+	errs := n.StepAll([]Message{
+		{From: n.ID(), Body: &Push{Nonce: 1, Events: []*Event{ev}}},
+		{From: "relay", Body: &Push{Nonce: 2, Events: []*Event{signedEvent(origin, 2, OpPut, "b", "two", nil)}}},
+	})
+	if !errors.Is(errs[0], ErrInvalidMessage) {
+		t.Fatalf("message from self: got %v, want ErrInvalidMessage", errs[0])
 	}
-	if held := len(p.cur) + len(p.old); held > 2*maxPreVerified {
-		t.Fatalf("memo holds %d verdicts, bound %d", held, 2*maxPreVerified)
+	n.pre.mu.Lock()
+	held := len(n.pre.done)
+	n.pre.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d verdicts held after the group, want 0", held)
 	}
 }
 
