@@ -21,6 +21,8 @@ func mountPprof(srv *controlapi.Server, environ func(string) string) {
 		return
 	}
 	srv.Handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
+	srv.Handle("GET /debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
 	srv.Handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	srv.Handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
 	srv.Handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
 }
