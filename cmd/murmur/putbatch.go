@@ -102,4 +102,3 @@ func readBatchLines(in io.Reader, size int, send func([]replica.KV) error) error
 	}
 	return nil
 }
-

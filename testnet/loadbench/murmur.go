@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/murmur-p2p/murmur/internal/controlapi"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // murmurCluster is N murmur daemons on loopback; node 0 is everyone's
@@ -141,6 +142,26 @@ func (c *murmurCluster) write(ctx context.Context, via, i int, value []byte) (in
 		return 0, 0, err
 	}
 	return via, res.Seq, nil
+}
+
+func (c *murmurCluster) writeMany(ctx context.Context, via int, keys []int, value []byte) (int, []uint64, error) {
+	items := make([]replica.KV, len(keys))
+	for j, k := range keys {
+		items[j] = replica.KV{Key: fmt.Sprintf("load/%08d", k), Value: value}
+	}
+	res, err := c.clients[via].PutMany(ctx, items)
+	var apiErr *controlapi.APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode == http.StatusServiceUnavailable) {
+		return 0, nil, &busyError{after: 10 * time.Millisecond}
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	tickets := make([]uint64, len(res))
+	for j, r := range res {
+		tickets[j] = r.Seq
+	}
+	return via, tickets, nil
 }
 
 func (c *murmurCluster) progress(ctx context.Context, j int) ([]uint64, error) {
