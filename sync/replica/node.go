@@ -68,9 +68,12 @@ type Node struct {
 	seen atomic.Pointer[VersionVector]
 }
 
-// input is one queued call into the engine.
+// input is one queued call into the engine: fn, or a Put when put is set
+// (commit gives a run of Puts to the engine together, see putAll).
 type input struct {
 	fn    func(*Engine) error
+	put   *KV
+	ev    *Event // the put's event
 	write bool
 	err   error
 	done  chan struct{}
@@ -174,7 +177,12 @@ func (n *Node) GroupStats() (groups, inputs uint64) {
 // writer pays no goroutine hand-off); otherwise the committer goroutine
 // takes it with the next group.
 func (n *Node) do(write bool, fn func(*Engine) error) error {
-	in := &input{fn: fn, write: write, done: make(chan struct{})}
+	return n.submit(&input{fn: fn, write: write, done: make(chan struct{})})
+}
+
+// submit queues in and waits until its group is durable and acted on (do).
+func (n *Node) submit(in *input) error {
+	write := in.write
 	n.qmu.Lock()
 	if n.qclosed {
 		n.qmu.Unlock()
@@ -287,8 +295,23 @@ func (n *Node) commit(group []*input) {
 		}
 		return
 	}
-	for _, in := range group {
-		in.err = in.fn(n.eng)
+	for i := 0; i < len(group); {
+		if group[i].put == nil {
+			group[i].err = group[i].fn(n.eng)
+			i++
+			continue
+		}
+		// A run of Puts: the engine signs them in parallel.
+		j := i
+		var kvs []KV
+		for ; j < len(group) && group[j].put != nil; j++ {
+			kvs = append(kvs, *group[j].put)
+		}
+		evs, errs := n.eng.putAll(kvs, false)
+		for k, in := range group[i:j] {
+			in.ev, in.err = evs[k], errs[k]
+		}
+		i = j
 	}
 	n.groups.Add(1)
 	n.inputs.Add(uint64(len(group)))
@@ -353,9 +376,12 @@ func (n *Node) persist(b *Batch) error {
 }
 
 // Put writes key; see Engine.Put.
-func (n *Node) Put(key string, value []byte) (ev *Event, err error) {
-	err = n.do(true, func(e *Engine) error { ev, err = e.Put(key, value); return err })
-	return ev, err
+func (n *Node) Put(key string, value []byte) (*Event, error) {
+	in := &input{put: &KV{Key: key, Value: value}, write: true, done: make(chan struct{})}
+	if err := n.submit(in); err != nil {
+		return nil, err
+	}
+	return in.ev, nil
 }
 
 // Delete writes a tombstone; see Engine.Delete.

@@ -13,7 +13,7 @@ type KV struct {
 // one store batch and one fsync for all of them, and one pass through the
 // write queue. When it returns nil, every event is durable. It is for
 // clients that need throughput: n puts in one call cost one round trip,
-// not n.
+// not n, and their signatures are made in parallel (Engine.putAll).
 //
 // If the engine refuses pair i (a key or value over the limits, a node
 // that does not know its own sequence number yet), the pairs before it are
@@ -21,13 +21,13 @@ type KV struct {
 // rest are not written. A full write queue (ErrOverloaded) or a failed
 // store write refuses the whole call, and nothing is returned.
 func (n *Node) PutMany(kvs []KV) ([]*Event, error) {
-	evs := make([]*Event, 0, len(kvs))
+	var evs []*Event
 	var refused error
 	err := n.do(true, func(e *Engine) error {
-		for i, kv := range kvs {
-			ev, err := e.Put(kv.Key, kv.Value)
-			if err != nil {
-				refused = fmt.Errorf("put %d of %d: %w", i+1, len(kvs), err)
+		all, errs := e.putAll(kvs, true)
+		for i, ev := range all {
+			if errs[i] != nil {
+				refused = fmt.Errorf("put %d of %d: %w", i+1, len(kvs), errs[i])
 				return refused
 			}
 			evs = append(evs, ev)
