@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -133,7 +132,7 @@ func (n *Node) preVerify(msgs []Message) []*Event {
 	if len(evs) == 0 {
 		return nil
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(evs))
+	workers := parallelism(len(evs))
 	var next atomic.Int64
 	work := func() {
 		for i := next.Add(1) - 1; i < int64(len(evs)); i = next.Add(1) - 1 {

@@ -89,11 +89,22 @@ func (e *Engine) putRun(kvs []KV, evs []*Event, errs []error, stop bool) bool {
 	return failed
 }
 
+// minPerWorker is the least work (signatures or checks, ~20-50 µs each)
+// worth another goroutine: below it, waking an idle processor (and its
+// spinning for work afterwards) costs more CPU than it saves time.
+const minPerWorker = 4
+
+// parallelism is how many goroutines share n signatures or checks: one per
+// minPerWorker of them, at most GOMAXPROCS.
+func parallelism(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/minPerWorker))
+}
+
 // signAll signs evs[i] for each i in idx, spread over up to GOMAXPROCS
 // goroutines, and returns each one's error (by position in idx).
 func signAll(s Signer, evs []*Event, idx []int) []error {
 	errs := make([]error, len(idx))
-	workers := min(runtime.GOMAXPROCS(0), len(idx))
+	workers := parallelism(len(idx))
 	var next atomic.Int64
 	work := func() {
 		for n := int(next.Add(1)) - 1; n < len(idx); n = int(next.Add(1)) - 1 {
