@@ -38,9 +38,12 @@ type BenchConfig struct {
 	// (Config.FixedLinkLatency) instead of a draw per message, so that the
 	// eager-push lower bound is exact rather than hops x LatencyMin.
 	FixedLinks bool
-	// Memory measures the heap in use after setup (RunResult.SetupHeap),
+	// Memory measures the heap in use after setup (SteadyResult.SetupHeap),
 	// at the cost of a full garbage collection per run.
 	Memory bool
+	// AfterSetup, if set, is called by RunSteady once the network is set
+	// up, before the first write (to write a heap profile, say).
+	AfterSetup func(nodes int) error
 }
 
 // DefaultBench is what `make bench-sim` runs.

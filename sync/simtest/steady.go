@@ -69,6 +69,11 @@ func RunSteady(nodes int, loss float64, seed uint64, bc BenchConfig) (SteadyResu
 		runtime.ReadMemStats(&ms)
 		res.SetupHeap = ms.HeapInuse
 	}
+	if bc.AfterSetup != nil {
+		if err := bc.AfterSetup(nodes); err != nil {
+			return SteadyResult{}, err
+		}
+	}
 	origins := rand.New(rand.NewPCG(seed, originStream))
 	first := s.Now()
 	var marks []replica.Stats

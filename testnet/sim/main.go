@@ -19,6 +19,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +42,11 @@ func main() {
 	flag.DurationVar(&bc.Spacing, "spacing", bc.Spacing, "virtual time between writes")
 	flag.BoolVar(&bc.FixedLinks, "fixed-links", bc.FixedLinks, "fix each link's latency (drawn from the seed) instead of drawing it per message; the bound is then exact")
 	flag.BoolVar(&bc.Memory, "mem", bc.Memory, "print the heap in use per node after setup and the peak RSS")
+	memprofile := flag.String("memprofile", "", "write a heap profile after each run's setup to this file (the last run's stays)")
 	flag.Parse()
+	if *memprofile != "" {
+		bc.AfterSetup = func(int) error { return writeHeapProfile(*memprofile) }
+	}
 	var err error
 	if bc.Nodes, err = parseList(*nodes, strconv.Atoi); err != nil {
 		fail(fmt.Errorf("-nodes %q: %w", *nodes, err))
@@ -53,7 +59,7 @@ func main() {
 	}
 	start := time.Now()
 	run := simtest.RunBench
-	if bc.Writes > 1 || bc.FixedLinks || bc.Memory {
+	if bc.Writes > 1 || bc.FixedLinks || bc.Memory || bc.AfterSetup != nil {
 		run = simtest.RunSteadyBench
 	}
 	if err := run(os.Stdout, bc); err != nil {
@@ -67,6 +73,20 @@ func main() {
 		}
 		fmt.Printf("peak RSS %.1f MiB\n", float64(hwm)/(1<<20))
 	}
+}
+
+// writeHeapProfile writes the heap profile to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // peakRSS returns the process's peak resident set size in bytes (VmHWM in
