@@ -54,8 +54,8 @@ func main() {
 	if bc.Loss, err = parseList(*loss, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }); err != nil {
 		fail(fmt.Errorf("-loss %q: %w", *loss, err))
 	}
-	if bc.Writes < 1 || bc.Spacing <= 0 {
-		fail(fmt.Errorf("-writes %d -spacing %v: need at least one write and a positive spacing", bc.Writes, bc.Spacing))
+	if bc.Writes < 1 || bc.Spacing <= 0 || bc.Seeds < 1 {
+		fail(fmt.Errorf("-writes %d -spacing %v -seeds %d: need at least one write and one seed and a positive spacing", bc.Writes, bc.Spacing, bc.Seeds))
 	}
 	start := time.Now()
 	run := simtest.RunBench
