@@ -20,7 +20,7 @@ func cpuTime(b *testing.B) time.Duration {
 
 // reportCPU adds the CPU per event since start to b's metrics.
 func reportCPU(b *testing.B, start time.Duration, events int) {
-	b.ReportMetric(float64((cpuTime(b) - start).Microseconds())/float64(events), "cpu-µs/event")
+	b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(events), "cpu-µs/event")
 }
 
 // BenchmarkNodeReceive: the receiver's write path in process: Pushes of
