@@ -11,11 +11,11 @@ import (
 	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
-// BenchmarkApplyCPU measures the CPU of Apply without the disk (an
+// BenchmarkWriteCPU measures the CPU of Apply without the disk (an
 // in-memory file system, so a sync costs nothing): batches of 1 and 64 put
 // events, with the default coded sketch and with none (SketchSymbols -1),
 // to show what persisting the sketch symbol by symbol costs per write.
-func BenchmarkApplyCPU(b *testing.B) {
+func BenchmarkWriteCPU(b *testing.B) {
 	for _, sketch := range []int{0, -1} {
 		for _, size := range []int{1, 64} {
 			b.Run(fmt.Sprintf("sketch=%d/events=%d", sketch, size), func(b *testing.B) {
