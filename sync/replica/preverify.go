@@ -132,20 +132,7 @@ func (n *Node) preVerify(msgs []Message) []*Event {
 	if len(evs) == 0 {
 		return nil
 	}
-	workers := parallelism(len(evs))
-	var next atomic.Int64
-	work := func() {
-		for i := next.Add(1) - 1; i < int64(len(evs)); i = next.Add(1) - 1 {
-			n.pre.check(evs[i])
-		}
-	}
-	var wg sync.WaitGroup
-	for range workers - 1 {
-		wg.Add(1)
-		go func() { defer wg.Done(); work() }()
-	}
-	work()
-	wg.Wait()
+	forEach(len(evs), func(i int) { n.pre.check(evs[i]) })
 	return evs
 }
 

@@ -1,11 +1,5 @@
 package replica
 
-import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-)
-
 // putAll writes each pair as Put would, in order, and returns each pair's
 // event or error. With stop, the first refused pair ends it: the pairs
 // after it are neither written nor given an error.
@@ -89,34 +83,10 @@ func (e *Engine) putRun(kvs []KV, evs []*Event, errs []error, stop bool) bool {
 	return failed
 }
 
-// minPerWorker is the least work (signatures or checks, ~20-50 µs each)
-// worth another goroutine: below it, waking an idle processor (and its
-// spinning for work afterwards) costs more CPU than it saves time.
-const minPerWorker = 4
-
-// parallelism is how many goroutines share n signatures or checks: one per
-// minPerWorker of them, at most GOMAXPROCS.
-func parallelism(n int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), n/minPerWorker))
-}
-
 // signAll signs evs[i] for each i in idx, spread over up to GOMAXPROCS
 // goroutines, and returns each one's error (by position in idx).
 func signAll(s Signer, evs []*Event, idx []int) []error {
 	errs := make([]error, len(idx))
-	workers := parallelism(len(idx))
-	var next atomic.Int64
-	work := func() {
-		for n := int(next.Add(1)) - 1; n < len(idx); n = int(next.Add(1)) - 1 {
-			errs[n] = evs[idx[n]].Sign(s)
-		}
-	}
-	var wg sync.WaitGroup
-	for range workers - 1 {
-		wg.Add(1)
-		go func() { defer wg.Done(); work() }()
-	}
-	work()
-	wg.Wait()
+	forEach(len(idx), func(n int) { errs[n] = evs[idx[n]].Sign(s) })
 	return errs
 }

@@ -3,6 +3,7 @@ package replica
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,7 +26,9 @@ func reportCPU(b *testing.B, start time.Duration, events int) {
 
 // BenchmarkNodeReceive: the receiver's write path in process: Pushes of
 // 64 new events (Ed25519-signed, 100-byte values) stepped through
-// Node.StepAll over a MemStore. It reports wall time and CPU per event.
+// Node.StepAll over a MemStore, while a reader calls Get every 100 µs. It
+// reports wall time and CPU per event, and the Gets' latency, which is the
+// time a commit group holds the engine lock.
 func BenchmarkNodeReceive(b *testing.B) {
 	origin := newTestSigner(1)
 	const per = 64
@@ -47,6 +50,7 @@ func BenchmarkNodeReceive(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close()
+	stopReader := startReader(b, n)
 	b.ResetTimer()
 	start := cpuTime(b)
 	for i := range msgs {
@@ -57,11 +61,46 @@ func BenchmarkNodeReceive(b *testing.B) {
 		}
 	}
 	reportCPU(b, start, b.N*per)
+	stopReader()
+}
+
+// startReader calls n.Get every 100 µs until the returned function is
+// called, which reports the Gets' latency p50 and p99 to b. A Get waits for
+// the engine lock, so its latency shows how long commit groups hold it.
+func startReader(b *testing.B, n *Node) func() {
+	stop := make(chan struct{})
+	var gets []time.Duration
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			_, _ = n.Get("k00000001")
+			gets = append(gets, time.Since(t0))
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	return func() {
+		close(stop)
+		wg.Wait()
+		if len(gets) > 0 {
+			slices.Sort(gets)
+			b.ReportMetric(float64(gets[len(gets)/2].Microseconds()), "get-p50-µs")
+			b.ReportMetric(float64(gets[len(gets)*99/100].Microseconds()), "get-p99-µs")
+		}
+	}
 }
 
 // BenchmarkNodeConcurrentPuts: the writer's path in process: 64 goroutines
 // each doing Puts of 100-byte values through one Node over a MemStore
-// (group commit, Ed25519 signing). It reports wall time and CPU per write.
+// (group commit, Ed25519 signing), while a reader calls Get every 100 µs.
+// It reports wall time and CPU per write and the Gets' latency.
 func BenchmarkNodeConcurrentPuts(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Signer, cfg.Verifier, cfg.Store = newTestSigner(7), testVerifier{}, NewMemStore()
@@ -73,6 +112,7 @@ func BenchmarkNodeConcurrentPuts(b *testing.B) {
 	defer n.Close()
 	value := make([]byte, 100)
 	const writers = 64
+	stopReader := startReader(b, n)
 	b.ResetTimer()
 	start := cpuTime(b)
 	var wg sync.WaitGroup
@@ -90,4 +130,5 @@ func BenchmarkNodeConcurrentPuts(b *testing.B) {
 	}
 	wg.Wait()
 	reportCPU(b, start, b.N)
+	stopReader()
 }
