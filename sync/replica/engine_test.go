@@ -231,22 +231,51 @@ func TestMajorityRuleAnnouncesWhenAcksMissing(t *testing.T) {
 	tn, ids := newTestNet(t, 10, func(c *Config) { c.PushHops = 1 })
 	origin := ids[0]
 	// Pushes are lost: no acks come back.
-	tn.drop = func(m Message) bool { return m.Body.Type() == TypePush }
+	pushedTo := map[PeerID]bool{}
+	tn.drop = func(m Message) bool {
+		if m.Body.Type() != TypePush {
+			return false
+		}
+		if m.From == origin {
+			pushedTo[m.To] = true
+		}
+		return true
+	}
 	if _, err := tn.engines[origin].Put("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	tn.flush()
-	tn.deliver()
+	first := tn.deliver()
 	tn.drop = nil
-	msgs := tn.tick(DefaultConfig().AckTimeout)
-	announces := 0
-	for _, m := range msgs {
+	told := map[PeerID]bool{}
+	for _, m := range first {
 		if m.From == origin && m.Body.Type() == TypePullSync {
-			announces++
+			told[m.To] = true
 		}
 	}
-	if announces != 3+2 {
-		t.Fatalf("origin announced to %d peers, want fanout+k = 5", announces)
+	if len(pushedTo) != 3 || len(told) != 3+2 {
+		t.Fatalf("first wave: pushed to %d, announced to %d; want fanout 3 and fanout+k 5", len(pushedTo), len(told))
+	}
+	// No acks by the ack timeout: fewer than a majority useful, so the
+	// origin tells every peer not known to have the event at once, the
+	// unanswered push targets included.
+	msgs := tn.tick(DefaultConfig().AckTimeout)
+	late := map[PeerID]bool{}
+	for _, m := range msgs {
+		if m.From == origin && m.Body.Type() == TypePullSync {
+			if told[m.To] {
+				t.Fatalf("%s was announced to twice", m.To)
+			}
+			late[m.To] = true
+		}
+	}
+	for p := range pushedTo {
+		if !late[p] {
+			t.Fatalf("push target %s without an ack was not announced to", p)
+		}
+	}
+	if len(told)+len(late) != len(ids)-1 {
+		t.Fatalf("announced to %d+%d peers, want all %d", len(told), len(late), len(ids)-1)
 	}
 }
 

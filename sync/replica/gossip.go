@@ -17,6 +17,8 @@ import (
 // pushJudge collects the acks of one event's push for the majority check.
 type pushJudge struct {
 	pushedTo []PeerID
+	// told are the peers that acknowledged it or were announced to.
+	told     []PeerID
 	answered int
 	useful   int
 	hops     uint32
@@ -25,6 +27,9 @@ type pushJudge struct {
 
 // pullState is an event requested by ID and not yet received.
 type pullState struct {
+	// waiting: announced but not yet requested, giving the tree one pull
+	// timeout to deliver it first.
+	waiting  bool
 	asked    PeerID
 	askedAt  time.Time
 	alts     []PeerID
@@ -53,7 +58,6 @@ const maxPullAlternates = 4
 
 // disseminate schedules the spreading of a newly applied event.
 func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, from PeerID) {
-	push := uint32(e.cfg.PushHops)
 	if e.cfg.ExternalDissemination {
 		switch via {
 		case viaLocal:
@@ -70,100 +74,145 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 	case viaExternal:
 		// The router forwards it; nothing for the engine to do.
 	case viaLocal:
-		if push > 0 {
-			e.pushTo(ev, id, 1, nil)
-		} else {
-			e.announce(id, 1, nil)
-		}
+		e.spread(ev, id, 1, "", nil, len(e.treeTargets("")) == 0)
 	case viaPush:
-		exclude := func(p PeerID) bool { return p == from }
-		if hops < push {
-			e.pushTo(ev, id, hops+1, exclude)
-		} else {
-			e.announce(id, hops+1, exclude)
-		}
+		// The edge it came by is a tree edge (Plumtree: eager), in both
+		// directions: the sender keeps us while our acks say new.
+		cold := len(e.treeTargets("")) == 0
+		e.graftPeer(from)
+		e.spread(ev, id, hops+1, from, nil, cold)
 	case viaPull:
+		if e.cfg.ExternalDissemination {
+			// The router spreads; announce, as for digest sync.
+			e.announce(id, hops+1, func(p PeerID) bool { return p == from }, true)
+			return
+		}
+		// A pull follows an announcement the tree did not beat: the pull
+		// request grafted the announcer (onPullSync, expirePulls), and the
+		// subtree below this node most likely lacks the event too.
 		pl := e.pulls[id]
-		e.announce(id, hops+1, func(p PeerID) bool {
-			return p == from || (pl != nil && (p == pl.asked || slices.Contains(pl.alts, p)))
-		})
+		e.spread(ev, id, hops+1, from, func(p PeerID) bool {
+			return pl != nil && (p == pl.asked || slices.Contains(pl.alts, p))
+		}, false)
 	case viaSync:
 		// Events that digest sync brings were missed by the epidemic, or
 		// come across a healed partition: announce them so the rest of this
-		// side gets them by pull rather than one sync at a time.
-		e.announce(id, push+1, func(p PeerID) bool { return p == from })
+		// side gets them by pull rather than one sync at a time. They are
+		// not pushed along the tree: the tree may be delivering them too.
+		e.announce(id, uint32(e.cfg.PushHops)+1, func(p PeerID) bool { return p == from }, true)
 	}
 }
 
-// eagerTargets returns up to n push targets not excluded, from a stable
-// set of Fanout+1 peers chosen by the peer-selection strategy and kept for
-// as long as they stay alive. Pushing consecutive events along the same
-// edges keeps each origin's events in order on every stream (one stream
-// per peer, in order), as an eager-push tree does: choosing afresh per
-// event scatters a commit group's events over different peers, so
-// receivers see gaps, hold events and ask for ranges that are already on
-// their way (a storm of gap requests under load).
-func (e *Engine) eagerTargets(n int, exclude func(PeerID) bool) []PeerID {
+// spread sends a new event on: the payload to this node's tree peers
+// except the one it came from, its ID to Fanout+PullExtra other peers.
+// A cold node (one that had no tree peers: fresh, or all its tree peers
+// left) pushes to Fanout peers it picks instead, for the first PushHops
+// hops: they stay its tree peers while the pushes are new to them.
+func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announced func(PeerID) bool, cold bool) {
+	targets := e.treeTargets(from)
+	if cold && len(targets) == 0 && hops <= uint32(e.cfg.PushHops) {
+		targets = e.peers.pick(e, e.cfg.Fanout, func(p PeerID) bool { return p == from })
+		for _, p := range targets {
+			e.graftPeer(p)
+		}
+	}
+	if len(targets) > 0 {
+		for _, p := range targets {
+			e.out.addPush(p, hops, ev)
+		}
+	}
+	// The lazy side: IDs to peers off the tree. With no tree push at all
+	// the ID epidemic is the only way on, so it sweeps as well.
+	told := e.announce(id, hops, func(p PeerID) bool {
+		return p == from || slices.Contains(targets, p) || (announced != nil && announced(p))
+	}, len(targets) == 0)
+	if len(targets) > 0 {
+		if from != "" {
+			told = append(told, from)
+		}
+		e.judging[id] = &pushJudge{pushedTo: targets, told: told, hops: hops,
+			deadline: e.now.Add(e.peers.maxTimeout(targets, e.timeoutFloor(), e.cfg.AckTimeout))}
+	}
+}
+
+// treeTargets returns this node's live tree peers other than from, in a
+// stable order. Tree peers that are no longer alive leave the tree; they
+// are grafted again when they next push, pull or are pulled from.
+func (e *Engine) treeTargets(from PeerID) []PeerID {
 	keep := e.eager[:0]
 	for _, p := range e.eager {
 		if info, ok := e.peers.m[p]; ok && info.state == PeerAlive {
 			keep = append(keep, p)
+		} else {
+			e.stats.Prunes++
 		}
 	}
+	clear(e.eager[len(keep):])
 	e.eager = keep
-	if want := e.cfg.Fanout + 1; len(e.eager) < want {
-		e.eager = append(e.eager, e.peers.pick(e, want-len(e.eager), func(p PeerID) bool { return slices.Contains(e.eager, p) })...)
-	}
 	var out []PeerID
 	for _, p := range e.eager {
-		if len(out) < n && (exclude == nil || !exclude(p)) {
+		if p != from {
 			out = append(out, p)
 		}
-	}
-	if len(out) < n { // excluded members: fill from the rest
-		out = append(out, e.peers.pick(e, n-len(out), func(p PeerID) bool {
-			return slices.Contains(out, p) || (exclude != nil && exclude(p))
-		})...)
 	}
 	return out
 }
 
-// pushTo pushes the event to Fanout peers and arms the majority check.
-func (e *Engine) pushTo(ev *Event, id EventID, hops uint32, exclude func(PeerID) bool) {
-	targets := e.eagerTargets(e.cfg.Fanout, exclude)
-	if len(targets) == 0 {
+// graftPeer makes p a tree peer (Plumtree's GRAFT): new events are pushed
+// to it. Only peers in the peer table qualify.
+func (e *Engine) graftPeer(p PeerID) {
+	if p == "" || e.cfg.ExternalDissemination || slices.Contains(e.eager, p) {
 		return
 	}
-	for _, p := range targets {
-		e.out.addPush(p, hops, ev)
+	if _, ok := e.peers.m[p]; !ok {
+		return
 	}
-	e.judging[id] = &pushJudge{pushedTo: targets, hops: hops,
-		deadline: e.now.Add(e.peers.maxTimeout(targets, e.timeoutFloor(), e.cfg.AckTimeout))}
+	e.eager = append(e.eager, p)
+	e.stats.Grafts++
 }
 
-// announce sends the event ID to Fanout+PullExtra peers, unless the hop
-// limit (the stop rule) is reached.
-func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool) {
-	if hops > uint32(e.cfg.MaxHops) {
-		return
+// prunePeer takes p off the tree (Plumtree's PRUNE): it gets IDs only.
+func (e *Engine) prunePeer(p PeerID) {
+	if i := slices.Index(e.eager, p); i >= 0 {
+		e.eager = slices.Delete(e.eager, i, i+1)
+		e.stats.Prunes++
 	}
-	targets := e.peers.pick(e, e.cfg.Fanout+e.cfg.PullExtra, exclude)
+}
+
+// announce sends the event ID to Fanout+PullExtra peers not excluded,
+// unless the hop limit (the stop rule) is reached. With sweep, the other
+// live peers not known to have it are told once the first wave had time
+// to spread (see sweep).
+func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool, sweep bool) (targets []PeerID) {
+	if hops > uint32(e.cfg.MaxHops) {
+		return nil
+	}
+	targets = e.peers.pick(e, e.cfg.Fanout+e.cfg.PullExtra, exclude)
 	for _, p := range targets {
 		e.out.addAnnounce(p, hops, id)
 	}
-	if len(targets) == 0 {
-		return
+	if len(targets) > 0 && sweep {
+		e.scheduleSweep(id, hops, e.now.Add(e.peers.maxTimeout(targets, e.timeoutFloor(), e.cfg.PullTimeout)), targets, exclude)
 	}
+	return targets
+}
+
+// scheduleSweep arms the second wave of an announcement at due; known
+// (and the excluded peers) are not told again.
+func (e *Engine) scheduleSweep(id EventID, hops uint32, due time.Time, known []PeerID, exclude func(PeerID) bool) {
 	if e.sweeps == nil {
 		e.sweeps = map[EventID]*sweep{}
 	}
-	known := slices.Clone(targets)
+	if _, ok := e.sweeps[id]; ok {
+		return
+	}
+	known = slices.Clone(known)
 	for _, p := range e.peers.ids {
-		if exclude != nil && exclude(p) {
+		if exclude != nil && exclude(p) && !slices.Contains(known, p) {
 			known = append(known, p)
 		}
 	}
-	e.sweeps[id] = &sweep{hops: hops, due: e.now.Add(e.peers.maxTimeout(targets, e.timeoutFloor(), e.cfg.PullTimeout)), known: known}
+	e.sweeps[id] = &sweep{hops: hops, due: due, known: known}
 }
 
 // knows records that peer has (or was told of, or is being sent) an event
@@ -187,31 +236,72 @@ func (e *Engine) expireSweeps() {
 }
 
 // judge runs the majority check for a pushed event: with fewer useful acks
-// than a majority of Fanout, the network around us is saturated or lossy,
-// so announce the ID to Fanout+PullExtra other peers.
+// than a majority of the peers pushed to, the network around us is
+// saturated or lossy (or the tree is being rebuilt), so the ID goes to
+// every other live peer not known to have it at once (the sweep).
 func (e *Engine) judge(id EventID) {
 	j := e.judging[id]
 	delete(e.judging, id)
-	if j == nil || j.useful >= e.cfg.Fanout/2+1 {
+	if j == nil || j.useful >= len(j.pushedTo)/2+1 || j.hops > uint32(e.cfg.MaxHops) {
 		return
 	}
-	e.announce(id, j.hops, func(p PeerID) bool { return slices.Contains(j.pushedTo, p) })
+	e.scheduleSweep(id, j.hops, e.now, j.told, nil)
+	e.expireSweeps()
 }
 
-// onPush accepts pushed events and acknowledges the new ones.
+// onPush accepts pushed events and acknowledges the new ones. A payload
+// that was already here and had come by a push too means two tree paths
+// lead here: the sender leaves this node's tree, and the ack asks it to
+// drop this node from its own (Plumtree's PRUNE). A payload that a digest
+// sync or a gap request brought first says only that the tree was slower:
+// the edge stays, and the event goes on down the tree now, since this node
+// did not push it when it came.
 func (e *Engine) onPush(from PeerID, m *Push) error {
 	var errs []error
 	ack := &PushAck{Nonce: m.Nonce}
+	shortcut := false
 	for _, ev := range m.Events {
+		id := ev.ID()
+		pl := e.pulls[id]
 		isNew, err := e.accept(from, ev, viaPush, m.Hops)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if isNew {
-			ack.New = append(ack.New, ev.ID())
-		} else {
-			e.knows(ev.ID(), from)
+			ack.New = append(ack.New, id)
+			if pl != nil && pl.waiting && pl.asked != from && pl.hops+treeShortcutHops <= m.Hops && !shortcut {
+				// An announcer is treeShortcutHops closer to the origin
+				// than the tree path this came by (Plumtree's
+				// optimization): it becomes the tree peer instead of the
+				// sender. An empty PullRequest grafts without the payload.
+				shortcut = true
+				e.graftPeer(pl.asked)
+				e.out.send(pl.asked, &PullRequest{})
+				e.stats.Shortcuts++
+			}
+			continue
 		}
+		e.knows(id, from)
+		if err != nil {
+			continue
+		}
+		switch first, _ := e.seen.Peek(id); first {
+		case viaPush:
+			ack.Prune = true
+		case viaSync:
+			if !e.cfg.ExternalDissemination {
+				e.seen.Add(id, viaPush)
+				for _, p := range e.treeTargets(from) {
+					e.out.addPush(p, m.Hops+1, ev)
+				}
+			}
+		}
+	}
+	if shortcut {
+		ack.Prune = true
+	}
+	if ack.Prune {
+		e.prunePeer(from)
 	}
 	e.out.send(from, ack)
 	return errors.Join(errs...)
@@ -226,12 +316,16 @@ func (e *Engine) onPushAck(from PeerID, m *PushAck) {
 	delete(e.pushes, m.Nonce)
 	// The push was sent at its deadline minus AckTimeout (outbox.flush).
 	e.peers.observeRTT(from, e.now.Sub(ps.deadline.Add(-e.cfg.AckTimeout)))
+	if m.Prune {
+		e.prunePeer(from)
+	}
 	for _, id := range ps.ids {
 		j := e.judging[id]
 		if j == nil {
 			continue
 		}
 		j.answered++
+		j.told = append(j.told, from)
 		if slices.Contains(m.New, id) {
 			j.useful++
 		}
@@ -255,14 +349,42 @@ func (e *Engine) onPullSync(from PeerID, m *PullSync) {
 			}
 			continue
 		}
-		e.pulls[id] = &pullState{asked: from, askedAt: e.now, hops: m.Hops, deadline: e.now.Add(e.peers.timeout(from, e.timeoutFloor(), e.cfg.PullTimeout))}
-		e.out.addPullRequest(from, id)
-		e.stats.Pulls++
+		wait := e.peers.timeout(from, e.timeoutFloor(), e.cfg.PullTimeout)
+		pl := &pullState{asked: from, askedAt: e.now, hops: m.Hops, deadline: e.now.Add(wait)}
+		e.pulls[id] = pl
+		if len(e.treeTargets(from)) > 0 {
+			// The tree may be bringing it: graft only if it has not come
+			// when one pull timeout of the announcer has passed.
+			pl.waiting = true
+			continue
+		}
+		e.requestPull(pl, id)
 	}
 }
 
-// onPullRequest sends the requested events this node holds.
+// requestPull asks pl.asked for the event, which grafts the edge: the
+// responder makes the requester its tree peer (onPullRequest), and so does
+// the requester.
+func (e *Engine) requestPull(pl *pullState, id EventID) {
+	pl.waiting = false
+	pl.askedAt, pl.deadline = e.now, e.now.Add(e.peers.timeout(pl.asked, e.timeoutFloor(), e.cfg.PullTimeout))
+	e.graftPeer(pl.asked)
+	e.out.addPullRequest(pl.asked, id)
+	e.stats.Pulls++
+}
+
+// treeShortcutHops is how many hops closer to the origin an announcer
+// must be than the tree path an event came by for the announcer to replace
+// the sender as tree peer: a margin, so that the tree does not flap between
+// nearly equal paths.
+const treeShortcutHops = 2
+
+// onPullRequest sends the requested events this node holds, and makes the
+// requester a tree peer (Plumtree's GRAFT; an empty request only grafts).
 func (e *Engine) onPullRequest(from PeerID, m *PullRequest) error {
+	if len(m.IDs) == 0 {
+		e.graftPeer(from)
+	}
 	for _, id := range m.IDs {
 		ev, err := e.eventByID(id)
 		if err != nil {
@@ -270,6 +392,7 @@ func (e *Engine) onPullRequest(from PeerID, m *PullRequest) error {
 		}
 		e.out.addPullResponse(from, ev)
 		e.stats.PullsServed++
+		e.graftPeer(from)
 		e.knows(id, from)
 	}
 	return nil
@@ -319,7 +442,14 @@ func (e *Engine) expirePulls() {
 	e.expireSweeps()
 	for _, id := range dueIDs(e.pulls, e.now, func(p *pullState) time.Time { return p.deadline }) {
 		pl := e.pulls[id]
-		if known, err := e.known(id); err != nil || known || len(pl.alts) == 0 {
+		known, err := e.known(id)
+		if err == nil && !known && pl.waiting {
+			// The tree did not bring it in time: graft the announcer.
+			e.stats.GraftPulls++
+			e.requestPull(pl, id)
+			continue
+		}
+		if err != nil || known || len(pl.alts) == 0 {
 			if err == nil && !known {
 				e.stats.PullsAbandoned++
 			}
@@ -328,9 +458,7 @@ func (e *Engine) expirePulls() {
 		}
 		e.stats.PullRetries++
 		pl.asked, pl.alts = pl.alts[0], pl.alts[1:]
-		pl.askedAt, pl.deadline = e.now, e.now.Add(e.peers.timeout(pl.asked, e.timeoutFloor(), e.cfg.PullTimeout))
-		e.out.addPullRequest(pl.asked, id)
-		e.stats.Pulls++
+		e.requestPull(pl, id)
 	}
 }
 
