@@ -22,7 +22,7 @@ const deliveryLogSize = 1000
 const (
 	// PathLocal: written on this node.
 	PathLocal = "local"
-	// PathPush: eager push within the first push_hops hops.
+	// PathPush: pushed along the push tree (or by a node without one).
 	PathPush = "push"
 	// PathPull: announced by ID and pulled.
 	PathPull = "pull"

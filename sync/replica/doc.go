@@ -83,23 +83,46 @@
 //
 // # Dissemination
 //
-// A new event travels by eager push for the first Config.PushHops hops: the
-// node pushes the payload to Fanout peers chosen by the PeerSelection
-// strategy; each receiver answers a PushAck listing the events that were new
-// to it. With fewer than a majority of Fanout useful acks (or none by
-// AckTimeout), the pusher announces the event ID (PullSync) to
-// Fanout+PullExtra further peers. Past PushHops, each node that gets the
-// event announces only its ID to Fanout+PullExtra peers; receivers lacking it
-// send a PullRequest to one announcer at a time (another one after
-// PullTimeout) and get a PullResponse. Announcements stop after MaxHops hops.
-// After the first wave, an announcer sweeps: it announces to its other live
-// peers not known to have the event, so a node that every random choice
-// missed does not wait for digest sync. Ack and pull timeouts adapt to each
-// peer's measured round trip (RFC 6298 over engine time), between three
-// tick gaps and the configured AckTimeout/PullTimeout.
-// So each node receives the payload about once (the simulator measures 1.05
-// copies per node at N = 10,000, see docs/benchmarks.md), while IDs, at 32
-// bytes each, carry the redundancy the epidemic needs. A recently seen event
+// Events travel on a push tree in the manner of Plumtree (Leitão, Pereira
+// and Rodrigues, "Epidemic Broadcast Trees"): each node keeps a set of tree
+// peers and pushes the payload of every event it creates or first receives
+// to them (never back to the peer it came from); each receiver answers a
+// PushAck listing the events that were new to it. To Fanout+PullExtra of
+// its other peers the node announces only the event's ID (PullSync). The
+// tree builds and repairs itself:
+//
+//   - Graft: a receiver of an announcement for an event it lacks waits one
+//     pull timeout of the announcer for the tree to bring it (at once if it
+//     has no tree peers), then sends a PullRequest; the requester and the
+//     announcer become tree peers of each other. The pulled event is pushed
+//     on down this node's tree.
+//   - Prune: a push that brings a payload an earlier push already brought
+//     shows two tree paths; the receiver drops the sender from its tree and
+//     sets Prune in the PushAck, and the sender drops the receiver. A
+//     payload that digest sync or a gap request brought first only shows
+//     the tree was slower: no prune, and the event goes on down the tree.
+//   - Shortcut: when an event arrives by the tree at least two hops later
+//     than an announcer that was waiting to be pulled from had it, the
+//     announcer is grafted (an empty PullRequest) and the sender pruned.
+//   - Cold start: a node without tree peers pushes its own and received
+//     events (for the first PushHops hops) to Fanout peers chosen by the
+//     PeerSelection strategy; the pushes that are new make tree edges.
+//
+// So once the tree has formed, each node receives the payload once, one
+// one-way trip per hop, and its tree peers see each origin's events in
+// order on one stream. The seeds' majority rule remains: with fewer useful
+// acks than a majority of the peers pushed to (or none by AckTimeout), the
+// pusher tells every other live peer not known to have the event its ID at
+// once. An event that came by no tree push (pulled on a cold tree, or
+// brought by digest sync) is also swept: after the first wave the
+// announcer tells its other live peers not known to have it, so a node
+// that every random choice missed does not wait for digest sync.
+// Announcements stop after MaxHops hops. Ack and pull timeouts adapt to
+// each peer's measured round trip (RFC 6298 over engine time), between
+// three tick gaps and the configured AckTimeout/PullTimeout.
+// The simulator measures about 1.0 payload copies per node once the tree
+// has formed (docs/benchmarks.md), while IDs, at 32 bytes each, carry the
+// redundancy that repairs it. A recently seen event
 // IDs LRU (DedupCacheSize) answers "already have it" before the store does.
 // Everything for one peer is batched into messages of at most
 // MaxEventsPerMessage events and MaxMessageSize bytes.
