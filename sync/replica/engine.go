@@ -53,8 +53,9 @@ type Engine struct {
 	pushes   map[uint64]*pushState
 	judging  map[EventID]*pushJudge
 	pulls    map[EventID]*pullState
-	sweeps   map[EventID]*sweep // announce sweeps due (gossip.go)
-	eager    []PeerID           // the push tree's peers (gossip.go, treeTargets)
+	sweeps   map[EventID]*sweep   // announce sweeps due (gossip.go)
+	eager    []PeerID             // the push tree's peers (gossip.go, treeTargets)
+	pruned   map[PeerID]time.Time // when tree peers were last pruned (gossip.go)
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64

@@ -77,9 +77,13 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 		e.spread(ev, id, 1, "", nil, len(e.treeTargets("")) == 0)
 	case viaPush:
 		// The edge it came by is a tree edge (Plumtree: eager), in both
-		// directions: the sender keeps us while our acks say new.
+		// directions: the sender keeps us while our acks say new. Not if
+		// this node pruned the sender moments ago: the push was in flight
+		// when the prune went out, and taking the edge back would undo it.
 		cold := len(e.treeTargets("")) == 0
-		e.graftPeer(from)
+		if at, ok := e.pruned[from]; !ok || e.now.Sub(at) >= pruneGrace*e.cfg.AckTimeout {
+			e.graftPeer(from)
+		}
 		e.spread(ev, id, hops+1, from, nil, cold)
 	case viaPull:
 		if e.cfg.ExternalDissemination {
@@ -135,13 +139,18 @@ func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announc
 	}
 }
 
-// treeTargets returns this node's live tree peers other than from, in a
-// stable order. Tree peers that are no longer alive leave the tree; they
-// are grafted again when they next push, pull or are pulled from.
+// pruneGrace, in AckTimeouts, is how long after pruning a peer a new push
+// from it does not make it a tree peer again (see disseminate).
+const pruneGrace = 2
+
+// treeTargets returns this node's tree peers other than from, in a stable
+// order. Tree peers that failed or left the peer table leave the tree
+// (suspected ones stay: under load answers are late, not lost); they are
+// grafted again when they next push, pull or are pulled from.
 func (e *Engine) treeTargets(from PeerID) []PeerID {
 	keep := e.eager[:0]
 	for _, p := range e.eager {
-		if info, ok := e.peers.m[p]; ok && info.state == PeerAlive {
+		if info, ok := e.peers.m[p]; ok && info.state != PeerFailed {
 			keep = append(keep, p)
 		} else {
 			e.stats.Prunes++
@@ -176,6 +185,19 @@ func (e *Engine) prunePeer(p PeerID) {
 	if i := slices.Index(e.eager, p); i >= 0 {
 		e.eager = slices.Delete(e.eager, i, i+1)
 		e.stats.Prunes++
+	}
+	if e.pruned == nil {
+		e.pruned = map[PeerID]time.Time{}
+	}
+	e.pruned[p] = e.now
+}
+
+// expirePruned forgets prunes older than the grace.
+func (e *Engine) expirePruned() {
+	for p, at := range e.pruned {
+		if e.now.Sub(at) >= pruneGrace*e.cfg.AckTimeout {
+			delete(e.pruned, p)
+		}
 	}
 }
 
@@ -424,6 +446,7 @@ func (e *Engine) onPullResponse(from PeerID, m *PullResponse) error {
 
 // expirePushes judges pushes whose acks did not all arrive in time.
 func (e *Engine) expirePushes() {
+	e.expirePruned()
 	for _, id := range dueIDs(e.judging, e.now, func(j *pushJudge) time.Time { return j.deadline }) {
 		e.stats.AckTimeouts++
 		e.judge(id)
