@@ -53,9 +53,8 @@ type Engine struct {
 	pushes   map[uint64]*pushState
 	judging  map[EventID]*pushJudge
 	pulls    map[EventID]*pullState
-	sweeps   map[EventID]*sweep   // announce sweeps due (gossip.go)
-	eager    []PeerID             // the push tree's peers (gossip.go, treeTargets)
-	pruned   map[PeerID]time.Time // when tree peers were last pruned (gossip.go)
+	sweeps   map[EventID]*sweep                  // announce sweeps due (gossip.go)
+	trees    *simplelru.LRU[PeerID, *originTree] // per-origin push trees (tree.go)
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64
@@ -173,6 +172,7 @@ func New(cfg Config) (*Engine, error) {
 		peers:   newPeerTable(),
 		pushes:  map[uint64]*pushState{},
 		judging: map[EventID]*pushJudge{},
+		trees:   newTrees(),
 		pulls:   map[EventID]*pullState{},
 		syncs:   map[uint64]*syncState{},
 		floor:   floor,

@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// This file holds dissemination: eager push with acknowledgements for the
-// first PushHops hops, then ID-only announcements (PullSync) that receivers
-// answer with a PullRequest, so that each node receives an event's payload
-// about once. Digest sync (digest.go) closes the gaps loss leaves. With
+// This file holds dissemination: payloads pushed along per-origin push
+// trees (tree.go) with acknowledgements, event IDs announced (PullSync) to
+// peers off the tree, who pull (PullRequest) what they lack; a pull grafts
+// the puller into the origin's tree, a duplicate push prunes it. Digest
+// sync (digest.go) closes the gaps loss leaves. With
 // Config.ExternalDissemination, new local events go to Ready.Broadcast
 // instead and events arrive through Receive (engine.go).
 
@@ -27,9 +28,6 @@ type pushJudge struct {
 
 // pullState is an event requested by ID and not yet received.
 type pullState struct {
-	// waiting: announced but not yet requested, giving the tree one pull
-	// timeout to deliver it first.
-	waiting  bool
 	asked    PeerID
 	askedAt  time.Time
 	alts     []PeerID
@@ -47,10 +45,16 @@ type pullState struct {
 // are skipped. IDs are 32 bytes and batched per peer, the payload is still
 // pulled once, and a node is only missed when every neighbour's
 // announcement to it is lost.
+//
+// An event the tree carried is announced late instead: lazy holds the
+// Fanout+PullExtra peers to tell at due (one adaptive timeout after the
+// push, when the tree has had time to bring it to them), and there is no
+// second wave.
 type sweep struct {
 	hops  uint32
 	due   time.Time
 	known []PeerID
+	lazy  []PeerID
 }
 
 // maxPullAlternates bounds the announcers remembered per pulled event.
@@ -64,7 +68,7 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 			// The external router spreads new events.
 			e.broadcast = append(e.broadcast, ev)
 			return
-		case viaPush:
+		case viaPush, viaPull:
 			// A peer still pushing (mixed modes): spread it on like an
 			// event digest sync brought.
 			via = viaSync
@@ -74,62 +78,54 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 	case viaExternal:
 		// The router forwards it; nothing for the engine to do.
 	case viaLocal:
-		e.spread(ev, id, 1, "", nil, len(e.treeTargets("")) == 0)
+		e.spread(ev, id, 1, "", nil)
 	case viaPush:
-		// The edge it came by is a tree edge (Plumtree: eager), in both
-		// directions: the sender keeps us while our acks say new. Not if
-		// this node pruned the sender moments ago: the push was in flight
-		// when the prune went out, and taking the edge back would undo it.
-		cold := len(e.treeTargets("")) == 0
-		if at, ok := e.pruned[from]; !ok || e.now.Sub(at) >= pruneGrace*e.cfg.AckTimeout {
-			e.graftPeer(from)
-		}
-		e.spread(ev, id, hops+1, from, nil, cold)
+		e.spread(ev, id, hops+1, from, nil)
 	case viaPull:
-		if e.cfg.ExternalDissemination {
-			// The router spreads; announce, as for digest sync.
-			e.announce(id, hops+1, func(p PeerID) bool { return p == from }, true)
-			return
-		}
-		// A pull follows an announcement the tree did not beat: the pull
-		// request grafted the announcer (onPullSync, expirePulls), and the
-		// subtree below this node most likely lacks the event too.
 		pl := e.pulls[id]
 		e.spread(ev, id, hops+1, from, func(p PeerID) bool {
 			return pl != nil && (p == pl.asked || slices.Contains(pl.alts, p))
-		}, false)
+		})
 	case viaSync:
 		// Events that digest sync brings were missed by the epidemic, or
 		// come across a healed partition: announce them so the rest of this
 		// side gets them by pull rather than one sync at a time. They are
-		// not pushed along the tree: the tree may be delivering them too.
+		// not pushed along the tree: the tree may be bringing them too.
 		e.announce(id, uint32(e.cfg.PushHops)+1, func(p PeerID) bool { return p == from }, true)
 	}
 }
 
-// spread sends a new event on: the payload to this node's tree peers
-// except the one it came from, its ID to Fanout+PullExtra other peers.
-// A cold node (one that had no tree peers: fresh, or all its tree peers
-// left) pushes to Fanout peers it picks instead, for the first PushHops
-// hops: they stay its tree peers while the pushes are new to them.
-func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announced func(PeerID) bool, cold bool) {
-	targets := e.treeTargets(from)
-	if cold && len(targets) == 0 && hops <= uint32(e.cfg.PushHops) {
-		targets = e.peers.pick(e, e.cfg.Fanout, func(p PeerID) bool { return p == from })
+// spread sends a new event on. The payload goes to this node's children
+// in the origin's tree (never back to from, which becomes the parent), and
+// the ID to Fanout+PullExtra other peers: one adaptive timeout later if
+// the tree carried the event, at once (with the sweep) if not. A node that
+// knew no tree for the origin (its first event of that origin here) pushes
+// instead to Fanout peers it picks, for the first PushHops hops, and makes
+// them its children.
+func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announced func(PeerID) bool) {
+	t, warm := e.treeOf(ev.Origin)
+	if from != "" {
+		t.parent = from
+	}
+	targets := e.children(t, from)
+	if !warm && len(targets) == 0 && hops <= uint32(e.cfg.PushHops) {
+		targets = e.peers.pick(e, e.cfg.Fanout, func(p PeerID) bool { return p == from || p == ev.Origin })
 		for _, p := range targets {
-			e.graftPeer(p)
+			e.graft(ev.Origin, p)
 		}
 	}
-	if len(targets) > 0 {
-		for _, p := range targets {
-			e.out.addPush(p, hops, ev)
-		}
+	for _, p := range targets {
+		e.out.addPush(p, hops, ev)
 	}
-	// The lazy side: IDs to peers off the tree. With no tree push at all
-	// the ID epidemic is the only way on, so it sweeps as well.
-	told := e.announce(id, hops, func(p PeerID) bool {
-		return p == from || slices.Contains(targets, p) || (announced != nil && announced(p))
-	}, len(targets) == 0)
+	exclude := func(p PeerID) bool {
+		return p == from || p == ev.Origin || slices.Contains(targets, p) || (announced != nil && announced(p))
+	}
+	var told []PeerID
+	if warm && from != "" || warm && len(targets) > 0 {
+		told = e.announceLater(id, hops, exclude, targets)
+	} else {
+		told = e.announce(id, hops, exclude, len(targets) == 0)
+	}
 	if len(targets) > 0 {
 		if from != "" {
 			told = append(told, from)
@@ -139,66 +135,26 @@ func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announc
 	}
 }
 
-// pruneGrace, in AckTimeouts, is how long after pruning a peer a new push
-// from it does not make it a tree peer again (see disseminate).
-const pruneGrace = 2
-
-// treeTargets returns this node's tree peers other than from, in a stable
-// order. Tree peers that failed or left the peer table leave the tree
-// (suspected ones stay: under load answers are late, not lost); they are
-// grafted again when they next push, pull or are pulled from.
-func (e *Engine) treeTargets(from PeerID) []PeerID {
-	keep := e.eager[:0]
-	for _, p := range e.eager {
-		if info, ok := e.peers.m[p]; ok && info.state != PeerFailed {
-			keep = append(keep, p)
-		} else {
-			e.stats.Prunes++
-		}
+// announceLater schedules the announcement of an event the tree is
+// carrying: Fanout+PullExtra peers not excluded are told its ID once the
+// tree has had time to reach them (the longest adaptive timeout of the
+// pushed peers, or three tick gaps), and pull it then if it did not.
+func (e *Engine) announceLater(id EventID, hops uint32, exclude func(PeerID) bool, pushed []PeerID) []PeerID {
+	if hops > uint32(e.cfg.MaxHops) {
+		return nil
 	}
-	clear(e.eager[len(keep):])
-	e.eager = keep
-	var out []PeerID
-	for _, p := range e.eager {
-		if p != from {
-			out = append(out, p)
-		}
+	lazy := e.peers.pick(e, e.cfg.Fanout+e.cfg.PullExtra, exclude)
+	if len(lazy) == 0 {
+		return nil
 	}
-	return out
-}
-
-// graftPeer makes p a tree peer (Plumtree's GRAFT): new events are pushed
-// to it. Only peers in the peer table qualify.
-func (e *Engine) graftPeer(p PeerID) {
-	if p == "" || e.cfg.ExternalDissemination || slices.Contains(e.eager, p) {
-		return
+	if e.sweeps == nil {
+		e.sweeps = map[EventID]*sweep{}
 	}
-	if _, ok := e.peers.m[p]; !ok {
-		return
+	if _, ok := e.sweeps[id]; ok {
+		return lazy
 	}
-	e.eager = append(e.eager, p)
-	e.stats.Grafts++
-}
-
-// prunePeer takes p off the tree (Plumtree's PRUNE): it gets IDs only.
-func (e *Engine) prunePeer(p PeerID) {
-	if i := slices.Index(e.eager, p); i >= 0 {
-		e.eager = slices.Delete(e.eager, i, i+1)
-		e.stats.Prunes++
-	}
-	if e.pruned == nil {
-		e.pruned = map[PeerID]time.Time{}
-	}
-	e.pruned[p] = e.now
-}
-
-// expirePruned forgets prunes older than the grace.
-func (e *Engine) expirePruned() {
-	for p, at := range e.pruned {
-		if e.now.Sub(at) >= pruneGrace*e.cfg.AckTimeout {
-			delete(e.pruned, p)
-		}
-	}
+	e.sweeps[id] = &sweep{hops: hops, due: e.now.Add(e.peers.maxTimeout(pushed, e.timeoutFloor(), e.cfg.AckTimeout)), lazy: lazy}
+	return lazy
 }
 
 // announce sends the event ID to Fanout+PullExtra peers not excluded,
@@ -220,13 +176,19 @@ func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool, sw
 }
 
 // scheduleSweep arms the second wave of an announcement at due; known
-// (and the excluded peers) are not told again.
+// (and the excluded peers) are not told again. An announcement scheduled
+// for later (announceLater) becomes a sweep that also tells its peers.
 func (e *Engine) scheduleSweep(id EventID, hops uint32, due time.Time, known []PeerID, exclude func(PeerID) bool) {
 	if e.sweeps == nil {
 		e.sweeps = map[EventID]*sweep{}
 	}
-	if _, ok := e.sweeps[id]; ok {
-		return
+	if sw, ok := e.sweeps[id]; ok {
+		if sw.lazy == nil {
+			return
+		}
+		for _, p := range sw.lazy { // due now, with the sweep
+			e.out.addAnnounce(p, sw.hops, id)
+		}
 	}
 	known = slices.Clone(known)
 	for _, p := range e.peers.ids {
@@ -238,18 +200,35 @@ func (e *Engine) scheduleSweep(id EventID, hops uint32, due time.Time, known []P
 }
 
 // knows records that peer has (or was told of, or is being sent) an event
-// this node is about to sweep.
+// this node is about to announce.
 func (e *Engine) knows(id EventID, peer PeerID) {
-	if sw := e.sweeps[id]; sw != nil && !slices.Contains(sw.known, peer) {
+	sw := e.sweeps[id]
+	if sw == nil {
+		return
+	}
+	if sw.lazy != nil {
+		if i := slices.Index(sw.lazy, peer); i >= 0 {
+			sw.lazy = slices.Delete(sw.lazy, i, i+1)
+		}
+		return
+	}
+	if !slices.Contains(sw.known, peer) {
 		sw.known = append(sw.known, peer)
 	}
 }
 
-// expireSweeps runs the second wave of the announcements that are due.
+// expireSweeps sends the late announcements and runs the second waves that
+// are due.
 func (e *Engine) expireSweeps() {
 	for _, id := range dueIDs(e.sweeps, e.now, func(sw *sweep) time.Time { return sw.due }) {
 		sw := e.sweeps[id]
 		delete(e.sweeps, id)
+		if sw.lazy != nil {
+			for _, p := range sw.lazy {
+				e.out.addAnnounce(p, sw.hops, id)
+			}
+			continue
+		}
 		for _, p := range e.peers.pick(e, len(e.peers.ids), func(p PeerID) bool { return slices.Contains(sw.known, p) }) {
 			e.out.addAnnounce(p, sw.hops, id)
 			e.stats.Swept++
@@ -259,8 +238,8 @@ func (e *Engine) expireSweeps() {
 
 // judge runs the majority check for a pushed event: with fewer useful acks
 // than a majority of the peers pushed to, the network around us is
-// saturated or lossy (or the tree is being rebuilt), so the ID goes to
-// every other live peer not known to have it at once (the sweep).
+// saturated or lossy (or the tree is being rebuilt), so the ID goes at
+// once to every other live peer not known to have it (the sweep).
 func (e *Engine) judge(id EventID) {
 	j := e.judging[id]
 	delete(e.judging, id)
@@ -272,35 +251,24 @@ func (e *Engine) judge(id EventID) {
 }
 
 // onPush accepts pushed events and acknowledges the new ones. A payload
-// that was already here and had come by a push too means two tree paths
-// lead here: the sender leaves this node's tree, and the ack asks it to
-// drop this node from its own (Plumtree's PRUNE). A payload that a digest
-// sync or a gap request brought first says only that the tree was slower:
-// the edge stays, and the event goes on down the tree now, since this node
-// did not push it when it came.
+// that was already here, and had come by a push or pull (or was this
+// node's own), means the sender's path in the origin's tree is the slower
+// of two: the ack asks it to prune this node from that origin's tree
+// (Plumtree's PRUNE). A payload that a digest sync or a gap request
+// brought first says only that the tree was slower: no prune, and the
+// event goes on down the tree now, since this node did not push it when
+// it came.
 func (e *Engine) onPush(from PeerID, m *Push) error {
 	var errs []error
 	ack := &PushAck{Nonce: m.Nonce}
-	shortcut := false
 	for _, ev := range m.Events {
 		id := ev.ID()
-		pl := e.pulls[id]
 		isNew, err := e.accept(from, ev, viaPush, m.Hops)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if isNew {
 			ack.New = append(ack.New, id)
-			if pl != nil && pl.waiting && pl.asked != from && pl.hops+treeShortcutHops <= m.Hops && !shortcut {
-				// An announcer is treeShortcutHops closer to the origin
-				// than the tree path this came by (Plumtree's
-				// optimization): it becomes the tree peer instead of the
-				// sender. An empty PullRequest grafts without the payload.
-				shortcut = true
-				e.graftPeer(pl.asked)
-				e.out.send(pl.asked, &PullRequest{})
-				e.stats.Shortcuts++
-			}
 			continue
 		}
 		e.knows(id, from)
@@ -308,22 +276,17 @@ func (e *Engine) onPush(from PeerID, m *Push) error {
 			continue
 		}
 		switch first, _ := e.seen.Peek(id); first {
-		case viaPush:
+		case viaPush, viaPull, viaLocal:
 			ack.Prune = true
 		case viaSync:
 			if !e.cfg.ExternalDissemination {
 				e.seen.Add(id, viaPush)
-				for _, p := range e.treeTargets(from) {
+				t, _ := e.treeOf(ev.Origin)
+				for _, p := range e.children(t, from) {
 					e.out.addPush(p, m.Hops+1, ev)
 				}
 			}
 		}
-	}
-	if shortcut {
-		ack.Prune = true
-	}
-	if ack.Prune {
-		e.prunePeer(from)
 	}
 	e.out.send(from, ack)
 	return errors.Join(errs...)
@@ -338,17 +301,26 @@ func (e *Engine) onPushAck(from PeerID, m *PushAck) {
 	delete(e.pushes, m.Nonce)
 	// The push was sent at its deadline minus AckTimeout (outbox.flush).
 	e.peers.observeRTT(from, e.now.Sub(ps.deadline.Add(-e.cfg.AckTimeout)))
-	if m.Prune {
-		e.prunePeer(from)
+	isNew := func(id EventID) bool { return slices.Contains(m.New, id) }
+	if len(m.New) > 8 {
+		set := make(map[EventID]struct{}, len(m.New))
+		for _, id := range m.New {
+			set[id] = struct{}{}
+		}
+		isNew = func(id EventID) bool { _, ok := set[id]; return ok }
 	}
-	for _, id := range ps.ids {
+	for i, id := range ps.ids {
+		useful := isNew(id)
+		if m.Prune && !useful {
+			e.prune(ps.origins[i], from)
+		}
 		j := e.judging[id]
 		if j == nil {
 			continue
 		}
 		j.answered++
 		j.told = append(j.told, from)
-		if slices.Contains(m.New, id) {
+		if useful {
 			j.useful++
 		}
 		if j.answered >= len(j.pushedTo) {
@@ -371,42 +343,24 @@ func (e *Engine) onPullSync(from PeerID, m *PullSync) {
 			}
 			continue
 		}
-		wait := e.peers.timeout(from, e.timeoutFloor(), e.cfg.PullTimeout)
-		pl := &pullState{asked: from, askedAt: e.now, hops: m.Hops, deadline: e.now.Add(wait)}
+		pl := &pullState{asked: from, hops: m.Hops}
 		e.pulls[id] = pl
-		if len(e.treeTargets(from)) > 0 {
-			// The tree may be bringing it: graft only if it has not come
-			// when one pull timeout of the announcer has passed.
-			pl.waiting = true
-			continue
-		}
 		e.requestPull(pl, id)
 	}
 }
 
-// requestPull asks pl.asked for the event, which grafts the edge: the
-// responder makes the requester its tree peer (onPullRequest), and so does
-// the requester.
+// requestPull asks pl.asked for the event; the answer grafts the requester
+// into the event's origin tree at the responder (onPullRequest).
 func (e *Engine) requestPull(pl *pullState, id EventID) {
-	pl.waiting = false
 	pl.askedAt, pl.deadline = e.now, e.now.Add(e.peers.timeout(pl.asked, e.timeoutFloor(), e.cfg.PullTimeout))
-	e.graftPeer(pl.asked)
 	e.out.addPullRequest(pl.asked, id)
 	e.stats.Pulls++
 }
 
-// treeShortcutHops is how many hops closer to the origin an announcer
-// must be than the tree path an event came by for the announcer to replace
-// the sender as tree peer: a margin, so that the tree does not flap between
-// nearly equal paths.
-const treeShortcutHops = 2
-
 // onPullRequest sends the requested events this node holds, and makes the
-// requester a tree peer (Plumtree's GRAFT; an empty request only grafts).
+// requester a child in each event's origin tree (Plumtree's GRAFT: it
+// lacked what the tree should have brought it).
 func (e *Engine) onPullRequest(from PeerID, m *PullRequest) error {
-	if len(m.IDs) == 0 {
-		e.graftPeer(from)
-	}
 	for _, id := range m.IDs {
 		ev, err := e.eventByID(id)
 		if err != nil {
@@ -414,7 +368,7 @@ func (e *Engine) onPullRequest(from PeerID, m *PullRequest) error {
 		}
 		e.out.addPullResponse(from, ev)
 		e.stats.PullsServed++
-		e.graftPeer(from)
+		e.graft(ev.Origin, from)
 		e.knows(id, from)
 	}
 	return nil
@@ -446,7 +400,6 @@ func (e *Engine) onPullResponse(from PeerID, m *PullResponse) error {
 
 // expirePushes judges pushes whose acks did not all arrive in time.
 func (e *Engine) expirePushes() {
-	e.expirePruned()
 	for _, id := range dueIDs(e.judging, e.now, func(j *pushJudge) time.Time { return j.deadline }) {
 		e.stats.AckTimeouts++
 		e.judge(id)
@@ -466,12 +419,6 @@ func (e *Engine) expirePulls() {
 	for _, id := range dueIDs(e.pulls, e.now, func(p *pullState) time.Time { return p.deadline }) {
 		pl := e.pulls[id]
 		known, err := e.known(id)
-		if err == nil && !known && pl.waiting {
-			// The tree did not bring it in time: graft the announcer.
-			e.stats.GraftPulls++
-			e.requestPull(pl, id)
-			continue
-		}
 		if err != nil || known || len(pl.alts) == 0 {
 			if err == nil && !known {
 				e.stats.PullsAbandoned++
