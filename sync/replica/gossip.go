@@ -98,7 +98,8 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 // spread sends a new event on. The payload goes to this node's children
 // in the origin's tree (never back to from, which becomes the parent), and
 // the ID to Fanout+PullExtra other peers: one adaptive timeout later if
-// the tree carried the event, at once (with the sweep) if not. A node that
+// the tree carried the event here and on, at once (with the sweep when
+// nothing was pushed) if not. A node that
 // knew no tree for the origin (its first event of that origin here) pushes
 // instead to Fanout peers it picks, for the first PushHops hops, and makes
 // them its children.
@@ -120,8 +121,11 @@ func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announc
 	exclude := func(p PeerID) bool {
 		return p == from || p == ev.Origin || slices.Contains(targets, p) || (announced != nil && announced(p))
 	}
+	// Late only if the tree brought it here (or it is ours) and carries it
+	// on: a pulled event found the tree broken, so its peers hear now.
+	carried := announced == nil && (from != "" || len(targets) > 0)
 	var told []PeerID
-	if warm && from != "" || warm && len(targets) > 0 {
+	if warm && carried {
 		told = e.announceLater(id, hops, exclude, targets)
 	} else {
 		told = e.announce(id, hops, exclude, len(targets) == 0)
