@@ -91,7 +91,7 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 		// come across a healed partition: announce them so the rest of this
 		// side gets them by pull rather than one sync at a time. They are
 		// not pushed along the tree: the tree may be bringing them too.
-		e.announce(id, uint32(e.cfg.PushHops)+1, func(p PeerID) bool { return p == from }, true)
+		e.announce(id, uint32(e.cfg.PushHops)+1, func(p PeerID) bool { return p == from }, e.cfg.Fanout+e.cfg.PullExtra, true)
 	}
 }
 
@@ -127,8 +127,14 @@ func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announc
 	var told []PeerID
 	if warm && carried {
 		told = e.announceLater(id, hops, exclude, targets)
+	} else if !warm {
+		// The origin's first event here: its ID goes to many peers at
+		// once, so that each hears it first from its fastest neighbour and
+		// pulls (and grafts) there: the origin's tree starts as paths that
+		// were fastest, not as the first random ones.
+		told = e.announce(id, hops, exclude, e.coldAnnounce(), true)
 	} else {
-		told = e.announce(id, hops, exclude, len(targets) == 0)
+		told = e.announce(id, hops, exclude, e.cfg.Fanout+e.cfg.PullExtra, len(targets) == 0)
 	}
 	if len(targets) > 0 {
 		if from != "" {
@@ -161,15 +167,20 @@ func (e *Engine) announceLater(id EventID, hops uint32, exclude func(PeerID) boo
 	return lazy
 }
 
-// announce sends the event ID to Fanout+PullExtra peers not excluded,
-// unless the hop limit (the stop rule) is reached. With sweep, the other
-// live peers not known to have it are told once the first wave had time
-// to spread (see sweep).
-func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool, sweep bool) (targets []PeerID) {
+// coldAnnounce is how many peers hear the ID of an origin's first event
+// at once: four times Fanout+PullExtra (20 at the defaults, the whole
+// view of most nodes), bounding the IDs a node sends per new origin.
+func (e *Engine) coldAnnounce() int { return 4 * (e.cfg.Fanout + e.cfg.PullExtra) }
+
+// announce sends the event ID to n peers not excluded, unless the hop
+// limit (the stop rule) is reached. With sweep, the other live peers not
+// known to have it are told once the first wave had time to spread (see
+// sweep).
+func (e *Engine) announce(id EventID, hops uint32, exclude func(PeerID) bool, n int, sweep bool) (targets []PeerID) {
 	if hops > uint32(e.cfg.MaxHops) {
 		return nil
 	}
-	targets = e.peers.pick(e, e.cfg.Fanout+e.cfg.PullExtra, exclude)
+	targets = e.peers.pick(e, n, exclude)
 	for _, p := range targets {
 		e.out.addAnnounce(p, hops, id)
 	}
@@ -250,7 +261,16 @@ func (e *Engine) judge(id EventID) {
 	if j == nil || j.useful >= len(j.pushedTo)/2+1 || j.hops > uint32(e.cfg.MaxHops) {
 		return
 	}
-	e.scheduleSweep(id, j.hops, e.now, j.told, nil)
+	if sw := e.sweeps[id]; sw != nil && sw.lazy == nil {
+		// A sweep is armed already: it runs now, and the push targets that
+		// did not answer are no longer taken to have the event.
+		sw.known = slices.DeleteFunc(sw.known, func(p PeerID) bool {
+			return slices.Contains(j.pushedTo, p) && !slices.Contains(j.told, p)
+		})
+		sw.due = e.now
+	} else {
+		e.scheduleSweep(id, j.hops, e.now, j.told, nil)
+	}
 	e.expireSweeps()
 }
 
