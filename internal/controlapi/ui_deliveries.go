@@ -22,7 +22,7 @@ const deliveryLogSize = 1000
 const (
 	// PathLocal: written on this node.
 	PathLocal = "local"
-	// PathPush: pushed along the push tree (or by a node without one).
+	// PathPush: pushed along the origin's push tree (or to start it).
 	PathPush = "push"
 	// PathPull: announced by ID and pulled.
 	PathPull = "pull"

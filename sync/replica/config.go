@@ -80,11 +80,11 @@ type Config struct {
 	// PullExtra (k) is added to Fanout for ID-only announcements (PullSync):
 	// they cost 32 bytes per event, so reaching more peers is cheap.
 	PullExtra int `yaml:"pull_extra"`
-	// PushHops is how many hops a node without push-tree peers (a fresh
-	// network, or one whose tree peers all left) pushes payloads to Fanout
-	// peers it picks, to start the tree; past it, and on a formed tree, the
-	// tree and the ID announcements carry events (gossip.go). 0 starts trees
-	// by pulls only.
+	// PushHops is how many hops an origin's first event at each node (no
+	// push tree known for that origin) is pushed to Fanout peers the node
+	// picks, to start the tree; past it, and on a formed tree, the tree and
+	// the ID announcements carry events (gossip.go, tree.go). 0 starts
+	// trees by pulls only.
 	PushHops int `yaml:"push_hops"`
 	// MaxHops is the stop rule of announcements: an event announced with
 	// this many hops is not announced further.

@@ -9,7 +9,7 @@ const (
 	// DeliveryNone: not a received event (local writes, other changes), or
 	// an event that arrived as key state through anti-entropy or a snapshot.
 	DeliveryNone Delivery = iota
-	// DeliveryPush: pushed (Push) along the push tree, or by a cold node.
+	// DeliveryPush: pushed (Push) along the origin's push tree, or to start it.
 	DeliveryPush
 	// DeliveryPull: announced by ID (PullSync) and pulled (PullResponse).
 	DeliveryPull
