@@ -97,19 +97,20 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 
 // spread sends a new event on. The payload goes to this node's children
 // in the origin's tree (never back to from, which becomes the parent), and
-// the ID to Fanout+PullExtra other peers: one adaptive timeout later if
-// the tree carried the event here and on, at once (with the sweep when
-// nothing was pushed) if not. A node that
-// knew no tree for the origin (its first event of that origin here) pushes
+// the ID to other peers: to Fanout+PullExtra of them one adaptive timeout
+// later if the tree carried the event here and on; at once otherwise, to
+// coldAnnounce of them for the origin's first event here (with the sweep
+// when nothing was pushed). A node that knew no tree for the origin pushes
 // instead to Fanout peers it picks, for the first PushHops hops, and makes
-// them its children.
+// them its children (not for a pulled event: its ID went wide already, and
+// random pushes would race the pulls it set off).
 func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announced func(PeerID) bool) {
 	t, warm := e.treeOf(ev.Origin)
 	if from != "" {
 		t.parent = from
 	}
 	targets := e.children(t, from)
-	if !warm && len(targets) == 0 && hops <= uint32(e.cfg.PushHops) {
+	if !warm && len(targets) == 0 && hops <= uint32(e.cfg.PushHops) && announced == nil {
 		targets = e.peers.pick(e, e.cfg.Fanout, func(p PeerID) bool { return p == from || p == ev.Origin })
 		for _, p := range targets {
 			e.graft(ev.Origin, p)
