@@ -26,8 +26,9 @@ type Engine struct {
 	// digest is its Digest, kept incrementally.
 	vv     VersionVector
 	digest Digest
-	// seen is the duplicate-detection LRU in front of the store.
-	seen *simplelru.LRU[EventID, struct{}]
+	// seen is the duplicate-detection LRU in front of the store, with how
+	// each event first arrived (the push tree prunes on that, gossip.go).
+	seen *simplelru.LRU[EventID, source]
 
 	pend pendingWrites
 	// held buffers events that arrived before an earlier event of their
@@ -52,8 +53,8 @@ type Engine struct {
 	pushes   map[uint64]*pushState
 	judging  map[EventID]*pushJudge
 	pulls    map[EventID]*pullState
-	sweeps   map[EventID]*sweep // announce sweeps due (gossip.go)
-	eager    []PeerID           // the stable push targets (gossip.go, eagerTargets)
+	sweeps   map[EventID]*sweep                  // announce sweeps due (gossip.go)
+	trees    *simplelru.LRU[PeerID, *originTree] // per-origin push trees (tree.go)
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64
@@ -110,6 +111,9 @@ const (
 	viaSync
 	// viaExternal: delivered by the external dissemination router (Receive).
 	viaExternal
+	// viaStore marks, in the dedup LRU only, an event found in the store
+	// whose arrival is no longer known.
+	viaStore
 )
 
 // heldEvent is an out-of-order event with what it needs to spread later.
@@ -137,7 +141,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load clock: %w", err)
 	}
-	seen, err := simplelru.NewLRU[EventID, struct{}](cfg.DedupCacheSize, nil)
+	seen, err := simplelru.NewLRU[EventID, source](cfg.DedupCacheSize, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dedup cache: %w", err)
 	}
@@ -168,6 +172,7 @@ func New(cfg Config) (*Engine, error) {
 		peers:   newPeerTable(),
 		pushes:  map[uint64]*pushState{},
 		judging: map[EventID]*pushJudge{},
+		trees:   newTrees(),
 		pulls:   map[EventID]*pullState{},
 		syncs:   map[uint64]*syncState{},
 		floor:   floor,

@@ -97,14 +97,16 @@ func startMurmur(bin, dir string, n, base int, pprof bool) (*murmurCluster, erro
 	defer cancel()
 	for i, cl := range c.clients {
 		for {
-			st, err := cl.Status(ctx)
+			actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := cl.Status(actx)
+			acancel()
 			if err == nil && st.PeersConnected >= n-1 {
 				c.ids = append(c.ids, st.PeerID)
 				break
 			}
 			if ctx.Err() != nil {
 				c.stop()
-				return nil, fmt.Errorf("node %d not connected to all %d others within a minute", i, n-1)
+				return nil, fmt.Errorf("node %d not connected to all %d others within a minute (connected %d, last error %v)", i, n-1, st.PeersConnected, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
