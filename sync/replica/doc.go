@@ -79,7 +79,13 @@
 // clock from the store and the node continues its sequence. Until Advance
 // the engine reads its own unpersisted writes from memory, so reads (Get,
 // Versions, List) are always current. Node wraps an Engine with a mutex for
-// callers that need concurrent access.
+// callers that need concurrent access, and with group commit: concurrent
+// inputs share one Ready (one synced store batch). Node keeps the Ed25519
+// work out of that critical section where it can: a group's Puts (and
+// PutMany's) are signed in parallel, and StepAll checks received
+// signatures in parallel before it takes the lock, the engine's own check
+// being answered from that verdict. So Signer and Verifier must be safe
+// for concurrent use.
 //
 // # Dissemination
 //

@@ -236,12 +236,28 @@ func (e *Engine) Publish(topic string, payload []byte) (*Event, error) {
 
 // write creates, signs and applies a local event.
 func (e *Engine) write(op Op, key string, value []byte) (*Event, error) {
+	ev, err := e.newLocal(op, key, value, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.Sign(e.cfg.Signer); err != nil {
+		return nil, err
+	}
+	if err := e.applyLocal(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// newLocal creates an unsigned local event, ahead events after the ones
+// applied so far (putAll prepares several before applying any).
+func (e *Engine) newLocal(op Op, key string, value []byte, ahead uint64) (*Event, error) {
 	if e.recovering {
 		return nil, fmt.Errorf("%s %q: %w", op, key, ErrOwnSeqUnknown)
 	}
 	ev := &Event{
 		Origin: e.id,
-		Seq:    e.vv[e.id] + 1,
+		Seq:    e.vv[e.id] + 1 + ahead,
 		Op:     op,
 		Key:    key,
 		Value:  value,
@@ -259,17 +275,19 @@ func (e *Engine) write(op Op, key string, value []byte) (*Event, error) {
 		return nil, fmt.Errorf("%s %q: %w", op, key, err)
 	}
 	ev.Time = e.clock.Now(e.nowNanos())
-	if err := ev.Sign(e.cfg.Signer); err != nil {
-		return nil, err
-	}
+	return ev, nil
+}
+
+// applyLocal applies a signed local event made by newLocal.
+func (e *Engine) applyLocal(ev *Event) error {
 	if size := ev.Size(); size > e.cfg.MaxMessageSize-messageOverhead {
-		return nil, fmt.Errorf("%w: %s %q: event of %d bytes cannot fit a message of max_message_size %d", ErrMessageTooLarge, op, key, size, e.cfg.MaxMessageSize)
+		return fmt.Errorf("%w: %s %q: event of %d bytes cannot fit a message of max_message_size %d", ErrMessageTooLarge, ev.Op, ev.Key, size, e.cfg.MaxMessageSize)
 	}
 	if err := e.apply(ev, ev.ID(), viaLocal, 0, ""); err != nil {
-		return nil, err
+		return err
 	}
 	e.stats.Created++
-	return ev, nil
+	return nil
 }
 
 // Get returns the value plain reads see for key: the deterministic winner
