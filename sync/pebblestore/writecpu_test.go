@@ -1,14 +1,10 @@
 package pebblestore
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-
-	"github.com/murmur-p2p/murmur/sync/replica"
-	"github.com/murmur-p2p/murmur/sync/storetest"
 )
 
 // BenchmarkWriteCPU measures the CPU of Apply without the disk (an
@@ -22,16 +18,7 @@ func BenchmarkWriteCPU(b *testing.B) {
 				s, err := Open("store", Options{FS: vfs.NewMem(), SketchSymbols: sketch})
 				must(b, err)
 				defer s.Close()
-				w := storetest.NewWriter(string(benchOrigin))
-				batches := make([]*replica.Batch, b.N)
-				for i := range batches {
-					parts := make([]*replica.Batch, size)
-					for j := range parts {
-						parts[j] = w.Put(fmt.Sprintf("key/%d/%d", i, j), bytes.Repeat([]byte{'v'}, 100))
-						parts[j].Events[0].Signature = bytes.Repeat([]byte{'s'}, 64)
-					}
-					batches[i] = storetest.Merge(parts...)
-				}
+				batches := putBatches(b.N, size)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for _, bt := range batches {

@@ -42,13 +42,7 @@ func BenchmarkNodeReceive(b *testing.B) {
 		}
 		msgs[i] = Message{From: "relay", Body: &Push{Nonce: uint64(i + 1), Events: evs}}
 	}
-	cfg := DefaultConfig()
-	cfg.Signer, cfg.Verifier, cfg.Store = newTestSigner(7), testVerifier{}, NewMemStore()
-	cfg.Rand = rand.New(rand.NewPCG(7, 7))
-	n, err := NewNode(cfg, chanTransport{ch: make(chan Message, 1<<16)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n := newBenchNode(b)
 	defer n.Close()
 	stopReader := startReader(b, n)
 	b.ResetTimer()
@@ -102,13 +96,7 @@ func startReader(b *testing.B, n *Node) func() {
 // (group commit, Ed25519 signing), while a reader calls Get every 100 µs.
 // It reports wall time and CPU per write and the Gets' latency.
 func BenchmarkNodeConcurrentPuts(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.Signer, cfg.Verifier, cfg.Store = newTestSigner(7), testVerifier{}, NewMemStore()
-	cfg.Rand = rand.New(rand.NewPCG(7, 7))
-	n, err := NewNode(cfg, chanTransport{ch: make(chan Message, 1<<16)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n := newBenchNode(b)
 	defer n.Close()
 	value := make([]byte, 100)
 	const writers = 64
@@ -131,4 +119,16 @@ func BenchmarkNodeConcurrentPuts(b *testing.B) {
 	wg.Wait()
 	reportCPU(b, start, b.N)
 	stopReader()
+}
+
+// newBenchNode returns a Node over a MemStore whose messages go nowhere.
+func newBenchNode(b *testing.B) *Node {
+	cfg := DefaultConfig()
+	cfg.Signer, cfg.Verifier, cfg.Store = newTestSigner(7), testVerifier{}, NewMemStore()
+	cfg.Rand = rand.New(rand.NewPCG(7, 7))
+	n, err := NewNode(cfg, chanTransport{ch: make(chan Message, 1<<16)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
