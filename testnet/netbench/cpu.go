@@ -168,3 +168,15 @@ func paceFor(perWrite time.Duration, idle, target float64, floor time.Duration) 
 	}
 	return max(floor, time.Duration(float64(perWrite)/avail)), overloaded
 }
+
+// effectiveTarget is the cores the writes are paced to: the -cores target,
+// or half of what other processes leave free of the machine's cpus when
+// that is less (the process should not queue behind them either), but at
+// least a quarter of the target so that a busy machine still gets writes.
+// A zero target (no CPU pacing) stays zero.
+func effectiveTarget(target, cpus, others float64) float64 {
+	if target <= 0 {
+		return 0
+	}
+	return max(min(target, (cpus-others)/2), target/4)
+}

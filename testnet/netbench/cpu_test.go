@@ -79,3 +79,17 @@ func TestCPUMeterCountsThisProcessesWork(t *testing.T) {
 		t.Fatalf("span %+v: want the machine clock to include the process's work (at 100 Hz granularity), a non-negative wait", sp)
 	}
 }
+
+func TestEffectiveTargetLeavesRoomForOtherProcesses(t *testing.T) {
+	for _, c := range []struct{ target, cpus, others, want float64 }{
+		{1, 2, 0, 1},      // a quiet machine: the target
+		{1, 2, 1, 0.5},    // half of the free core
+		{1, 2, 1.9, 0.25}, // nearly nothing free: a quarter of the target
+		{0, 2, 1, 0},      // no CPU pacing
+		{0.5, 8, 1, 0.5},  // a big machine: the target
+	} {
+		if got := effectiveTarget(c.target, c.cpus, c.others); got != c.want {
+			t.Errorf("effectiveTarget(%v, %v, %v) = %v, want %v", c.target, c.cpus, c.others, got, c.want)
+		}
+	}
+}

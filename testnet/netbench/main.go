@@ -1,15 +1,26 @@
 // Command netbench compares murmur's two dissemination modes, pushpull and
 // gossipsub, on real p2pnode nodes: N hosts are started and connected in a
 // random graph (each node dials Degree random others), the same write
-// schedule is run against each mode (same writers, same keys, same sizes,
-// same pace), and it prints per setting and mode the delivery time to all
-// nodes (p50, p99), the payload copies received per node per write and the
-// bytes sent per node per write (payload and control). Settings:
-// "loopback-N" runs N real hosts on 127.0.0.1 (TCP, Noise, yamux);
-// "mocknet-N" runs N in-process hosts on libp2p's mocknet with a per-link
-// latency drawn uniformly from 30..70 ms and 1% of received messages
-// dropped (p2pnode.WithReceiveLoss, both modes alike). make bench-net runs
-// it; docs/benchmarks.md records the table.
+// schedule is run against each mode (same writers, same keys, same sizes),
+// and it prints per setting and mode the delivery time to all nodes (p50,
+// p99) beside a lower bound (the shortest-path latency from the writer to
+// the farthest node), the CPU the process spent per write and per node per
+// write, the payload copies received per node per write and the bytes sent
+// per node per write (payload and control). Settings: "loopback-N" runs N
+// real hosts on 127.0.0.1 (TCP, Noise, yamux); "mocknet-N" runs N
+// in-process hosts on libp2p's mocknet with a per-link latency drawn
+// uniformly from 30..70 ms and 1% of received messages dropped
+// (p2pnode.WithReceiveLoss, both modes alike).
+//
+// The writes are paced so that the benchmark measures protocols, not CPU
+// starvation: a few calibration writes measure a write's CPU cost above
+// the nodes' idle load, the pause between writes gives the process at most
+// -cores cores on average (half the machine by default), and the writer
+// also holds back whenever the process's average since the first write is
+// above that. Before writing, each run waits (up to -quiet-wait) until
+// other processes use at most -quiet cores; rows whose process exceeded the
+// target or whose threads waited for a CPU are marked. make bench-net runs
+// it; docs/benchmarks.md records the tables.
 package main
 
 import (
@@ -89,9 +100,9 @@ func main() {
 				os.Exit(1)
 			}
 			progress("%s %s took %s", s, mode, time.Since(start).Round(time.Second))
-			fmt.Println(r.row(s, mode, *writes, n, *cores))
+			fmt.Println(r.row(s, mode, *writes, n))
 			paths = append(paths, r.paths.row(s, mode))
-			overloaded = overloaded || r.overloaded(*cores)
+			overloaded = overloaded || r.overloaded()
 		}
 	}
 	fmt.Println()
@@ -102,7 +113,7 @@ func main() {
 	fmt.Println()
 	fmt.Println(legend)
 	if overloaded {
-		fmt.Printf("\nWARNING: in a row marked ! the process averaged more than %.2f cores while writing, its threads waited for a CPU (other processes or its own load), or its idle load alone was near the target: its latencies include CPU queueing, not only the protocol.\n", *cores)
+		fmt.Println("\nWARNING: in a row marked ! the process averaged more than its target while writing, its threads waited for a CPU (other processes or its own load), or its idle load alone was near the target: its latencies include CPU queueing, not only the protocol.")
 	}
 }
 
@@ -143,6 +154,8 @@ type result struct {
 	// idleCores is the process's load before any write; writeCores its
 	// average from the first write until every write was delivered.
 	idleCores, writeCores float64
+	// target is the cores the writes were paced to (effectiveTarget).
+	target float64
 	// othersCores is the rest of the machine's load and waitCores the
 	// mean number of the process's threads waiting for a CPU, over the
 	// same span as writeCores.
@@ -154,7 +167,7 @@ type result struct {
 }
 
 // resultHeader heads the results table (result.row).
-const resultHeader = "| setting | mode | delivered | p50 ms | p99 ms | bound p50/p99 ms | hops p50/p99 | pause ms | cores writing: process/others/waiting | idle cores | CPU ms/write | CPU µs/node/write | copies/node/write | payload B/node/write | control B/node/write |\n" +
+const resultHeader = "| setting | mode | delivered | p50 ms | p99 ms | bound p50/p99 ms | hops p50/p99 | pause ms | cores writing: process/target/others/waiting | idle cores | CPU ms/write | CPU µs/node/write | copies/node/write | payload B/node/write | control B/node/write |\n" +
 	"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
 // legend explains the columns of both tables.
@@ -165,8 +178,8 @@ latency is injected); hops = the same for the hop count (breadth first). pause =
 writes: CPU per write / (target - idle cores), at least -every, with the CPU per write measured by the
 calibration writes and, from the 5th write on, by the writes so far; the writer also waits whenever
 the process's average since the first write is above the target. cores writing = process
-CPU / wall time from the first write until all were delivered, the rest of the machine's (other
-processes, /proc/stat) and the mean number of the process's threads waiting for a CPU (schedstat run-
+CPU / wall time from the first write until all were delivered, the target it was paced to (-cores, or
+half of what other processes left free if less), the rest of the machine's (other processes, /proc/stat) and the mean number of the process's threads waiting for a CPU (schedstat run-
 queue wait); ! = process above the target or threads waiting more than 0.1 on average: the row
 measures CPU queueing too. idle cores = the process before any write (timers, digest syncs, heartbeats).
 CPU ms/write = process CPU (all nodes, harness, GC) from the first write until 2 s after the last
@@ -181,23 +194,23 @@ const maxWaiting = 0.1
 // overloaded reports whether the run exceeded the CPU target (by more
 // than a tenth), waited for the CPU, or the idle load alone was near the
 // target.
-func (r result) overloaded(target float64) bool {
-	return r.waitCores > maxWaiting || (target > 0 && (r.calibOverloaded || r.writeCores > 1.1*target))
+func (r result) overloaded() bool {
+	return r.waitCores > maxWaiting || (r.target > 0 && (r.calibOverloaded || r.writeCores > 1.1*r.target))
 }
 
 // row formats the result as a row of the results table.
-func (r result) row(setting, mode string, writes, nodes int, target float64) string {
+func (r result) row(setting, mode string, writes, nodes int) string {
 	mark := ""
-	if r.overloaded(target) {
+	if r.overloaded() {
 		mark = " !"
 	}
 	unreachable := ""
 	if r.bound.unreachable > 0 {
 		unreachable = fmt.Sprintf(" (%d writers do not reach every node)", r.bound.unreachable)
 	}
-	return fmt.Sprintf("| %s | %s | %d/%d | %.0f | %.0f | %.0f/%.0f%s | %d/%d | %.0f | %.2f/%.2f/%.2f%s | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f |",
+	return fmt.Sprintf("| %s | %s | %d/%d | %.0f | %.0f | %.0f/%.0f%s | %d/%d | %.0f | %.2f/%.2f/%.2f/%.2f%s | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f |",
 		setting, mode, r.delivered, writes, ms(r.p50), ms(r.p99), ms(r.bound.p50), ms(r.bound.p99), unreachable,
-		r.bound.hopsP50, r.bound.hopsP99, ms(r.pause), r.writeCores, r.othersCores, r.waitCores, mark, r.idleCores,
+		r.bound.hopsP50, r.bound.hopsP99, ms(r.pause), r.writeCores, r.target, r.othersCores, r.waitCores, mark, r.idleCores,
 		ms(r.cpuPerWrite), float64(r.cpuPerWrite)/float64(time.Microsecond)/float64(nodes),
 		r.copies, r.payloadBytes, r.controlBytes)
 }
@@ -404,6 +417,7 @@ func run(s setting) (result, error) {
 			return result{}, err
 		}
 		res.idleCores = sp.utilisation()
+		res.target = effectiveTarget(s.cores, float64(runtime.NumCPU()), sp.others())
 		if s.quiet <= 0 || sp.others() <= s.quiet {
 			break
 		}
@@ -420,7 +434,7 @@ func run(s setting) (result, error) {
 	// the same with or without calibration.
 	value := make([]byte, 100)
 	res.pause = s.every
-	if s.calibrate > 0 && s.cores > 0 {
+	if s.calibrate > 0 && res.target > 0 {
 		crnd := rand.New(rand.NewPCG(s.seed, uint64(s.nodes)+1<<32))
 		m, err := startCPU()
 		if err != nil {
@@ -439,11 +453,11 @@ func run(s setting) (result, error) {
 			return result{}, err
 		}
 		perWrite := max(0, sp.cpu-time.Duration(res.idleCores*float64(sp.wall))) / time.Duration(s.calibrate)
-		res.pause, res.calibOverloaded = paceFor(perWrite, res.idleCores, s.cores, s.every)
+		res.pause, res.calibOverloaded = paceFor(perWrite, res.idleCores, res.target, s.every)
 		if res.calibOverloaded {
 			progress("WARNING: idle load %.2f cores is near the target %.2f: writes get a quarter of the target", res.idleCores, s.cores)
 		}
-		progress("idle %.2f cores; calibration: %.1f ms CPU per write, pause %s", res.idleCores, ms(perWrite), res.pause)
+		progress("idle %.2f cores, target %.2f cores; calibration: %.1f ms CPU per write, pause %s", res.idleCores, res.target, ms(perWrite), res.pause.Round(time.Millisecond))
 	}
 
 	before := make([]counters, len(nodes))
@@ -473,14 +487,14 @@ func run(s setting) (result, error) {
 				if err != nil {
 					return result{}, err
 				}
-				wait := paceWait(time.Since(ws[k-1].at), pause, cpu-phase.start.cpu, time.Since(phase.wall0), s.cores)
+				wait := paceWait(time.Since(ws[k-1].at), pause, cpu-phase.start.cpu, time.Since(phase.wall0), res.target)
 				if wait <= 0 {
 					break
 				}
 				time.Sleep(min(wait, 20*time.Millisecond)) // pacing of the workload, not synchronisation
 			}
 		}
-		if k >= adaptAfter && s.cores > 0 {
+		if k >= adaptAfter && res.target > 0 {
 			// Re-estimate a write's cost from the writes so far (the
 			// calibration's few writes also pay for opening streams).
 			sp, err := phase.span()
@@ -488,7 +502,7 @@ func run(s setting) (result, error) {
 				return result{}, err
 			}
 			perWrite := max(0, sp.cpu-time.Duration(res.idleCores*float64(sp.wall))) / time.Duration(k)
-			pause, _ = paceFor(perWrite, res.idleCores, s.cores, s.every)
+			pause, _ = paceFor(perWrite, res.idleCores, res.target, s.every)
 		}
 		i := rnd.IntN(len(nodes))
 		ev, at, err := tr.put(nodes, i, fmt.Sprintf("bench/%d", k), value)
@@ -511,8 +525,8 @@ func run(s setting) (result, error) {
 	res.writeCores, res.othersCores, res.waitCores = writing.utilisation(), writing.others(), writing.waiting()
 	progress("writes done: %.2f cores while writing, others %.2f, threads waiting for a CPU %.2f (pause %s)",
 		res.writeCores, res.othersCores, res.waitCores, res.pause.Round(time.Millisecond))
-	if res.overloaded(s.cores) {
-		progress("WARNING: CPU queueing while writing (target %.2f cores): latencies include it", s.cores)
+	if res.overloaded() {
+		progress("WARNING: CPU queueing while writing (target %.2f cores): latencies include it", res.target)
 	}
 	time.Sleep(settleFor) // counting the writes' trailing traffic, not synchronisation
 	all, err := phase.span()
