@@ -142,7 +142,7 @@ func (s *Sim) act(i int) error {
 		}
 		s.sendSeq++
 		m := replica.Message{From: n.ID, To: s.nodes[to].ID, Body: &replica.Push{Nonce: s.sendSeq, Hops: 1, Events: evs}}
-		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: to, msg: m, depth: n.depth + 1})
+		s.enqueue(&delivery{at: s.now.Add(s.latency(i, to)), to: to, msg: m, depth: n.depth + 1})
 	}
 	own := func(key, value string, ctx replica.VersionVector) (*replica.Event, error) {
 		l.seq = max(l.seq, n.eng.VersionVector()[n.ID]) + 1

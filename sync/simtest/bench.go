@@ -26,6 +26,24 @@ type BenchConfig struct {
 	// PushHops overrides the engines' eager push hops when >= 0 (a large
 	// value makes dissemination plain push gossip, for comparison).
 	PushHops int
+	// Writes is the number of writes per run (RunSteady): the first at
+	// node 0 (the cold write, the one-write benchmark's), the others from
+	// origins drawn from the seed, Spacing apart in virtual time so that
+	// whatever the engines learn from one write (a push tree) can serve
+	// the next. 1: the one-write benchmark (RunOne).
+	Writes int
+	// Spacing is the virtual time between writes.
+	Spacing time.Duration
+	// FixedLinks gives each link a fixed latency drawn from the seed
+	// (Config.FixedLinkLatency) instead of a draw per message, so that the
+	// eager-push lower bound is exact rather than hops x LatencyMin.
+	FixedLinks bool
+	// Memory measures the heap in use after setup (SteadyResult.SetupHeap),
+	// at the cost of a full garbage collection per run.
+	Memory bool
+	// AfterSetup, if set, is called by RunSteady once the network is set
+	// up, before the first write (to write a heap profile, say).
+	AfterSetup func(nodes int) error
 }
 
 // DefaultBench is what `make bench-sim` runs.
@@ -39,6 +57,8 @@ func DefaultBench() BenchConfig {
 		PayloadSize: 1024,
 		Deadline:    60 * time.Second,
 		PushHops:    -1,
+		Writes:      1,
+		Spacing:     time.Second,
 	}
 }
 
@@ -62,31 +82,12 @@ type RunResult struct {
 // RunOne runs the one-write benchmark for one network size, loss and seed.
 func RunOne(nodes int, loss float64, seed uint64, bc BenchConfig) (RunResult, error) {
 	start := time.Now()
-	s, err := New(Config{
-		Nodes: nodes, Seed: seed, View: bc.View, Loss: loss,
-		LatencyMin: 10 * time.Millisecond, LatencyMax: 50 * time.Millisecond,
-		TickInterval: 20 * time.Millisecond,
-		Engine: func(c *replica.Config) {
-			c.Fanout = bc.Fanout
-			c.DedupCacheSize = 256
-			if bc.PushHops >= 0 {
-				c.PushHops = bc.PushHops
-				c.MaxHops = max(c.MaxHops, bc.PushHops)
-			}
-		},
-	})
+	s, err := newBenchSim(nodes, loss, seed, bc)
 	if err != nil {
 		return RunResult{}, err
 	}
-	// Let the first ticks pass so every engine is running.
-	if err := s.RunFor(100 * time.Millisecond); err != nil {
-		return RunResult{}, err
-	}
 	base := s.totals()
-	payload := make([]byte, bc.PayloadSize)
-	for i := range payload {
-		payload[i] = byte(seed + uint64(i))
-	}
+	payload := benchPayload(seed, 0, bc.PayloadSize)
 	var ev *replica.Event
 	if err := s.Do(0, func(e *replica.Engine) error {
 		var err error
@@ -120,6 +121,48 @@ func RunOne(nodes int, loss float64, seed uint64, bc BenchConfig) (RunResult, er
 	res.PullCopies = float64(t.ReceivedByType[replica.TypePullResponse]-base.ReceivedByType[replica.TypePullResponse]) / n
 	res.SyncCopies = res.Copies - res.PushCopies - res.PullCopies
 	return res, nil
+}
+
+// newBenchSim builds the benchmark's network and lets the first ticks pass
+// so every engine is running.
+func newBenchSim(nodes int, loss float64, seed uint64, bc BenchConfig) (*Sim, error) {
+	s, err := New(Config{
+		Nodes: nodes, Seed: seed, View: bc.View, Loss: loss,
+		LatencyMin: benchLatencyMin, LatencyMax: benchLatencyMax,
+		FixedLinkLatency: bc.FixedLinks,
+		TickInterval:     20 * time.Millisecond,
+		Engine: func(c *replica.Config) {
+			c.Fanout = bc.Fanout
+			c.DedupCacheSize = 256
+			if bc.PushHops >= 0 {
+				c.PushHops = bc.PushHops
+				c.MaxHops = max(c.MaxHops, bc.PushHops)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.RunFor(100 * time.Millisecond); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// The benchmark's one-way latency range; a round trip averages their sum.
+const (
+	benchLatencyMin = 10 * time.Millisecond
+	benchLatencyMax = 50 * time.Millisecond
+)
+
+// benchPayload is the value of write w of a run with this seed (write 0's
+// is the one-write benchmark's).
+func benchPayload(seed uint64, w, size int) []byte {
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte(seed + uint64(i) + uint64(w))
+	}
+	return payload
 }
 
 // totals sums the statistics of every live node.
@@ -187,7 +230,7 @@ func RunBench(w io.Writer, bc BenchConfig) error {
 }
 
 // percentile returns the nearest-rank percentile p of xs.
-func percentile[T int | time.Duration](xs []T, p int) T {
+func percentile[T int | float64 | time.Duration](xs []T, p int) T {
 	if len(xs) == 0 {
 		return 0
 	}

@@ -24,6 +24,11 @@ type Config struct {
 	View int
 	// LatencyMin and LatencyMax bound the uniform one-way latency.
 	LatencyMin, LatencyMax time.Duration
+	// FixedLinkLatency gives every link one latency, drawn from the seed
+	// (LinkLatency), instead of a fresh draw per message (the default): then
+	// the fastest possible delivery is a shortest path over the views
+	// (EagerBound), which the benchmark compares against.
+	FixedLinkLatency bool
 	// Loss is the probability that a message is dropped.
 	Loss float64
 	// TickInterval is how often every engine gets a Tick.
@@ -351,7 +356,7 @@ func (s *Sim) drain(i, depth int) error {
 			s.Dropped++
 			continue
 		}
-		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: m, depth: depth + 1})
+		s.enqueue(&delivery{at: s.now.Add(s.latency(i, j)), to: j, msg: m, depth: depth + 1})
 	}
 	// The external dissemination router is modelled as a broadcast from the
 	// origin to every node of its view, with the network's latency and loss.
@@ -363,7 +368,7 @@ func (s *Sim) drain(i, depth int) error {
 			s.Dropped++
 			continue
 		}
-		s.enqueue(&delivery{at: s.now.Add(s.latency()), to: j, msg: replica.Message{From: n.ID, To: s.nodes[j].ID}, events: rd.Broadcast, depth: depth + 1})
+		s.enqueue(&delivery{at: s.now.Add(s.latency(i, j)), to: j, msg: replica.Message{From: n.ID, To: s.nodes[j].ID}, events: rd.Broadcast, depth: depth + 1})
 	}
 	for _, c := range rd.Changes {
 		if c.Kind == replica.ChangeReceived {
