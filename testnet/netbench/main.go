@@ -468,7 +468,7 @@ func run(s setting) (result, error) {
 		perWrite := max(0, sp.cpu-time.Duration(res.idleCores*float64(sp.wall))) / time.Duration(s.calibrate)
 		res.pause, res.calibOverloaded = paceFor(perWrite, res.idleCores, res.target, s.every)
 		if res.calibOverloaded {
-			progress("WARNING: idle load %.2f cores is near the target %.2f: writes get a quarter of the target", res.idleCores, s.cores)
+			progress("WARNING: idle load %.2f cores is near the target %.2f: writes get a quarter of the target", res.idleCores, res.target)
 		}
 		progress("idle %.2f cores, target %.2f cores; calibration: %.1f ms CPU per write, pause %s", res.idleCores, res.target, ms(perWrite), res.pause.Round(time.Millisecond))
 	}
@@ -508,8 +508,8 @@ func run(s setting) (result, error) {
 			}
 		}
 		if k >= adaptAfter && res.target > 0 {
-			// Re-estimate a write's cost from the writes so far (the
-			// calibration's few writes also pay for opening streams).
+			// Re-estimate a write's cost from the writes so far: a larger
+			// sample than the calibration's, made at the measured pace.
 			sp, err := phase.span()
 			if err != nil {
 				return result{}, err
