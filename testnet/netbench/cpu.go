@@ -180,3 +180,16 @@ func effectiveTarget(target, cpus, others float64) float64 {
 	}
 	return max(min(target, (cpus-others)/2), target/4)
 }
+
+// costPerWrite is the CPU one of writes writes cost for pacing: the span's
+// process CPU less the idle load over the span, per write, but at least a
+// quarter of the span's CPU per write. The floor keeps the pace when the
+// idle load was measured high (start-up work still settling) and the
+// difference comes out near zero, which would let the writes burst.
+func costPerWrite(sp cpuSpan, idle float64, writes int) time.Duration {
+	if writes < 1 {
+		return 0
+	}
+	above := sp.cpu - time.Duration(idle*float64(sp.wall))
+	return max(above, sp.cpu/4) / time.Duration(writes)
+}

@@ -93,3 +93,17 @@ func TestEffectiveTargetLeavesRoomForOtherProcesses(t *testing.T) {
 		}
 	}
 }
+
+func TestCostPerWriteSubtractsTheIdleLoadWithAFloor(t *testing.T) {
+	ms := time.Millisecond
+	sp := cpuSpan{cpu: 1000 * ms, wall: 2000 * ms}
+	if got := costPerWrite(sp, 0.25, 5); got != 100*ms {
+		t.Fatalf("1 s CPU in 2 s at 0.25 idle cores over 5 writes: %s, want 100ms", got)
+	}
+	if got := costPerWrite(sp, 0.6, 5); got != 50*ms {
+		t.Fatalf("idle measured above the span's load: %s, want the floor of a quarter of the CPU (50ms)", got)
+	}
+	if got := costPerWrite(sp, 0, 0); got != 0 {
+		t.Fatalf("no writes: %s, want 0", got)
+	}
+}

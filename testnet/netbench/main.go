@@ -465,7 +465,7 @@ func run(s setting) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		perWrite := max(0, sp.cpu-time.Duration(res.idleCores*float64(sp.wall))) / time.Duration(s.calibrate)
+		perWrite := costPerWrite(sp, res.idleCores, s.calibrate)
 		res.pause, res.calibOverloaded = paceFor(perWrite, res.idleCores, res.target, s.every)
 		if res.calibOverloaded {
 			progress("WARNING: idle load %.2f cores is near the target %.2f: writes get a quarter of the target", res.idleCores, res.target)
@@ -514,7 +514,7 @@ func run(s setting) (result, error) {
 			if err != nil {
 				return result{}, err
 			}
-			perWrite := max(0, sp.cpu-time.Duration(res.idleCores*float64(sp.wall))) / time.Duration(k)
+			perWrite := costPerWrite(sp, res.idleCores, k)
 			pause, _ = paceFor(perWrite, res.idleCores, res.target, s.every)
 		}
 		i := rnd.IntN(len(nodes))
