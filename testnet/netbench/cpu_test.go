@@ -54,7 +54,7 @@ func TestParseProcStat(t *testing.T) {
 	}
 }
 
-func TestCPUMeterCountsThisProcessesWork(t *testing.T) {
+func TestCPUMeterCountsTheProcessWork(t *testing.T) {
 	m, err := startCPU()
 	if err != nil {
 		t.Fatal(err)
