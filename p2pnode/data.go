@@ -45,6 +45,24 @@ func (n *Node) Put(key string, value []byte) (*replica.Event, error) {
 	return e.Put(key, value)
 }
 
+// PutMany writes each pair as its own signed event, all in one commit
+// group (one store batch, one fsync), and returns the events once all are
+// durable; see replica.Node.PutMany for what a refused pair leaves
+// written. In a closed network every pair is checked against this node's
+// certificate first: if one is not allowed, nothing is written.
+func (n *Node) PutMany(kvs []replica.KV) ([]*replica.Event, error) {
+	e, err := n.engine()
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		if err := n.checkWrite(replica.OpPut, kv.Key, kv.Value); err != nil {
+			return nil, err
+		}
+	}
+	return e.PutMany(kvs)
+}
+
 // Delete writes a tombstone for key, durable when it returns.
 func (n *Node) Delete(key string) (*replica.Event, error) {
 	e, err := n.engine()

@@ -101,7 +101,7 @@ func genBody(t *rapid.T) replica.Body {
 	case replica.TypePush:
 		return &replica.Push{Nonce: rapid.Uint64().Draw(t, "nonce"), Hops: rapid.Uint32().Draw(t, "hops"), Events: genEvents(t)}
 	case replica.TypePushAck:
-		return &replica.PushAck{Nonce: rapid.Uint64().Draw(t, "nonce"), New: genIDs(t)}
+		return &replica.PushAck{Nonce: rapid.Uint64().Draw(t, "nonce"), New: genIDs(t), Prune: rapid.Bool().Draw(t, "prune")}
 	case replica.TypePullSync:
 		return &replica.PullSync{Hops: rapid.Uint32().Draw(t, "hops"), IDs: genIDs(t)}
 	case replica.TypePullRequest:

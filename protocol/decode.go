@@ -57,7 +57,7 @@ func FromProto(env *pb.Envelope, lim Limits) (replica.Body, error) {
 		if err != nil {
 			return nil, fmt.Errorf("push-ack: new: %w", err)
 		}
-		return &replica.PushAck{Nonce: b.PushAck.GetNonce(), New: ids}, nil
+		return &replica.PushAck{Nonce: b.PushAck.GetNonce(), New: ids, Prune: b.PushAck.GetPrune()}, nil
 	case *pb.Envelope_PullSync:
 		ids, err := idsFromProto(b.PullSync.GetIds(), lim)
 		if err != nil {

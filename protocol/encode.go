@@ -39,7 +39,7 @@ func ToProto(b replica.Body) (*pb.Envelope, error) {
 		}
 		env.Body = &pb.Envelope_Push{Push: &pb.Push{Nonce: m.Nonce, Hops: m.Hops, Events: evs}}
 	case *replica.PushAck:
-		env.Body = &pb.Envelope_PushAck{PushAck: &pb.PushAck{Nonce: m.Nonce, New: idsToProto(m.New)}}
+		env.Body = &pb.Envelope_PushAck{PushAck: &pb.PushAck{Nonce: m.Nonce, New: idsToProto(m.New), Prune: m.Prune}}
 	case *replica.PullSync:
 		env.Body = &pb.Envelope_PullSync{PullSync: &pb.PullSync{Hops: m.Hops, Ids: idsToProto(m.IDs)}}
 	case *replica.PullRequest:

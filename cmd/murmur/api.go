@@ -55,6 +55,7 @@ func startAPI(node *p2pnode.Node, reg *prometheus.Registry) (*apiServer, error) 
 	if err != nil {
 		return nil, err
 	}
+	mountPprof(srv, os.Getenv)
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ func commands() []command {
 		{"daemon", "run a node until SIGINT or SIGTERM", runDaemon},
 		{"id", "print a node's peer ID", runID},
 		{"put", "write a key: put KEY VALUE", runPut},
+		{"put-batch", "write many keys, hundreds per request: put-batch [FILE of KEY<TAB>VALUE lines]", runPutBatch},
 		{"get", "read a key: get KEY", runGet},
 		{"del", "delete a key: del KEY", runDel},
 		{"ls", "list keys: ls [PREFIX]", runLs},

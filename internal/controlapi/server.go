@@ -30,6 +30,7 @@ type Node interface {
 	Addrs() []ma.Multiaddr
 	Peers() []peer.ID
 	Put(key string, value []byte) (*replica.Event, error)
+	PutMany(kvs []replica.KV) ([]*replica.Event, error)
 	Delete(key string) (*replica.Event, error)
 	Publish(topic string, payload []byte) (*replica.Event, error)
 	Get(key string) ([]byte, error)
@@ -158,6 +159,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("PUT /v1/kv/{key...}", s.putKey)
 	m.HandleFunc("DELETE /v1/kv/{key...}", s.deleteKey)
 	m.HandleFunc("GET /v1/kv", s.listKeys)
+	m.HandleFunc("POST /v1/kv", s.putMany)
 	m.HandleFunc("POST /v1/publish", s.publish)
 	m.HandleFunc("GET /v1/watch", s.watch)
 	m.HandleFunc("GET /v1/peers", s.peers)

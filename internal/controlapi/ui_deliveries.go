@@ -22,7 +22,7 @@ const deliveryLogSize = 1000
 const (
 	// PathLocal: written on this node.
 	PathLocal = "local"
-	// PathPush: eager push within the first push_hops hops.
+	// PathPush: pushed along the origin's push tree (or to start it).
 	PathPush = "push"
 	// PathPull: announced by ID and pulled.
 	PathPull = "pull"

@@ -698,10 +698,13 @@ func (x *Push) GetEvents() []*Event {
 }
 
 // PushAck lists the IDs (32-byte sha256) of the pushed events that were new.
+// prune asks the pusher to stop pushing to the receiver (its push tree edge
+// carried a payload another push had brought already); IDs still flow.
 type PushAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	New           [][]byte               `protobuf:"bytes,2,rep,name=new,proto3" json:"new,omitempty"`
+	Prune         bool                   `protobuf:"varint,3,opt,name=prune,proto3" json:"prune,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -748,6 +751,13 @@ func (x *PushAck) GetNew() [][]byte {
 		return x.New
 	}
 	return nil
+}
+
+func (x *PushAck) GetPrune() bool {
+	if x != nil {
+		return x.Prune
+	}
+	return false
 }
 
 // PullSync announces event IDs the sender holds.
@@ -1700,10 +1710,11 @@ const file_protocol_pb_murmur_proto_rawDesc = "" +
 	"\x04Push\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x12\n" +
 	"\x04hops\x18\x02 \x01(\rR\x04hops\x12(\n" +
-	"\x06events\x18\x03 \x03(\v2\x10.murmur.v1.EventR\x06events\"1\n" +
+	"\x06events\x18\x03 \x03(\v2\x10.murmur.v1.EventR\x06events\"G\n" +
 	"\aPushAck\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\x12\x10\n" +
-	"\x03new\x18\x02 \x03(\fR\x03new\"0\n" +
+	"\x03new\x18\x02 \x03(\fR\x03new\x12\x14\n" +
+	"\x05prune\x18\x03 \x01(\bR\x05prune\"0\n" +
 	"\bPullSync\x12\x12\n" +
 	"\x04hops\x18\x01 \x01(\rR\x04hops\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\fR\x03ids\"\x1f\n" +

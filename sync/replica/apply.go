@@ -26,7 +26,7 @@ func (e *Engine) known(id EventID) (bool, error) {
 		return false, fmt.Errorf("look up event %s: %w", id, err)
 	}
 	if ok {
-		e.seen.Add(id, struct{}{})
+		e.seen.Add(id, viaStore)
 	}
 	return ok, nil
 }
@@ -264,7 +264,7 @@ func (e *Engine) apply(ev *Event, id EventID, via source, hops uint32, from Peer
 	old := e.vv[ev.Origin]
 	e.vv[ev.Origin] = ev.Seq
 	e.digest.Update(ev.Origin, old, ev.Seq)
-	e.seen.Add(id, struct{}{})
+	e.seen.Add(id, via)
 	if via != viaLocal {
 		e.clock.Update(ev.Time, e.nowNanos())
 	}

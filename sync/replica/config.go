@@ -80,9 +80,11 @@ type Config struct {
 	// PullExtra (k) is added to Fanout for ID-only announcements (PullSync):
 	// they cost 32 bytes per event, so reaching more peers is cheap.
 	PullExtra int `yaml:"pull_extra"`
-	// PushHops is how many hops events travel by eager payload push before
-	// the ID-only announce/pull tier takes over. Small values keep payload
-	// copies near one per node; 0 disables eager push.
+	// PushHops is how many hops an origin's first event at each node (no
+	// push tree known for that origin) is pushed to Fanout peers the node
+	// picks, to start the tree; past it, and on a formed tree, the tree and
+	// the ID announcements carry events (gossip.go, tree.go). 0 starts
+	// trees by pulls only.
 	PushHops int `yaml:"push_hops"`
 	// MaxHops is the stop rule of announcements: an event announced with
 	// this many hops is not announced further.
@@ -188,7 +190,7 @@ func DefaultConfig() Config {
 	return Config{
 		Fanout:              3,           // the go-gossip seed's N; log growth with few duplicates
 		PullExtra:           2,           // IDs are cheap: announce to fanout+2 for coverage
-		PushHops:            2,           // payload pushes stay in the phase where nearly every push is useful
+		PushHops:            2,           // cold-start pushes stay in the phase where nearly every push is useful
 		MaxHops:             32,          // far above log_3 of any realistic network size
 		MaxEventsPerMessage: 100,         // the Dart seed's maxEventsPerMessage
 		MaxMessageSize:      maxMsgSize,  // fits a largest value with any key (limits.go)

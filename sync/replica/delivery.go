@@ -9,7 +9,7 @@ const (
 	// DeliveryNone: not a received event (local writes, other changes), or
 	// an event that arrived as key state through anti-entropy or a snapshot.
 	DeliveryNone Delivery = iota
-	// DeliveryPush: eager push (Push), within the first PushHops hops.
+	// DeliveryPush: pushed (Push) along the origin's push tree, or to start it.
 	DeliveryPush
 	// DeliveryPull: announced by ID (PullSync) and pulled (PullResponse).
 	DeliveryPull

@@ -79,27 +79,64 @@
 // clock from the store and the node continues its sequence. Until Advance
 // the engine reads its own unpersisted writes from memory, so reads (Get,
 // Versions, List) are always current. Node wraps an Engine with a mutex for
-// callers that need concurrent access.
+// callers that need concurrent access, and with group commit: concurrent
+// inputs share one Ready (one synced store batch). Node keeps the Ed25519
+// work out of that critical section where it can: a group's Puts (and
+// PutMany's) are signed in parallel, and StepAll checks received
+// signatures in parallel before it takes the lock, the engine's own check
+// being answered from that verdict. So Signer and Verifier must be safe
+// for concurrent use.
 //
 // # Dissemination
 //
-// A new event travels by eager push for the first Config.PushHops hops: the
-// node pushes the payload to Fanout peers chosen by the PeerSelection
-// strategy; each receiver answers a PushAck listing the events that were new
-// to it. With fewer than a majority of Fanout useful acks (or none by
-// AckTimeout), the pusher announces the event ID (PullSync) to
-// Fanout+PullExtra further peers. Past PushHops, each node that gets the
-// event announces only its ID to Fanout+PullExtra peers; receivers lacking it
-// send a PullRequest to one announcer at a time (another one after
-// PullTimeout) and get a PullResponse. Announcements stop after MaxHops hops.
-// After the first wave, an announcer sweeps: it announces to its other live
-// peers not known to have the event, so a node that every random choice
-// missed does not wait for digest sync. Ack and pull timeouts adapt to each
-// peer's measured round trip (RFC 6298 over engine time), between three
-// tick gaps and the configured AckTimeout/PullTimeout.
-// So each node receives the payload about once (the simulator measures 1.05
-// copies per node at N = 10,000, see docs/benchmarks.md), while IDs, at 32
-// bytes each, carry the redundancy the epidemic needs. A recently seen event
+// Events travel on push trees in the manner of Plumtree (Leitão, Pereira
+// and Rodrigues, "Epidemic Broadcast Trees"), one tree per origin: for
+// each origin whose events it has seen recently (maxTreeOrigins, LRU) a
+// node keeps its children, the peers it pushes that origin's events to,
+// and pushes the payload of every event it creates or first receives to
+// them (never back to the peer it came from); each receiver answers a
+// PushAck listing the events that were new to it. The trees build and
+// repair themselves:
+//
+//   - Graft: a node that lacks an announced event pulls it at once from the
+//     announcer (PullRequest); the announcer makes it a child in the
+//     event's origin tree, so that origin's next events are pushed to it.
+//   - Prune: a push that brings a payload this node already had by push,
+//     pull or as its own shows that the sender's path is the slower of two:
+//     the PushAck sets Prune and the sender drops the receiver from the
+//     trees of the origins whose events were not new. A payload that
+//     digest sync or a gap request brought first only shows the tree was
+//     slower: no prune, and the event goes on down the tree then.
+//   - First event: an origin's first event at a node (no tree known) is
+//     pushed to Fanout peers it picks for the first PushHops hops, and its
+//     ID goes at once to up to 4 x (Fanout+PullExtra) peers (every peer of
+//     most nodes), so that each node hears it first from its fastest
+//     neighbour and pulls there: the tree begins on the fastest paths.
+//
+// Per-origin trees, rather than Plumtree's one shared tree, because with
+// many writers a shared tree is torn by concurrent prunes (each event that
+// crosses a cycle removes one of its edges, so concurrent events from
+// different origins remove several and split the tree) and its paths suit
+// the origin it was shaped by; an origin's tree changes only with that
+// origin's events. The price is state per origin and a first event that
+// travels by announcement and pull (three one-way delays per hop).
+//
+// An event the tree carried here and on is announced (its ID only) to
+// Fanout+PullExtra peers off the tree one adaptive timeout late, when the
+// tree has had time to reach them: if it did they ignore the ID, if not
+// they pull and graft. Pulled events and events without a tree push are
+// announced at once. The seeds' majority rule remains: with fewer useful
+// acks than a majority of the peers pushed to (or none by AckTimeout), the
+// pusher tells every other live peer not known to have the event its ID at
+// once. An event that came by no tree push is also swept: after the first
+// wave the announcer tells its other live peers not known to have it, so a
+// node that every random choice missed does not wait for digest sync.
+// Announcements stop after MaxHops hops. Ack and pull timeouts adapt to
+// each peer's measured round trip (RFC 6298 over engine time), between
+// three tick gaps and the configured AckTimeout/PullTimeout.
+// Once an origin's tree has formed, each node receives its payloads about
+// once, one one-way trip per hop (docs/benchmarks.md), while IDs, at 32
+// bytes each, carry the redundancy that repairs it. A recently seen event
 // IDs LRU (DedupCacheSize) answers "already have it" before the store does.
 // Everything for one peer is batched into messages of at most
 // MaxEventsPerMessage events and MaxMessageSize bytes.

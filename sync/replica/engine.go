@@ -26,8 +26,9 @@ type Engine struct {
 	// digest is its Digest, kept incrementally.
 	vv     VersionVector
 	digest Digest
-	// seen is the duplicate-detection LRU in front of the store.
-	seen *simplelru.LRU[EventID, struct{}]
+	// seen is the duplicate-detection LRU in front of the store, with how
+	// each event first arrived (the push tree prunes on that, gossip.go).
+	seen *simplelru.LRU[EventID, source]
 
 	pend pendingWrites
 	// held buffers events that arrived before an earlier event of their
@@ -52,8 +53,8 @@ type Engine struct {
 	pushes   map[uint64]*pushState
 	judging  map[EventID]*pushJudge
 	pulls    map[EventID]*pullState
-	sweeps   map[EventID]*sweep // announce sweeps due (gossip.go)
-	eager    []PeerID           // the stable push targets (gossip.go, eagerTargets)
+	sweeps   map[EventID]*sweep                  // announce sweeps due (gossip.go)
+	trees    *simplelru.LRU[PeerID, *originTree] // per-origin push trees (tree.go)
 	syncs    map[uint64]*syncState
 	nextSync time.Time
 	nonce    uint64
@@ -110,6 +111,9 @@ const (
 	viaSync
 	// viaExternal: delivered by the external dissemination router (Receive).
 	viaExternal
+	// viaStore marks, in the dedup LRU only, an event found in the store
+	// whose arrival is no longer known.
+	viaStore
 )
 
 // heldEvent is an out-of-order event with what it needs to spread later.
@@ -137,7 +141,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load clock: %w", err)
 	}
-	seen, err := simplelru.NewLRU[EventID, struct{}](cfg.DedupCacheSize, nil)
+	seen, err := simplelru.NewLRU[EventID, source](cfg.DedupCacheSize, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dedup cache: %w", err)
 	}
@@ -168,6 +172,7 @@ func New(cfg Config) (*Engine, error) {
 		peers:   newPeerTable(),
 		pushes:  map[uint64]*pushState{},
 		judging: map[EventID]*pushJudge{},
+		trees:   newTrees(),
 		pulls:   map[EventID]*pullState{},
 		syncs:   map[uint64]*syncState{},
 		floor:   floor,
@@ -231,12 +236,28 @@ func (e *Engine) Publish(topic string, payload []byte) (*Event, error) {
 
 // write creates, signs and applies a local event.
 func (e *Engine) write(op Op, key string, value []byte) (*Event, error) {
+	ev, err := e.newLocal(op, key, value, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.Sign(e.cfg.Signer); err != nil {
+		return nil, err
+	}
+	if err := e.applyLocal(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// newLocal creates an unsigned local event, ahead events after the ones
+// applied so far (putAll prepares several before applying any).
+func (e *Engine) newLocal(op Op, key string, value []byte, ahead uint64) (*Event, error) {
 	if e.recovering {
 		return nil, fmt.Errorf("%s %q: %w", op, key, ErrOwnSeqUnknown)
 	}
 	ev := &Event{
 		Origin: e.id,
-		Seq:    e.vv[e.id] + 1,
+		Seq:    e.vv[e.id] + 1 + ahead,
 		Op:     op,
 		Key:    key,
 		Value:  value,
@@ -254,17 +275,19 @@ func (e *Engine) write(op Op, key string, value []byte) (*Event, error) {
 		return nil, fmt.Errorf("%s %q: %w", op, key, err)
 	}
 	ev.Time = e.clock.Now(e.nowNanos())
-	if err := ev.Sign(e.cfg.Signer); err != nil {
-		return nil, err
-	}
+	return ev, nil
+}
+
+// applyLocal applies a signed local event made by newLocal.
+func (e *Engine) applyLocal(ev *Event) error {
 	if size := ev.Size(); size > e.cfg.MaxMessageSize-messageOverhead {
-		return nil, fmt.Errorf("%w: %s %q: event of %d bytes cannot fit a message of max_message_size %d", ErrMessageTooLarge, op, key, size, e.cfg.MaxMessageSize)
+		return fmt.Errorf("%w: %s %q: event of %d bytes cannot fit a message of max_message_size %d", ErrMessageTooLarge, ev.Op, ev.Key, size, e.cfg.MaxMessageSize)
 	}
 	if err := e.apply(ev, ev.ID(), viaLocal, 0, ""); err != nil {
-		return nil, err
+		return err
 	}
 	e.stats.Created++
-	return ev, nil
+	return nil
 }
 
 // Get returns the value plain reads see for key: the deterministic winner

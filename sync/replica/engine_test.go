@@ -230,23 +230,62 @@ func TestPushAckAndPullSyncSpreadToAll(t *testing.T) {
 func TestMajorityRuleAnnouncesWhenAcksMissing(t *testing.T) {
 	tn, ids := newTestNet(t, 10, func(c *Config) { c.PushHops = 1 })
 	origin := ids[0]
-	// Pushes are lost: no acks come back.
-	tn.drop = func(m Message) bool { return m.Body.Type() == TypePush }
+	pushedTo := map[PeerID]bool{}
+	// Pushes are lost (no acks come back), and so is everything else the push targets would
+	// hear in the first round.
+	tn.drop = func(m Message) bool {
+		if m.Body.Type() == TypePush && m.From == origin {
+			pushedTo[m.To] = true
+		}
+		return m.Body.Type() == TypePush || pushedTo[m.To]
+	}
 	if _, err := tn.engines[origin].Put("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	tn.flush()
-	tn.deliver()
+	first := tn.deliver()
 	tn.drop = nil
-	msgs := tn.tick(DefaultConfig().AckTimeout)
-	announces := 0
-	for _, m := range msgs {
+	told := map[PeerID]bool{}
+	for _, m := range first {
 		if m.From == origin && m.Body.Type() == TypePullSync {
-			announces++
+			told[m.To] = true
 		}
 	}
-	if announces != 3+2 {
-		t.Fatalf("origin announced to %d peers, want fanout+k = 5", announces)
+	// The origin's first event: pushed to fanout peers, its ID to all the
+	// others at once (see coldAnnounce).
+	if len(pushedTo) != 3 || len(told) != len(ids)-1-3 {
+		t.Fatalf("first wave: pushed to %d, announced to %d; want fanout 3 and the other %d", len(pushedTo), len(told), len(ids)-1-3)
+	}
+	// No acks by the ack timeout: fewer than a majority useful, so the
+	// origin tells every peer not known to have the event at once: the
+	// unanswered push targets.
+	had := map[PeerID]bool{}
+	for p := range pushedTo {
+		v, _ := tn.engines[p].Get("k")
+		had[p] = v != nil
+	}
+	msgs := tn.tick(DefaultConfig().AckTimeout)
+	late := map[PeerID]bool{}
+	for _, m := range msgs {
+		if m.From == origin && m.Body.Type() == TypePullSync {
+			if told[m.To] {
+				t.Fatalf("%s was announced to twice", m.To)
+			}
+			late[m.To] = true
+		}
+	}
+	for p := range pushedTo {
+		if had[p] {
+			t.Fatalf("push target %s got the event although everything to it was dropped", p)
+		}
+		if !late[p] {
+			t.Fatalf("push target %s without an ack was not announced to", p)
+		}
+	}
+	for _, id := range ids {
+		if v, err := tn.engines[id].Get("k"); err != nil || string(v) != "v" {
+			t.Fatalf("node %s: %q, %v", id, v, err)
+		}
 	}
 }
 

@@ -106,10 +106,13 @@ type Push struct {
 }
 
 // PushAck acknowledges the Push with the same Nonce, listing the IDs of
-// the events that were new to the receiver.
+// the events that were new to the receiver. Prune asks the pusher to take
+// the receiver off its push tree: the push brought a payload that an
+// earlier push had already brought (gossip.go).
 type PushAck struct {
 	Nonce uint64
 	New   []EventID
+	Prune bool
 }
 
 // PullSync announces the IDs of events the sender holds. Hops is the
@@ -207,7 +210,7 @@ func (m *Push) Size() int {
 }
 
 // Size implements Body.
-func (m *PushAck) Size() int { return uvarintSize(m.Nonce) + idsSize(m.New) }
+func (m *PushAck) Size() int { return uvarintSize(m.Nonce) + idsSize(m.New) + 1 }
 
 // Size implements Body.
 func (m *PullSync) Size() int { return uvarintSize(uint64(m.Hops)) + idsSize(m.IDs) }

@@ -60,11 +60,20 @@ type Node struct {
 	opts    nodeOptions
 	groups  atomic.Uint64 // commit groups run
 	inputs  atomic.Uint64 // inputs given to the engine
+
+	// pre holds signature verdicts StepAll reached off the engine lock
+	// (preverify.go); seen is the engine's vector as of the last commit,
+	// which tells StepAll which received events are new.
+	pre  *preVerifier
+	seen atomic.Pointer[VersionVector]
 }
 
-// input is one queued call into the engine.
+// input is one queued call into the engine: fn, or a Put when put is set
+// (commit gives a run of Puts to the engine together, see putAll).
 type input struct {
 	fn    func(*Engine) error
+	put   *KV
+	ev    *Event // the put's event
 	write bool
 	err   error
 	done  chan struct{}
@@ -118,6 +127,10 @@ func NewNode(cfg Config, transport Transport, opts ...NodeOption) (*Node, error)
 	if cfg.ExternalDissemination && !ok {
 		return nil, fmt.Errorf("%w: external dissemination needs a transport that implements Broadcaster, %T does not", ErrInvalidConfig, transport)
 	}
+	var pre *preVerifier
+	if cfg.Verifier != nil {
+		pre, cfg.Verifier = newPreVerifier(cfg.Verifier)
+	}
 	eng, err := New(cfg)
 	if err != nil {
 		return nil, err
@@ -127,7 +140,8 @@ func NewNode(cfg Config, transport Transport, opts ...NodeOption) (*Node, error)
 		opt(&o)
 	}
 	n := &Node{eng: eng, store: cfg.Store, transport: transport, bcast: bcast,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), opts: o}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), opts: o, pre: pre}
+	n.noteSeen()
 	go n.commitLoop()
 	return n, nil
 }
@@ -163,7 +177,12 @@ func (n *Node) GroupStats() (groups, inputs uint64) {
 // writer pays no goroutine hand-off); otherwise the committer goroutine
 // takes it with the next group.
 func (n *Node) do(write bool, fn func(*Engine) error) error {
-	in := &input{fn: fn, write: write, done: make(chan struct{})}
+	return n.submit(&input{fn: fn, write: write, done: make(chan struct{})})
+}
+
+// submit queues in and waits until its group is durable and acted on (do).
+func (n *Node) submit(in *input) error {
+	write := in.write
 	n.qmu.Lock()
 	if n.qclosed {
 		n.qmu.Unlock()
@@ -276,12 +295,28 @@ func (n *Node) commit(group []*input) {
 		}
 		return
 	}
-	for _, in := range group {
-		in.err = in.fn(n.eng)
+	for i := 0; i < len(group); {
+		if group[i].put == nil {
+			group[i].err = group[i].fn(n.eng)
+			i++
+			continue
+		}
+		// A run of Puts: the engine signs them in parallel.
+		j := i
+		var kvs []KV
+		for ; j < len(group) && group[j].put != nil; j++ {
+			kvs = append(kvs, *group[j].put)
+		}
+		evs, errs := n.eng.putAll(kvs, false)
+		for k, in := range group[i:j] {
+			in.ev, in.err = evs[k], errs[k]
+		}
+		i = j
 	}
 	n.groups.Add(1)
 	n.inputs.Add(uint64(len(group)))
 	err := n.flushReady()
+	n.noteSeen()
 	n.mu.Unlock()
 	for _, in := range group {
 		if err != nil {
@@ -290,6 +325,13 @@ func (n *Node) commit(group []*input) {
 		}
 		close(in.done)
 	}
+}
+
+// noteSeen publishes the engine's vector for StepAll's pre-verification;
+// n.mu is held (or the node is not shared yet).
+func (n *Node) noteSeen() {
+	vv := n.eng.vv.Clone()
+	n.seen.Store(&vv)
 }
 
 // flushReady acts on the engine's Readies until it has none; n.mu is held.
@@ -334,9 +376,12 @@ func (n *Node) persist(b *Batch) error {
 }
 
 // Put writes key; see Engine.Put.
-func (n *Node) Put(key string, value []byte) (ev *Event, err error) {
-	err = n.do(true, func(e *Engine) error { ev, err = e.Put(key, value); return err })
-	return ev, err
+func (n *Node) Put(key string, value []byte) (*Event, error) {
+	in := &input{put: &KV{Key: key, Value: value}, write: true, done: make(chan struct{})}
+	if err := n.submit(in); err != nil {
+		return nil, err
+	}
+	return in.ev, nil
 }
 
 // Delete writes a tombstone; see Engine.Delete.
@@ -381,7 +426,13 @@ func (n *Node) Step(msg Message) error {
 // returns each one's error (nil entries for the accepted ones). A receive
 // loop that hands over everything that arrived while the previous group was
 // being persisted gets one store batch per group, not per message.
+//
+// Before queueing, StepAll checks the signatures of the messages' new
+// events in parallel, outside the engine lock (preverify.go); the engine's
+// own checks of those events are then answered from the verdicts.
 func (n *Node) StepAll(msgs []Message) []error {
+	checked := n.preVerify(msgs)
+	defer n.pre.forget(checked)
 	ins := make([]*input, len(msgs))
 	for i, m := range msgs {
 		ins[i] = &input{fn: func(e *Engine) error { return e.Step(m) }, done: make(chan struct{})}

@@ -90,10 +90,11 @@ func (o *outbox) flush(e *Engine) []Message {
 			for _, chunk := range e.chunkEvents(he.evs) {
 				p := &Push{Nonce: e.nextNonce(), Hops: he.hops, Events: chunk}
 				ids := make([]EventID, len(chunk))
+				origins := make([]PeerID, len(chunk))
 				for i, ev := range chunk {
-					ids[i] = ev.ID()
+					ids[i], origins[i] = ev.ID(), ev.Origin
 				}
-				e.pushes[p.Nonce] = &pushState{peer: to, ids: ids, deadline: e.now.Add(e.cfg.AckTimeout)}
+				e.pushes[p.Nonce] = &pushState{peer: to, ids: ids, origins: origins, deadline: e.now.Add(e.cfg.AckTimeout)}
 				msgs = append(msgs, Message{To: to, Body: p})
 			}
 		}
@@ -157,5 +158,6 @@ func chunkIDs(ids []EventID, n int) [][]EventID {
 type pushState struct {
 	peer     PeerID
 	ids      []EventID
+	origins  []PeerID // the origin of each of ids (a prune is per origin)
 	deadline time.Time
 }

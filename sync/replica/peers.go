@@ -60,34 +60,54 @@ type peerInfo struct {
 // slightly late answer could be stepped.
 const minTimeout = 50 * time.Millisecond
 
-// observeRTT feeds one round-trip sample of the peer into its estimate.
+// rttEstimate is an RFC 6298 round-trip estimator.
+type rttEstimate struct {
+	srtt, rttvar time.Duration
+	n            uint64
+}
+
+func (r *rttEstimate) observe(sample time.Duration) {
+	if r.n == 0 {
+		r.srtt, r.rttvar = sample, sample/2
+	} else {
+		diff := r.srtt - sample
+		if diff < 0 {
+			diff = -diff
+		}
+		r.rttvar = (3*r.rttvar + diff) / 4
+		r.srtt = (7*r.srtt + sample) / 8
+	}
+	r.n++
+}
+
+// observeRTT feeds one round-trip sample of the peer into its estimate,
+// and into the node's estimate over all peers.
 func (t *peerTable) observeRTT(id PeerID, sample time.Duration) {
 	p, ok := t.m[id]
 	if !ok || sample < 0 {
 		return
 	}
-	if p.rtts == 0 {
-		p.srtt, p.rttvar = sample, sample/2
-	} else {
-		diff := p.srtt - sample
-		if diff < 0 {
-			diff = -diff
-		}
-		p.rttvar = (3*p.rttvar + diff) / 4
-		p.srtt = (7*p.srtt + sample) / 8
-	}
-	p.rtts++
+	est := rttEstimate{p.srtt, p.rttvar, p.rtts}
+	est.observe(sample)
+	p.srtt, p.rttvar, p.rtts = est.srtt, est.rttvar, est.n
+	t.all.observe(sample)
 }
 
 // timeout is how long to wait for the peer's answer: srtt + 4 rttvar
-// within [floor, limit], or limit (the configured timeout) before the first
-// sample.
+// within [floor, limit]. Before the peer's first sample it is twice that
+// over all peers' samples (a node meets most peers first by a pull, whose
+// timeout would otherwise be the configured limit: after a lost request,
+// half a second by default), or limit before any sample at all.
 func (t *peerTable) timeout(id PeerID, floor, limit time.Duration) time.Duration {
-	p, ok := t.m[id]
-	if !ok || p.rtts == 0 {
+	if p, ok := t.m[id]; ok && p.rtts > 0 {
+		return min(max(p.srtt+4*p.rttvar, floor), limit)
+	}
+	if t.all.n == 0 {
 		return limit
 	}
-	return min(max(p.srtt+4*p.rttvar, floor), limit)
+	// Twice the estimate: a peer met for the first time may be among the
+	// slower ones, and a premature retry costs a second copy.
+	return min(max(2*(t.all.srtt+4*t.all.rttvar), floor), limit)
 }
 
 // maxTimeout is the longest timeout among peers (see timeout).
@@ -110,6 +130,8 @@ type peerTable struct {
 	m   map[PeerID]*peerInfo
 	ids []PeerID
 	rr  int
+	// all estimates the round trip over every peer's samples.
+	all rttEstimate
 }
 
 func newPeerTable() *peerTable { return &peerTable{m: map[PeerID]*peerInfo{}} }

@@ -2,9 +2,10 @@ package replica
 
 import "errors"
 
-// Signer signs events for the local node. Implementations must be safe to
-// call from the engine's goroutine; security.Ed25519Signer is the production
-// implementation over libp2p keys.
+// Signer signs events for the local node. Implementations must be safe for
+// concurrent use: the engine signs a batch of local writes in parallel
+// (putAll). security.Signer is the production implementation over libp2p
+// keys.
 type Signer interface {
 	// ID returns the origin the signer signs as.
 	ID() PeerID

@@ -37,6 +37,9 @@ type Stats struct {
 	AckTimeouts, PullRetries, PullsAbandoned uint64
 	// Swept counts IDs announced by the second wave (see sweep in gossip.go).
 	Swept uint64
+	// Grafts and Prunes count children added to and taken out of this
+	// node's per-origin push trees (tree.go).
+	Grafts, Prunes uint64
 	// SyncRounds counts digest syncs started; SyncMatches those whose roots
 	// matched.
 	SyncRounds, SyncMatches uint64

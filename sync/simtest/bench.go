@@ -34,6 +34,10 @@ type BenchConfig struct {
 	Writes int
 	// Spacing is the virtual time between writes.
 	Spacing time.Duration
+	// Writers, when positive, draws the warm writes' origins from that many
+	// nodes (spread evenly over the node indexes) instead of from all, so
+	// that each writer writes repeatedly: the many-writers steady state.
+	Writers int
 	// FixedLinks gives each link a fixed latency drawn from the seed
 	// (Config.FixedLinkLatency) instead of a draw per message, so that the
 	// eager-push lower bound is exact rather than hops x LatencyMin.

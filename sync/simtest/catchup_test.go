@@ -91,8 +91,13 @@ func TestCatchUpAfterLongPartition(t *testing.T) {
 	if s.Errors > 0 {
 		t.Fatalf("%d step errors, last: %v", s.Errors, s.LastError)
 	}
-	if took > 10*time.Second {
-		t.Errorf("converged %v after healing, want within 10 s", took)
+	// Most of the time to converge is the wait until some node's digest
+	// sync probes a failed peer across the healed cut (probe_failed 0.1 of
+	// the syncs): over seeds 1-7 it took 1.9-10.7 s before and after the
+	// push trees, so the bound leaves room for the draw; a chain storm does
+	// not converge at all.
+	if took > 15*time.Second {
+		t.Errorf("converged %v after healing, want within 15 s", took)
 	}
 	if p1-p0 > 3*moved {
 		t.Errorf("%d payloads received to move %d events, want at most 3x", p1-p0, moved)

@@ -82,6 +82,9 @@ func RunSteady(nodes int, loss float64, seed uint64, bc BenchConfig) (SteadyResu
 		origin := 0
 		if w > 0 {
 			origin = origins.IntN(nodes)
+			if bc.Writers > 0 && bc.Writers < nodes {
+				origin = origins.IntN(bc.Writers) * (nodes / bc.Writers)
+			}
 			if err := s.RunFor(first.Add(time.Duration(w) * bc.Spacing).Sub(s.Now())); err != nil {
 				return SteadyResult{}, err
 			}
@@ -181,8 +184,12 @@ func RunSteadyBench(w io.Writer, bc BenchConfig) error {
 	if bc.FixedLinks {
 		lat, bound = "fixed per link (drawn from the seed)", "the links' latencies"
 	}
-	fmt.Fprintf(w, "%d writes of %d bytes per run, %v apart (the 1st at node 0: cold; the rest from seeded random origins: warm), fanout %d, push hops %s, partial view %d, latency 10-50 ms uniform %s, tick 20 ms, sync_interval 1 s, %d seeds per row\n",
-		max(bc.Writes, 1), bc.PayloadSize, bc.Spacing, bc.Fanout, hops, bc.View, lat, bc.Seeds)
+	from := "all nodes"
+	if bc.Writers > 0 {
+		from = fmt.Sprintf("%d writer nodes", bc.Writers)
+	}
+	fmt.Fprintf(w, "%d writes of %d bytes per run, %v apart (the 1st at node 0: cold; the rest from seeded random origins among %s: warm), fanout %d, push hops %s, partial view %d, latency 10-50 ms uniform %s, tick 20 ms, sync_interval 1 s, %d seeds per row\n",
+		max(bc.Writes, 1), bc.PayloadSize, bc.Spacing, from, bc.Fanout, hops, bc.View, lat, bc.Seeds)
 	fmt.Fprintf(w, "bound: shortest path from the origin to the farthest node over the views, weighted by %s; aim: bound + hops x RTT, RTT %v\n\n", bound, benchRTT)
 	fmt.Fprintln(w, "| N | loss | writes | delivered | time p50 | time p99 | bound p50 | bound p99 | hops p50/p99 | time/bound p50 | time/bound p99 | aim p99 | p99 <= aim | writes <= aim | payload copies/node | (push/pull/sync) | msgs/node/write | bytes/node/write | wall/run |")
 	fmt.Fprintln(w, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|")

@@ -33,6 +33,13 @@ type cluster interface {
 	stop()
 }
 
+// batchWriter is a cluster that takes many writes in one request
+// (murmur's POST /v1/kv): writes keys[j] for j in order and returns the
+// origin and each write's ticket.
+type batchWriter interface {
+	writeMany(ctx context.Context, via int, keys []int, value []byte) (origin int, tickets []uint64, err error)
+}
+
 // busyError asks a writer to retry after a delay (429 or 503 with
 // Retry-After).
 type busyError struct{ after time.Duration }
@@ -42,6 +49,7 @@ func (e *busyError) Error() string { return fmt.Sprintf("busy, retry after %s", 
 // bench is one load run's parameters.
 type bench struct {
 	writers, writes, size int
+	batch                 int // writes per request (1: one each; more needs a batchWriter)
 	rate                  float64
 	spread                bool          // write through every node in turn, not only node 0
 	keys                  int           // key space (0: a new key per write)
@@ -161,11 +169,13 @@ func (b bench) run(c cluster) (result, error) {
 		wwg.Add(1)
 		go func() {
 			defer wwg.Done()
+			per := max(b.batch, 1)
 			for {
-				i := int(next.Add(1)) - 1
+				i := int(next.Add(int64(per))) - per
 				if i >= b.writes {
 					return
 				}
+				end := min(i+per, b.writes)
 				if b.rate > 0 {
 					due := start.Add(time.Duration(float64(i) / b.rate * float64(time.Second)))
 					if d := time.Until(due); d > 0 {
@@ -178,16 +188,32 @@ func (b bench) run(c cluster) (result, error) {
 					if b.spread {
 						via = i % n
 					}
-					k := i
-					if b.keys > 0 {
-						k = i % b.keys
+					keys := make([]int, 0, end-i)
+					for j := i; j < end; j++ {
+						k := j
+						if b.keys > 0 {
+							k = j % b.keys
+						}
+						keys = append(keys, k)
 					}
-					origin, ticket, err := c.write(ctx, via, k, value)
+					var origin int
+					var tickets []uint64
+					var err error
+					if per == 1 {
+						var t uint64
+						origin, t, err = c.write(ctx, via, keys[0], value)
+						tickets = []uint64{t}
+					} else {
+						origin, tickets, err = c.(batchWriter).writeMany(ctx, via, keys, value)
+					}
 					var busy *busyError
 					if errors.As(err, &busy) {
 						retries.Add(1)
 						time.Sleep(busy.after)
 						continue
+					}
+					if err == nil && len(tickets) != end-i {
+						err = fmt.Errorf("%d acknowledgements for %d writes", len(tickets), end-i)
 					}
 					if err != nil {
 						emu.Lock()
@@ -198,8 +224,10 @@ func (b bench) run(c cluster) (result, error) {
 						return
 					}
 					now := time.Now()
-					acks[i] = ack{origin, ticket, now}
-					lats[i] = float64(now.Sub(t0).Microseconds()) / 1000
+					for j := i; j < end; j++ {
+						acks[j] = ack{origin, tickets[j-i], now}
+						lats[j] = float64(now.Sub(t0).Microseconds()) / 1000
+					}
 					break
 				}
 			}

@@ -37,6 +37,9 @@ func main() {
 	rssEvery := flag.Duration("rss-every", 0, "print every node's RSS this often during a run (0: never)")
 	keys := flag.Int("keys", 0, "write over this many keys, round robin (0: a new key per write, so the state grows)")
 	verbose := flag.Bool("v", false, "print each murmur node's engine counters after its run")
+	batch := flag.Int("batch", 1, "murmur writes per request (POST /v1/kv, at most 1000; more than 1 needs -etcd '')")
+	pprofDir := flag.String("pprof", "", "save a CPU profile of every murmur node, taken during the writes, in this directory (daemons run with MURMUR_PPROF=1)")
+	pprofFor := flag.Duration("pprof-for", 15*time.Second, "with -pprof: how long each profile lasts (from the first write)")
 	lagTimeout := flag.Duration("lag-timeout", 2*time.Minute, "how long to wait for every node to hold every acknowledged write")
 	flag.Parse()
 
@@ -45,6 +48,12 @@ func main() {
 			fail(fmt.Errorf("-duration needs -rate"))
 		}
 		*writes = int(*rate * duration.Seconds())
+	}
+	if *batch < 1 || *batch > 1000 {
+		fail(fmt.Errorf("-batch %d: must be 1 to 1000", *batch))
+	}
+	if *batch > 1 && *etcdBin != "" {
+		fail(fmt.Errorf("-batch %d: etcd has no batch of independent puts; run with -etcd ''", *batch))
 	}
 	work := *dir
 	if work == "" {
@@ -55,12 +64,12 @@ func main() {
 		defer os.RemoveAll(d)
 		work = d
 	}
-	bench := bench{writers: *writers, writes: *writes, size: *size, rate: *rate, spread: *spread, keys: *keys, rssEvery: *rssEvery, lagTimeout: *lagTimeout}
+	bench := bench{writers: *writers, writes: *writes, size: *size, batch: *batch, rate: *rate, spread: *spread, keys: *keys, rssEvery: *rssEvery, lagTimeout: *lagTimeout}
 	target := "node 0"
 	if *spread {
 		target = "every node in turn"
 	}
-	fmt.Printf("loadbench: %d writers, %d writes of %d bytes through %s, rate %s\n", *writers, *writes, *size, target, rateString(*rate))
+	fmt.Printf("loadbench: %d writers, %d writes of %d bytes through %s, rate %s, %d per request\n", *writers, *writes, *size, target, rateString(*rate), *batch)
 	fmt.Println("| system | nodes | writes/s | lat p50 ms | lat p99 ms | lag p50 ms | lag p99 ms | lag max ms | retries | lost | wire B/write | CPU s/node (max) | CPU ms/write | RSS MB/node (max) | peers after | banned |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	var murmurRate, etcdRate float64
@@ -70,11 +79,18 @@ func main() {
 		if err != nil || n < 1 {
 			fail(fmt.Errorf("-nodes: bad size %q", f))
 		}
-		c, err := startMurmur(*bin, filepath.Join(work, fmt.Sprintf("murmur-%d", n)), n, *basePort)
+		c, err := startMurmur(*bin, filepath.Join(work, fmt.Sprintf("murmur-%d", n)), n, *basePort, *pprofDir != "")
 		if err != nil {
 			fail(err)
 		}
+		profiled := make(chan struct{})
+		if *pprofDir != "" {
+			go func() { c.profile(*pprofDir, *pprofFor); close(profiled) }()
+		} else {
+			close(profiled)
+		}
 		res, err := bench.run(c)
+		<-profiled
 		if *verbose {
 			c.counters(context.Background())
 		}

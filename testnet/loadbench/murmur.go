@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/murmur-p2p/murmur/internal/controlapi"
+	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
 // murmurCluster is N murmur daemons on loopback; node 0 is everyone's
@@ -23,12 +25,14 @@ type murmurCluster struct {
 	cmds    []*exec.Cmd
 	clients []*controlapi.Client
 	apis    []string
+	tokens  []string // API tokens (DATA/api.token), by node
 	ids     []string // peer IDs, by node
 }
 
 // startMurmur starts n daemons under dir on ports base..base+n-1 and waits
-// until each is connected to all others.
-func startMurmur(bin, dir string, n, base int) (*murmurCluster, error) {
+// until each is connected to all others. With pprof set, the daemons serve
+// Go's profiling endpoints on their control API ($MURMUR_PPROF).
+func startMurmur(bin, dir string, n, base int, pprof bool) (*murmurCluster, error) {
 	c := &murmurCluster{}
 	boot := ""
 	for i := 0; i < n; i++ {
@@ -44,6 +48,9 @@ func startMurmur(bin, dir string, n, base int) (*murmurCluster, error) {
 			args = append(args, "--bootstrap", boot)
 		}
 		cmd := exec.Command(bin, args...)
+		if pprof {
+			cmd.Env = append(os.Environ(), "MURMUR_PPROF=1")
+		}
 		logf, err := os.Create(filepath.Join(d, "daemon.log"))
 		if err != nil {
 			c.stop()
@@ -74,8 +81,15 @@ func startMurmur(bin, dir string, n, base int) (*murmurCluster, error) {
 			return nil, fmt.Errorf("node %d: read api address: %w", i, err)
 		}
 		a := strings.TrimSpace(string(api))
+		tok, err := os.ReadFile(filepath.Join(d, "api.token"))
+		if err != nil {
+			c.stop()
+			return nil, fmt.Errorf("node %d: read api token: %w", i, err)
+		}
+		t := strings.TrimSpace(string(tok))
 		c.apis = append(c.apis, a)
-		cl := controlapi.NewClient(a, "")
+		c.tokens = append(c.tokens, t)
+		cl := controlapi.NewClient(a, t)
 		cl.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 		c.clients = append(c.clients, cl)
 	}
@@ -83,14 +97,16 @@ func startMurmur(bin, dir string, n, base int) (*murmurCluster, error) {
 	defer cancel()
 	for i, cl := range c.clients {
 		for {
-			st, err := cl.Status(ctx)
+			actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := cl.Status(actx)
+			acancel()
 			if err == nil && st.PeersConnected >= n-1 {
 				c.ids = append(c.ids, st.PeerID)
 				break
 			}
 			if ctx.Err() != nil {
 				c.stop()
-				return nil, fmt.Errorf("node %d not connected to all %d others within a minute", i, n-1)
+				return nil, fmt.Errorf("node %d not connected to all %d others within a minute (connected %d, last error %v)", i, n-1, st.PeersConnected, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -128,6 +144,26 @@ func (c *murmurCluster) write(ctx context.Context, via, i int, value []byte) (in
 		return 0, 0, err
 	}
 	return via, res.Seq, nil
+}
+
+func (c *murmurCluster) writeMany(ctx context.Context, via int, keys []int, value []byte) (int, []uint64, error) {
+	items := make([]replica.KV, len(keys))
+	for j, k := range keys {
+		items[j] = replica.KV{Key: fmt.Sprintf("load/%08d", k), Value: value}
+	}
+	res, err := c.clients[via].PutMany(ctx, items)
+	var apiErr *controlapi.APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode == http.StatusServiceUnavailable) {
+		return 0, nil, &busyError{after: 10 * time.Millisecond}
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	tickets := make([]uint64, len(res))
+	for j, r := range res {
+		tickets[j] = r.Seq
+	}
+	return via, tickets, nil
 }
 
 func (c *murmurCluster) progress(ctx context.Context, j int) ([]uint64, error) {
@@ -182,14 +218,19 @@ func (c *murmurCluster) health(ctx context.Context) (int, int) {
 		if err == nil && (peers < 0 || st.PeersConnected < peers) {
 			peers = st.PeersConnected
 		}
-		banned += int(metric(c.apis[i], "murmur_peers_banned"))
+		banned += int(metric(c.apis[i], c.tokens[i], "murmur_peers_banned"))
 	}
 	return peers, banned
 }
 
 // metric reads one unlabelled gauge or counter from a /metrics endpoint.
-func metric(addr, name string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
+func metric(addr, token, name string) float64 {
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
 	}
@@ -237,4 +278,50 @@ func (c *murmurCluster) stop() {
 			<-done
 		}
 	}
+}
+
+// profile records a CPU profile of every node for the given time into
+// dir/murmur-N-nodeI.prof (go tool pprof reads them); it returns when all
+// are written. Errors are printed, not fatal: the run's numbers stand
+// without a profile.
+func (c *murmurCluster) profile(dir string, d time.Duration) {
+	var wg sync.WaitGroup
+	for i := range c.apis {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := filepath.Join(dir, fmt.Sprintf("murmur-%d-node%d.prof", len(c.apis), i))
+			if err := fetchProfile(c.apis[i], c.tokens[i], d, path); err != nil {
+				fmt.Fprintf(os.Stderr, "loadbench: profile of node %d: %v\n", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// fetchProfile saves a daemon's CPU profile over d to path.
+func fetchProfile(addr, token string, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("profile request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("get %s: %s (is the daemon started with MURMUR_PPROF=1?)", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create profile file: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -40,6 +40,7 @@ func main() {
 	flag.DurationVar(&bc.Deadline, "deadline", bc.Deadline, "virtual time limit per run (after the last write)")
 	flag.IntVar(&bc.Writes, "writes", bc.Writes, "writes per run: the first at node 0 (cold), the rest from seeded random origins (warm); 1: the one-write table")
 	flag.DurationVar(&bc.Spacing, "spacing", bc.Spacing, "virtual time between writes")
+	flag.IntVar(&bc.Writers, "writers", bc.Writers, "draw the warm writes from this many origins (0: from all nodes)")
 	flag.BoolVar(&bc.FixedLinks, "fixed-links", bc.FixedLinks, "fix each link's latency (drawn from the seed) instead of drawing it per message; the bound is then exact")
 	flag.BoolVar(&bc.Memory, "mem", bc.Memory, "print the heap in use per node after setup and the peak RSS")
 	memprofile := flag.String("memprofile", "", "write a heap profile after each run's setup to this file (the last run's stays)")
