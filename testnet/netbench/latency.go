@@ -30,6 +30,12 @@ type links struct {
 	m  map[[2]peer.ID]time.Duration
 	// stop ends every delayStream's goroutine when the run is over.
 	stop chan struct{}
+	// late records, for each delayed write, how long after its arrival
+	// time it was handed to the underlying stream: scheduling delay and
+	// time blocked behind earlier writes (mocknet's stream is a
+	// synchronous pipe, so a receiver that does not read holds the
+	// sender). It shows whether the harness itself adds queueing.
+	late []time.Duration
 }
 
 func newLinks() *links {
@@ -40,6 +46,22 @@ func (l *links) set(a, b peer.ID, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.m[[2]peer.ID{a, b}], l.m[[2]peer.ID{b, a}] = d, d
+}
+
+// lateness records one delayed write's lateness.
+func (l *links) lateness(d time.Duration) {
+	l.mu.Lock()
+	l.late = append(l.late, d)
+	l.mu.Unlock()
+}
+
+// takeLateness returns the lateness recorded since the last call.
+func (l *links) takeLateness() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	late := l.late
+	l.late = nil
+	return late
 }
 
 func (l *links) get(a, b peer.ID) time.Duration {
@@ -54,7 +76,7 @@ func (h delayHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID
 	if err != nil {
 		return nil, err
 	}
-	return newDelayStream(s, h.links.get(h.ID(), p), h.links.stop), nil
+	return newDelayStream(s, h.links.get(h.ID(), p), h.links), nil
 }
 
 // SetStreamHandler hands the handler streams whose writes are delayed.
@@ -69,7 +91,7 @@ func (h delayHost) SetStreamHandlerMatch(pid protocol.ID, match func(protocol.ID
 
 func (h delayHost) wrap(handler network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
-		handler(newDelayStream(s, h.links.get(h.ID(), s.Conn().RemotePeer()), h.links.stop))
+		handler(newDelayStream(s, h.links.get(h.ID(), s.Conn().RemotePeer()), h.links))
 	}
 }
 
@@ -83,6 +105,7 @@ type delayStream struct {
 	once    sync.Once
 	done    chan struct{}
 	stop    <-chan struct{}
+	links   *links
 }
 
 // delayed is one write (or a close) waiting for its arrival time.
@@ -93,8 +116,9 @@ type delayed struct {
 	closeSend bool // CloseWrite after the writes before it
 }
 
-func newDelayStream(s network.Stream, latency time.Duration, stop <-chan struct{}) *delayStream {
-	d := &delayStream{Stream: s, latency: latency, queue: make(chan delayed, 4096), done: make(chan struct{}), stop: stop}
+func newDelayStream(s network.Stream, latency time.Duration, links *links) *delayStream {
+	stop := links.stop
+	d := &delayStream{Stream: s, latency: latency, links: links, queue: make(chan delayed, 4096), done: make(chan struct{}), stop: stop}
 	go d.run()
 	return d
 }
@@ -122,6 +146,7 @@ func (d *delayStream) run() {
 			case w.closeSend:
 				d.Stream.CloseWrite()
 			default:
+				d.links.lateness(time.Since(w.at))
 				if _, err := d.Stream.Write(w.b); err != nil {
 					d.Stream.Reset()
 					return

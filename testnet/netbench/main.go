@@ -1,15 +1,26 @@
 // Command netbench compares murmur's two dissemination modes, pushpull and
 // gossipsub, on real p2pnode nodes: N hosts are started and connected in a
 // random graph (each node dials Degree random others), the same write
-// schedule is run against each mode (same writers, same keys, same sizes,
-// same pace), and it prints per setting and mode the delivery time to all
-// nodes (p50, p99), the payload copies received per node per write and the
-// bytes sent per node per write (payload and control). Settings:
-// "loopback-N" runs N real hosts on 127.0.0.1 (TCP, Noise, yamux);
-// "mocknet-N" runs N in-process hosts on libp2p's mocknet with a per-link
-// latency drawn uniformly from 30..70 ms and 1% of received messages
-// dropped (p2pnode.WithReceiveLoss, both modes alike). make bench-net runs
-// it; docs/benchmarks.md records the table.
+// schedule is run against each mode (same writers, same keys, same sizes),
+// and it prints per setting and mode the delivery time to all nodes (p50,
+// p99) beside a lower bound (the shortest-path latency from the writer to
+// the farthest node), the CPU the process spent per write and per node per
+// write, the payload copies received per node per write and the bytes sent
+// per node per write (payload and control). Settings: "loopback-N" runs N
+// real hosts on 127.0.0.1 (TCP, Noise, yamux); "mocknet-N" runs N
+// in-process hosts on libp2p's mocknet with a per-link latency drawn
+// uniformly from 30..70 ms and 1% of received messages dropped
+// (p2pnode.WithReceiveLoss, both modes alike).
+//
+// The writes are paced so that the benchmark measures protocols, not CPU
+// starvation: a few calibration writes measure a write's CPU cost above
+// the nodes' idle load, the pause between writes gives the process at most
+// -cores cores on average (half the machine by default), and the writer
+// also holds back whenever the process's average since the first write is
+// above that. Before writing, each run waits (up to -quiet-wait) until
+// other processes use at most -quiet cores; rows whose process exceeded the
+// target or whose threads waited for a CPU are marked. make bench-net runs
+// it; docs/benchmarks.md records the tables.
 package main
 
 import (
@@ -18,6 +29,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,13 +49,21 @@ import (
 
 func main() {
 	settings := flag.String("settings", "loopback-10,loopback-50,mocknet-200", "comma-separated settings: loopback-N or mocknet-N")
-	writes := flag.Int("writes", 60, "writes per setting and mode")
-	every := flag.Duration("every", 25*time.Millisecond, "pause between writes")
+	writes := flag.Int("writes", 60, "measured writes per setting and mode")
+	every := flag.Duration("every", 25*time.Millisecond, "least pause between writes (the pace is the larger of this and the CPU-paced one)")
+	cores := flag.Float64("cores", float64(runtime.NumCPU())/2, "average CPU cores the process may use while writing (default half the machine); 0 writes every -every without CPU pacing")
+	quiet := flag.Float64("quiet", 0.5, "before writing, wait until other processes use at most this many cores (0: do not wait)")
+	quietWait := flag.Duration("quiet-wait", 3*time.Minute, "the longest wait for -quiet, per setting and mode; then the run goes ahead and is marked")
+	calibrate := flag.Int("calibrate", 3, "writes, one at a time after one uncounted write, that measure the CPU cost of a write before the measured ones")
 	modes := flag.String("modes", p2pnode.DisseminationPushPull+","+p2pnode.DisseminationGossipSub, "comma-separated dissemination modes to run")
 	degree := flag.Int("degree", 8, "connections each node dials")
 	seed := flag.Uint64("seed", 1, "seed of the topology, latencies and write schedule")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *writes < 1 || *calibrate < 0 || *cores < 0 || *every < 0 {
+		fmt.Fprintln(os.Stderr, "netbench: -writes must be at least 1; -calibrate, -cores and -every not negative")
+		os.Exit(2)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -57,9 +77,11 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	logging.SetAllLoggers(logging.LevelError)
-	fmt.Println("| setting | mode | delivered | p50 ms | p99 ms | copies/node/write | payload B/node/write | control B/node/write |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Printf("netbench: %d writes per setting and mode, paced to at most %.2f cores of %d (pause at least %s), degree %d, seed %d\n\n",
+		*writes, *cores, runtime.NumCPU(), *every, *degree, *seed)
+	fmt.Println(resultHeader)
 	var paths []string
+	overloaded := false
 	for _, s := range strings.Split(*settings, ",") {
 		s = strings.TrimSpace(s)
 		kind, num, ok := strings.Cut(s, "-")
@@ -70,22 +92,28 @@ func main() {
 		}
 		for _, mode := range strings.Split(*modes, ",") {
 			start := time.Now()
-			r, err := run(setting{mocknet: kind == "mocknet", nodes: n, mode: mode, writes: *writes, every: *every, degree: *degree, seed: *seed})
+			r, err := run(setting{name: s, mocknet: kind == "mocknet", nodes: n, mode: mode, writes: *writes, every: *every,
+				cores: *cores, quiet: *quiet, quietWait: *quietWait, calibrate: *calibrate, degree: *degree, seed: *seed})
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "netbench: %s %s: %v\n", s, mode, err)
 				pprof.StopCPUProfile()
 				os.Exit(1)
 			}
 			progress("%s %s took %s", s, mode, time.Since(start).Round(time.Second))
-			fmt.Printf("| %s | %s | %d/%d | %.0f | %.0f | %.2f | %.0f | %.0f |\n", s, mode, r.delivered, *writes,
-				ms(r.p50), ms(r.p99), r.copies, r.payloadBytes, r.controlBytes)
+			fmt.Println(r.row(s, mode, *writes, n))
 			paths = append(paths, r.paths.row(s, mode))
+			overloaded = overloaded || r.overloaded()
 		}
 	}
 	fmt.Println()
 	fmt.Println(pathsHeader)
 	for _, p := range paths {
 		fmt.Println(p)
+	}
+	fmt.Println()
+	fmt.Println(legend)
+	if overloaded {
+		fmt.Println("\nWARNING: in a row marked ! the process averaged more than its target while writing, its threads waited for a CPU (other processes or its own load), or its idle load alone was near the target: its latencies include CPU queueing, not only the protocol.")
 	}
 }
 
@@ -98,10 +126,15 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // setting is one run.
 type setting struct {
+	name          string
 	mocknet       bool
 	nodes, writes int
 	mode          string
 	every         time.Duration
+	cores         float64
+	quiet         float64
+	quietWait     time.Duration
+	calibrate     int
 	degree        int
 	seed          uint64
 }
@@ -112,6 +145,83 @@ type result struct {
 	p50, p99                           time.Duration
 	copies, payloadBytes, controlBytes float64
 	paths                              pathStats
+	bound                              bound
+	// pause is the mean pause between the measured writes (the
+	// calibration chose the first; see run); calibOverloaded says the
+	// idle load alone was near the target.
+	pause           time.Duration
+	calibOverloaded bool
+	// idleCores is the process's load before any write; writeCores its
+	// average from the first write until every write was delivered.
+	idleCores, writeCores float64
+	// target is the cores the writes were paced to (effectiveTarget).
+	target float64
+	// othersCores is the rest of the machine's load and waitCores the
+	// mean number of the process's threads waiting for a CPU, over the
+	// same span as writeCores.
+	othersCores, waitCores float64
+	// cpuPerWrite is the process's CPU from the first write until the end
+	// of the settling time after the last delivery, less the idle load
+	// over that time, per write.
+	cpuPerWrite time.Duration
+}
+
+// resultHeader heads the results table (result.row).
+const resultHeader = "| setting | mode | delivered | p50 ms | p99 ms | bound p50/p99 ms | hops p50/p99 | pause ms | cores writing: process/target/others/waiting | idle cores | CPU ms/write | CPU µs/node/write | copies/node/write | payload B/node/write | control B/node/write |\n" +
+	"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+
+// legend explains the columns of both tables.
+const legend = `Columns: p50/p99 = time from the Put until the last node received the write, over the delivered writes.
+bound = lower bound: per write, the shortest-path latency (sum of one-way link latencies) from the
+writer to the farthest node over the topology's links, p50/p99 over the same writes (0 on loopback,
+where no latency is injected); hops = the same for the hop count (breadth first).
+pause = mean pause between writes: CPU per write / (target - idle cores), at least -every, with the CPU
+per write measured by the calibration writes and, from the 5th write on, by the writes so far; the
+writer also waits whenever the process's average since the first write is above the target.
+cores writing = process CPU / wall time from the first write until all were delivered, the target it was
+paced to (-cores, or half of what other processes left free if less), the rest of the machine's (other
+processes, /proc/stat) and the mean number of the process's threads waiting for a CPU (schedstat
+run-queue wait); ! = process above the target, other processes above 0.5 cores or threads waiting more
+than 0.3 on average: the row measures CPU queueing too. idle cores = the process before any write (timers,
+digest syncs, heartbeats).
+CPU ms/write = process CPU (all nodes, harness, GC) from the first write until 2 s after the last
+delivery, less idle cores x that time, per write; µs/node/write = that / nodes.
+link lateness (mocknet) = how long after its due time each delayed write entered the mocknet stream
+(scheduling, a receiver not reading): near 0 means the links added only their latency.`
+
+// maxWaiting is the mean number of the process's threads waiting for a
+// CPU, and maxOthers the cores other processes used, while writing, above
+// which a run's latencies are taken to include CPU queueing. A process
+// averaging one core of two waits about 0.15-0.2 by itself (its bursts);
+// on a machine shared with busy processes it waited 1.0-1.3.
+const (
+	maxWaiting = 0.3
+	maxOthers  = 0.5
+)
+
+// overloaded reports whether the run exceeded the CPU target (by more
+// than a tenth), waited for the CPU, shared the machine with busy
+// processes, or whether the idle load alone was near the target.
+func (r result) overloaded() bool {
+	return r.waitCores > maxWaiting || r.othersCores > maxOthers ||
+		(r.target > 0 && (r.calibOverloaded || r.writeCores > 1.1*r.target))
+}
+
+// row formats the result as a row of the results table.
+func (r result) row(setting, mode string, writes, nodes int) string {
+	mark := ""
+	if r.overloaded() {
+		mark = " !"
+	}
+	unreachable := ""
+	if r.bound.unreachable > 0 {
+		unreachable = fmt.Sprintf(" (%d writers do not reach every node)", r.bound.unreachable)
+	}
+	return fmt.Sprintf("| %s | %s | %d/%d | %.0f | %.0f | %.0f/%.0f%s | %d/%d | %.0f | %.2f/%.2f/%.2f/%.2f%s | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f |",
+		setting, mode, r.delivered, writes, ms(r.p50), ms(r.p99), ms(r.bound.p50), ms(r.bound.p99), unreachable,
+		r.bound.hopsP50, r.bound.hopsP99, ms(r.pause), r.writeCores, r.target, r.othersCores, r.waitCores, mark, r.idleCores,
+		ms(r.cpuPerWrite), float64(r.cpuPerWrite)/float64(time.Microsecond)/float64(nodes),
+		r.copies, r.payloadBytes, r.controlBytes)
 }
 
 // counters are a node's traffic counters at one moment.
@@ -143,8 +253,86 @@ func snapshot(n *p2pnode.Node) (counters, error) {
 	return c, nil
 }
 
+// tracker records when each node first receives each tracked write.
+type tracker struct {
+	mu  sync.Mutex
+	got map[replica.EventID][]time.Time
+	via map[replica.EventID][]replica.Delivery
+}
+
+// follow records the receipts of nodes[i] from its change subscription.
+func (t *tracker) follow(i int, ch <-chan replica.Change) {
+	for c := range ch {
+		if c.Kind != replica.ChangeReceived {
+			continue
+		}
+		t.mu.Lock()
+		if at := t.got[c.Event.ID()]; at != nil && at[i].IsZero() {
+			at[i] = time.Now()
+			t.via[c.Event.ID()][i] = c.Via
+		}
+		t.mu.Unlock()
+	}
+}
+
+// put writes key on nodes[i] and tracks the write. The lock is held over
+// the Put so that no receipt can come before the write is tracked.
+func (t *tracker) put(nodes []*p2pnode.Node, i int, key string, value []byte) (*replica.Event, time.Time, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := time.Now()
+	ev, err := nodes[i].Put(key, value)
+	if err != nil {
+		return nil, at, fmt.Errorf("put %s on node %d: %w", key, i, err)
+	}
+	times := make([]time.Time, len(nodes))
+	times[i] = at
+	t.got[ev.ID()] = times
+	t.via[ev.ID()] = make([]replica.Delivery, len(nodes))
+	return ev, at, nil
+}
+
+// complete reports whether every node received every one of ids.
+func (t *tracker) complete(ids ...replica.EventID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		for _, at := range t.got[id] {
+			if at.IsZero() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// waitComplete polls until every node received every one of ids, or the
+// deadline passes; it reports which.
+func (t *tracker) waitComplete(deadline time.Time, ids ...replica.EventID) bool {
+	for !t.complete(ids...) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// adaptAfter is the number of measured writes after which the pause is
+// re-estimated from the CPU they cost.
+const adaptAfter = 5
+
+// idleFor is how long the idle load is measured before the writes.
+const idleFor = 2 * time.Second
+
+// settleFor is how long after the last delivery traffic is still counted,
+// so that both modes are charged for the duplicates, acks and digest syncs
+// the writes caused.
+const settleFor = 2 * time.Second
+
 func run(s setting) (result, error) {
 	rnd := rand.New(rand.NewPCG(s.seed, uint64(s.nodes)))
+	topo := drawTopology(s.nodes, s.degree, s.mocknet, rnd)
 	netName := fmt.Sprintf("netbench-%d-%s", s.nodes, s.mode)
 	var mn mocknet.Mocknet
 	var opts []p2pnode.Option
@@ -180,6 +368,7 @@ func run(s setting) (result, error) {
 		// compete with the writes for the CPU. Engine peers still come
 		// from discovery's member handshake on every connection.
 		cfg.Discovery.DHTMode = "client"
+		cfg.Discovery.MDNS = false
 		cfg.Store = "memory"
 		cfg.Dissemination = s.mode
 		cfg.ConnLowWater, cfg.ConnHighWater = 64, 128
@@ -204,109 +393,177 @@ func run(s setting) (result, error) {
 		}
 		nodes[i] = n
 	}
-	progress("%d nodes started", len(nodes))
-	if err := connect(s, rnd, mn, wire, nodes); err != nil {
+	progress("%s %s: %d nodes started", s.name, s.mode, len(nodes))
+	if err := connect(s, topo, mn, wire, nodes); err != nil {
 		return result{}, err
 	}
 	progress("connected")
 	if err := warmUp(s, nodes); err != nil {
 		return result{}, err
 	}
-	progress("warm")
 
-	// Record when each node first receives each write.
-	var mu sync.Mutex
-	got := map[replica.EventID][]time.Time{}
-	via := map[replica.EventID][]replica.Delivery{}
+	tr := &tracker{got: map[replica.EventID][]time.Time{}, via: map[replica.EventID][]replica.Delivery{}}
 	for i, n := range nodes {
-		ch, err := n.Subscribe(s.writes * 4)
+		ch, err := n.Subscribe((s.writes + s.calibrate + 1) * 4)
 		if err != nil {
 			return result{}, err
 		}
-		go func() {
-			for c := range ch {
-				if c.Kind != replica.ChangeReceived {
-					continue
-				}
-				mu.Lock()
-				if at := got[c.Event.ID()]; at != nil && at[i].IsZero() {
-					at[i] = time.Now()
-					via[c.Event.ID()][i] = c.Via
-				}
-				mu.Unlock()
-			}
-		}()
+		go tr.follow(i, ch)
 	}
+
+	// The idle load: what the nodes cost with nothing written; measured
+	// again while other processes keep the machine busy (-quiet).
+	var res result
+	quietBy := time.Now().Add(s.quietWait)
+	for {
+		idle, err := startCPU()
+		if err != nil {
+			return result{}, err
+		}
+		time.Sleep(idleFor) // measuring the idle load over a span, not synchronisation
+		sp, err := idle.span()
+		if err != nil {
+			return result{}, err
+		}
+		res.idleCores = sp.utilisation()
+		res.target = effectiveTarget(s.cores, float64(runtime.NumCPU()), sp.others())
+		if s.quiet <= 0 || sp.others() <= s.quiet {
+			break
+		}
+		if time.Now().After(quietBy) {
+			progress("WARNING: other processes still use %.2f cores after %s; writing anyway", sp.others(), s.quietWait)
+			break
+		}
+		progress("waiting for a quieter machine: other processes use %.2f cores (want at most %.2f)", sp.others(), s.quiet)
+	}
+
+	// Calibration: writes one at a time, each until everyone has it and a
+	// little after; the CPU above the idle load is a write's cost. Their
+	// writers come from their own generator, so the measured schedule is
+	// the same with or without calibration.
+	value := make([]byte, 100)
+	res.pause = s.every
+	if s.calibrate > 0 && res.target > 0 {
+		crnd := rand.New(rand.NewPCG(s.seed, uint64(s.nodes)+1<<32))
+		var m cpuMeter
+		// Write 0 is not counted: the first write opens the dissemination
+		// streams on most links, a cost the measured writes do not pay.
+		for k := range s.calibrate + 1 {
+			if k == 1 {
+				if m, err = startCPU(); err != nil {
+					return result{}, err
+				}
+			}
+			ev, _, err := tr.put(nodes, crnd.IntN(len(nodes)), fmt.Sprintf("calibrate/%d", k), value)
+			if err != nil {
+				return result{}, err
+			}
+			tr.waitComplete(time.Now().Add(10*time.Second), ev.ID())
+			time.Sleep(300 * time.Millisecond) // let the write's trailing traffic run, inside the measured span
+		}
+		sp, err := m.span()
+		if err != nil {
+			return result{}, err
+		}
+		perWrite := costPerWrite(sp, res.idleCores, s.calibrate)
+		res.pause, res.calibOverloaded = paceFor(perWrite, res.idleCores, res.target, s.every)
+		if res.calibOverloaded {
+			progress("WARNING: idle load %.2f cores is near the target %.2f: writes get a quarter of the target", res.idleCores, res.target)
+		}
+		progress("idle %.2f cores, target %.2f cores; calibration: %.1f ms CPU per write, pause %s", res.idleCores, res.target, ms(perWrite), res.pause.Round(time.Millisecond))
+	}
+
 	before := make([]counters, len(nodes))
 	for i, n := range nodes {
 		if before[i], err = snapshot(n); err != nil {
 			return result{}, err
 		}
 	}
+	wire.takeLateness() // count the measured writes only
 	type write struct {
 		id     replica.EventID
 		at     time.Time
 		writer int
 	}
 	var ws []write
-	value := make([]byte, 100)
+	var ids []replica.EventID
 	var eventBytes int
-	for k := 0; k < s.writes; k++ {
-		i := rnd.IntN(len(nodes))
-		mu.Lock()
-		at := time.Now()
-		ev, err := nodes[i].Put(fmt.Sprintf("bench/%d", k), value)
-		if err != nil {
-			mu.Unlock()
-			return result{}, err
-		}
-		times := make([]time.Time, len(nodes))
-		times[i] = at
-		got[ev.ID()] = times
-		via[ev.ID()] = make([]replica.Delivery, len(nodes))
-		mu.Unlock()
-		ws = append(ws, write{ev.ID(), at, i})
-		eventBytes += ev.Size()
-		time.Sleep(s.every) // pacing of the workload, not synchronisation
+	phase, err := startCPU()
+	if err != nil {
+		return result{}, err
 	}
-	// Wait until every write reached every node, or give up after 30 s.
-	deadline := time.Now().Add(30 * time.Second)
-	complete := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, w := range ws {
-			for _, t := range got[w.id] {
-				if t.IsZero() {
-					return false
+	pause := res.pause
+	for k := 0; k < s.writes; k++ {
+		if k > 0 {
+			for {
+				cpu, err := cpuClock()
+				if err != nil {
+					return result{}, err
 				}
+				wait := paceWait(time.Since(ws[k-1].at), pause, cpu-phase.start.cpu, time.Since(phase.wall0), res.target)
+				if wait <= 0 {
+					break
+				}
+				time.Sleep(min(wait, 20*time.Millisecond)) // pacing of the workload, not synchronisation
 			}
 		}
-		return true
+		if k >= adaptAfter && res.target > 0 {
+			// Re-estimate a write's cost from the writes so far: a larger
+			// sample than the calibration's, made at the measured pace.
+			sp, err := phase.span()
+			if err != nil {
+				return result{}, err
+			}
+			perWrite := costPerWrite(sp, res.idleCores, k)
+			pause, _ = paceFor(perWrite, res.idleCores, res.target, s.every)
+		}
+		i := rnd.IntN(len(nodes))
+		ev, at, err := tr.put(nodes, i, fmt.Sprintf("bench/%d", k), value)
+		if err != nil {
+			return result{}, err
+		}
+		ws = append(ws, write{ev.ID(), at, i})
+		ids = append(ids, ev.ID())
+		eventBytes += ev.Size()
 	}
-	for !complete() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	if len(ws) > 1 {
+		res.pause = ws[len(ws)-1].at.Sub(ws[0].at) / time.Duration(len(ws)-1)
 	}
-	progress("writes done")
-	// Let in-flight duplicates and digest syncs of the window settle so
-	// that both modes are charged for what the writes caused.
-	time.Sleep(2 * time.Second)
+	// Wait until every write reached every node, or give up after 30 s.
+	tr.waitComplete(time.Now().Add(30*time.Second), ids...)
+	writing, err := phase.span()
+	if err != nil {
+		return result{}, err
+	}
+	res.writeCores, res.othersCores, res.waitCores = writing.utilisation(), writing.others(), writing.waiting()
+	progress("writes done: %.2f cores while writing, others %.2f, threads waiting for a CPU %.2f (pause %s)",
+		res.writeCores, res.othersCores, res.waitCores, res.pause.Round(time.Millisecond))
+	if res.overloaded() {
+		progress("WARNING: CPU queueing while writing (target %.2f cores): latencies include it", res.target)
+	}
+	time.Sleep(settleFor) // counting the writes' trailing traffic, not synchronisation
+	all, err := phase.span()
+	if err != nil {
+		return result{}, err
+	}
+	res.cpuPerWrite = max(0, all.cpu-time.Duration(res.idleCores*float64(all.wall))) / time.Duration(s.writes)
+	res.paths.late = wire.takeLateness()
 
-	var res result
 	var lat []time.Duration
 	var trace [][]delivery
 	var writers []int
-	mu.Lock()
+	tr.mu.Lock()
 	for _, w := range ws {
 		ds := make([]delivery, len(nodes))
-		for i, t := range got[w.id] {
+		for i, t := range tr.got[w.id] {
 			if !t.IsZero() {
-				ds[i] = delivery{via: via[w.id][i], after: t.Sub(w.at)}
+				ds[i] = delivery{via: tr.via[w.id][i], after: t.Sub(w.at)}
 			}
 		}
 		trace = append(trace, ds)
 		writers = append(writers, w.writer)
 		last, all := time.Duration(0), true
-		for _, t := range got[w.id] {
+		for _, t := range tr.got[w.id] {
 			if t.IsZero() {
 				all = false
 				break
@@ -318,13 +575,12 @@ func run(s setting) (result, error) {
 			lat = append(lat, last)
 		}
 	}
-	mu.Unlock()
+	tr.mu.Unlock()
+	late := res.paths.late
 	res.paths = tally(trace, writers, 6)
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.p50 = lat[len(lat)*50/100]
-		res.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
-	}
+	res.paths.late = late
+	res.bound = lowerBound(topo, writers)
+	res.p50, res.p99 = percentiles(lat)
 	var copies, engineCopies, engineBytes, gossipPayload, gossipControl float64
 	for i, n := range nodes {
 		c, err := snapshot(n)
@@ -356,40 +612,24 @@ func run(s setting) (result, error) {
 	return res, nil
 }
 
-// connect links (on mocknet, with a 30..70 ms one-way latency per link) and
-// connects each node to Degree random others. The pairs and latencies are
-// drawn first, in order, so the topology and the write schedule that
-// follows depend on the seed only; the connections are then made in
-// parallel (serially, 1,600 handshakes over 30..70 ms links take minutes).
-func connect(s setting, rnd *rand.Rand, mn mocknet.Mocknet, wire *links, nodes []*p2pnode.Node) error {
-	type pair struct{ a, b int }
-	seen := map[pair]bool{}
-	var pairs []pair
-	for i := range nodes {
-		for d, tries := 0, 0; d < s.degree && tries < 20*s.degree; tries++ {
-			j := rnd.IntN(len(nodes))
-			p := pair{min(i, j), max(i, j)}
-			if i == j || seen[p] {
-				continue
-			}
-			seen[p] = true
-			d++
-			pairs = append(pairs, pair{i, j})
-			if s.mocknet {
-				// The latency is applied by delayHost (see there why not by
-				// mocknet's LinkOptions).
-				a, b := nodes[i].Host().ID(), nodes[j].Host().ID()
-				wire.set(a, b, 30*time.Millisecond+time.Duration(rnd.Int64N(int64(40*time.Millisecond)+1)))
-				if _, err := mn.LinkPeers(a, b); err != nil {
-					return err
-				}
+// connect links the topology's pairs (on mocknet, with each link's latency
+// applied by delayHost; see there why not by mocknet's LinkOptions) and
+// connects them in parallel (serially, 1,600 handshakes over 30..70 ms
+// links take minutes).
+func connect(s setting, topo topology, mn mocknet.Mocknet, wire *links, nodes []*p2pnode.Node) error {
+	if s.mocknet {
+		for _, l := range topo.links {
+			a, b := nodes[l.a].Host().ID(), nodes[l.b].Host().ID()
+			wire.set(a, b, l.latency)
+			if _, err := mn.LinkPeers(a, b); err != nil {
+				return fmt.Errorf("link %d and %d: %w", l.a, l.b, err)
 			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	work := make(chan pair)
-	errs := make(chan error, len(pairs))
+	work := make(chan link)
+	errs := make(chan error, len(topo.links))
 	var wg sync.WaitGroup
 	for range connectWorkers {
 		wg.Add(1)
@@ -403,7 +643,7 @@ func connect(s setting, rnd *rand.Rand, mn mocknet.Mocknet, wire *links, nodes [
 			}
 		}()
 	}
-	for _, p := range pairs {
+	for _, p := range topo.links {
 		work <- p
 	}
 	close(work)

@@ -10,8 +10,8 @@ import (
 )
 
 // pathsHeader heads the table of delivery paths (pathStats.row).
-const pathsHeader = "| setting | mode | deliveries push/pull/sync/router | p99 ms by path push/pull/sync/router | slowest writes: last delivery path@ms | ack timeouts/write | pull retries/write | pulls abandoned/write | msgs dropped by nodes/write |\n" +
-	"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+const pathsHeader = "| setting | mode | deliveries push/pull/sync/router | p99 ms by path push/pull/sync/router | slowest writes: last delivery path@ms | ack timeouts/write | pull retries/write | pulls abandoned/write | msgs dropped by nodes/write | link lateness p50/p99 ms |\n" +
+	"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 
 // shownPaths are the delivery paths the table reports, in column order.
 var shownPaths = []replica.Delivery{replica.DeliveryPush, replica.DeliveryPull, replica.DeliverySync, replica.DeliveryExternal}
@@ -26,6 +26,9 @@ type pathStats struct {
 	slowest []delivery
 	// Per write, summed over nodes.
 	ackTimeouts, pullRetries, pullsAbandoned, lost float64
+	// late is the lateness of every delayed write (links.late); empty
+	// on loopback, where nothing is delayed.
+	late []time.Duration
 }
 
 // delivery is one node receiving one write.
@@ -77,7 +80,12 @@ func (ps pathStats) row(setting, mode string) string {
 	for _, d := range ps.slowest {
 		slow = append(slow, fmt.Sprintf("%s@%.0f", d.via, ms(d.after)))
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f |", setting, mode,
+	late := "-"
+	if len(ps.late) > 0 {
+		p50, p99 := percentiles(ps.late)
+		late = fmt.Sprintf("%.1f/%.1f", ms(p50), ms(p99))
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s |", setting, mode,
 		strings.Join(shares, "/"), strings.Join(p99s, "/"), strings.Join(slow, " "),
-		ps.ackTimeouts, ps.pullRetries, ps.pullsAbandoned, ps.lost)
+		ps.ackTimeouts, ps.pullRetries, ps.pullsAbandoned, ps.lost, late)
 }
