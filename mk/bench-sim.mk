@@ -28,6 +28,6 @@ bench-sim-steady:
 
 # make bench-sim-100k: the same at N = 100,000 (one seed, no loss, 5 writes),
 # printing the heap in use per simulated node after setup, the peak RSS and
-# the wall time. About 6 GB of memory; not part of make test.
+# the wall time. About 14 GB peak RSS and 8-11 minutes; not part of make test.
 bench-sim-100k:
 	$(GO) run ./testnet/sim -nodes 100000 -loss 0 -seeds 1 -writes 5 -fixed-links -mem $(BENCH_SIM_FLAGS)
