@@ -204,11 +204,11 @@ var presetNames = []string{"default", "high-throughput", "low-resource", "server
 // PresetConfig returns the defaults of a named preset, after the Dart seed's
 // presets:
 //   - "default": DefaultConfig.
-//   - "high-throughput": favours latency and volume: fanout 5, three hops of
-//     eager push, digest sync every 500 ms, 500 events per message, timers
+//   - "high-throughput": favours latency and volume: fanout 5, two hops of
+//     first-event push, digest sync every 500 ms, 500 events per message, timers
 //     every 50 ms, 12 peers.
 //   - "low-resource": favours bandwidth, memory and file descriptors:
-//     fanout 2, one eager hop, digest sync every 5 s, small caches, 4 peers
+//     fanout 2, one first-event push hop, digest sync every 5 s, small caches, 4 peers
 //     and tighter libp2p limits.
 //   - "server": a node in a data centre, joined through bootstrap peers and
 //     the DHT: mDNS off (a server's LAN is not where its peers are, and

@@ -190,7 +190,7 @@ preset: default
 # Replication: push/ack with pull-sync fallback, and digest sync.
 #fanout: 3                    # peers each new event is pushed to
 #pull_extra: 2                # ID-only announcements go to fanout + pull_extra peers
-#push_hops: 2                 # hops of random payload push for an origin's first event (no push tree yet)
+#push_hops: 1                 # hops of random payload push for an origin's first event (no push tree yet)
 #max_hops: 32                 # announcements stop after this many hops
 #max_events_per_message: 100
 #max_message_size: 1114112    # bytes; a larger frame is refused before it is read

@@ -80,11 +80,13 @@ type Config struct {
 	// PullExtra (k) is added to Fanout for ID-only announcements (PullSync):
 	// they cost 32 bytes per event, so reaching more peers is cheap.
 	PullExtra int `yaml:"pull_extra"`
-	// PushHops is how many hops an origin's first event at each node (no
-	// push tree known for that origin) is pushed to Fanout peers the node
-	// picks, to start the tree; past it, and on a formed tree, the tree and
-	// the ID announcements carry events (gossip.go, tree.go). 0 starts
-	// trees by pulls only.
+	// PushHops is how many hops an origin's first event (no push tree known
+	// for that origin at the node) is pushed to peers the node picks, to
+	// start the tree: at hop 1 the origin pushes to up to 4 x
+	// (Fanout+PullExtra) peers, at later hops each receiver to Fanout
+	// peers; past it, and on a formed tree, the tree and the ID
+	// announcements carry events (gossip.go, tree.go). 0 starts trees by
+	// pulls only.
 	PushHops int `yaml:"push_hops"`
 	// MaxHops is the stop rule of announcements: an event announced with
 	// this many hops is not announced further.
@@ -190,7 +192,7 @@ func DefaultConfig() Config {
 	return Config{
 		Fanout:              3,           // the go-gossip seed's N; log growth with few duplicates
 		PullExtra:           2,           // IDs are cheap: announce to fanout+2 for coverage
-		PushHops:            2,           // cold-start pushes stay in the phase where nearly every push is useful
+		PushHops:            1,           // the origin pushes a first event wide; further random hops mostly duplicate
 		MaxHops:             32,          // far above log_3 of any realistic network size
 		MaxEventsPerMessage: 100,         // the Dart seed's maxEventsPerMessage
 		MaxMessageSize:      maxMsgSize,  // fits a largest value with any key (limits.go)
@@ -230,12 +232,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// HighThroughputConfig favours latency: wider fanout, more eager hops,
+// HighThroughputConfig favours latency: wider fanout, more first-event push hops,
 // shorter intervals. Set Signer, Verifier, Store and Rand.
 func HighThroughputConfig() Config {
 	c := DefaultConfig()
 	c.Fanout = 5
-	c.PushHops = 3
+	c.PushHops = 2
 	c.SyncInterval = 500 * time.Millisecond
 	c.MaxEventsPerMessage = 500
 	return c

@@ -107,11 +107,13 @@
 //     trees of the origins whose events were not new. A payload that
 //     digest sync or a gap request brought first only shows the tree was
 //     slower: no prune, and the event goes on down the tree then.
-//   - First event: an origin's first event at a node (no tree known) is
-//     pushed to Fanout peers it picks for the first PushHops hops, and its
-//     ID goes at once to up to 4 x (Fanout+PullExtra) peers (every peer of
-//     most nodes), so that each node hears it first from its fastest
-//     neighbour and pulls there: the tree begins on the fastest paths.
+//   - First event: an origin's first event (no tree known for it) is
+//     pushed by the origin to up to 4 x (Fanout+PullExtra) peers (every
+//     peer of most nodes; each push is its receiver's first copy), and, for
+//     PushHops above 1, on to Fanout peers each for the next hops. A node
+//     that gets it sends its ID at once to up to 4 x (Fanout+PullExtra)
+//     peers, so that each node hears it first from its fastest neighbour
+//     and pulls there: the tree begins on the fastest paths.
 //
 // Per-origin trees, rather than Plumtree's one shared tree, because with
 // many writers a shared tree is torn by concurrent prunes (each event that

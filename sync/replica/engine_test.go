@@ -196,8 +196,9 @@ func TestEngineResumesFromStore(t *testing.T) {
 }
 
 func TestPushAckAndPullSyncSpreadToAll(t *testing.T) {
-	// One eager hop reaches 3 of 7 receivers; the rest must pull.
-	tn, ids := newTestNet(t, 8, func(c *Config) { c.PushHops = 1 })
+	// The origin's first push reaches 20 of 29 receivers (4 x (fanout +
+	// pull_extra)); the rest must pull.
+	tn, ids := newTestNet(t, 30, func(c *Config) { c.PushHops = 1 })
 	ev, err := tn.engines[ids[0]].Put("k", []byte("v"))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +229,7 @@ func TestPushAckAndPullSyncSpreadToAll(t *testing.T) {
 }
 
 func TestMajorityRuleAnnouncesWhenAcksMissing(t *testing.T) {
-	tn, ids := newTestNet(t, 10, func(c *Config) { c.PushHops = 1 })
+	tn, ids := newTestNet(t, 30, func(c *Config) { c.PushHops = 1 })
 	origin := ids[0]
 	pushedTo := map[PeerID]bool{}
 	// Pushes are lost (no acks come back), and so is everything else the push targets would
@@ -251,10 +252,10 @@ func TestMajorityRuleAnnouncesWhenAcksMissing(t *testing.T) {
 			told[m.To] = true
 		}
 	}
-	// The origin's first event: pushed to fanout peers, its ID to all the
-	// others at once (see coldAnnounce).
-	if len(pushedTo) != 3 || len(told) != len(ids)-1-3 {
-		t.Fatalf("first wave: pushed to %d, announced to %d; want fanout 3 and the other %d", len(pushedTo), len(told), len(ids)-1-3)
+	// The origin's first event: pushed to 4 x (fanout + pull_extra) peers,
+	// its ID to all the others at once (see coldAnnounce).
+	if len(pushedTo) != 20 || len(told) != len(ids)-1-20 {
+		t.Fatalf("first wave: pushed to %d, announced to %d; want 20 and the other %d", len(pushedTo), len(told), len(ids)-1-20)
 	}
 	// No acks by the ack timeout: fewer than a majority useful, so the
 	// origin tells every peer not known to have the event at once: the

@@ -101,9 +101,10 @@ func (e *Engine) disseminate(ev *Event, id EventID, via source, hops uint32, fro
 // later if the tree carried the event here and on; at once otherwise, to
 // coldAnnounce of them for the origin's first event here (with the sweep
 // when nothing was pushed). A node that knew no tree for the origin pushes
-// instead to Fanout peers it picks, for the first PushHops hops, and makes
-// them its children (not for a pulled event: its ID went wide already, and
-// random pushes would race the pulls it set off).
+// instead to peers it picks, for the first PushHops hops (the origin to
+// coldAnnounce peers, later hops to Fanout), and makes them its children
+// (not for a pulled event: its ID went wide already, and random pushes
+// would race the pulls it set off).
 func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announced func(PeerID) bool) {
 	t, warm := e.treeOf(ev.Origin)
 	if from != "" {
@@ -111,7 +112,14 @@ func (e *Engine) spread(ev *Event, id EventID, hops uint32, from PeerID, announc
 	}
 	targets := e.children(t, from)
 	if !warm && len(targets) == 0 && hops <= uint32(e.cfg.PushHops) && announced == nil {
-		targets = e.peers.pick(e, e.cfg.Fanout, func(p PeerID) bool { return p == from || p == ev.Origin })
+		// The origin pushes its first event to as many peers as hear a
+		// first event's ID (each push is that peer's first copy, so it
+		// costs no duplicate); later hops push to Fanout peers.
+		n := e.cfg.Fanout
+		if from == "" {
+			n = e.coldAnnounce()
+		}
+		targets = e.peers.pick(e, n, func(p PeerID) bool { return p == from || p == ev.Origin })
 		for _, p := range targets {
 			e.graft(ev.Origin, p)
 		}

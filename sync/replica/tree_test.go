@@ -75,20 +75,19 @@ func TestPushTreeOneCopyPerNode(t *testing.T) {
 			t.Errorf("write from node %d delivered by %v, want all %d by push", i, by, n-1)
 		}
 	}
-	var grafts, prunes uint64
+	var grafts uint64
 	for _, e := range tn.engines {
 		grafts += e.Stats().Grafts
-		prunes += e.Stats().Prunes
 	}
-	if grafts == 0 || prunes == 0 {
-		t.Fatalf("grafts %d prunes %d: the tree was never built or pruned", grafts, prunes)
+	if grafts == 0 {
+		t.Fatal("no grafts: the trees were never built")
 	}
 }
 
-// A node whose tree edges lose a push hears the ID from lazy peers and
-// pulls it once the tree has had a pull timeout to bring it; the grafts
-// that repair the tree may leave cycles, which the next writes prune, so
-// that writes reach every node once by push again.
+// A node whose pushes are lost hears the ID from lazy peers one timeout
+// later and pulls it, which grafts it under a second parent; the next
+// write reaches it twice, the slower parent prunes it, and writes reach
+// every node once by push again.
 func TestPushTreeGraftsAroundLostPush(t *testing.T) {
 	const n = 9
 	for _, victimIdx := range []int{1, n - 1} { // whichever is a leaf or a hub
@@ -127,6 +126,15 @@ func TestPushTreeGraftsAroundLostPush(t *testing.T) {
 		}
 		if !healed {
 			t.Fatalf("victim %d: five writes after the repair, writes still do not reach every node once by push", victimIdx)
+		}
+		var prunes uint64
+		for _, e := range tn.engines {
+			prunes += e.Stats().Prunes
+		}
+		if prunes == 0 {
+			// The pull grafted the victim under a second parent; the next
+			// write reached it twice, and the slower parent must have let go.
+			t.Fatalf("victim %d: no prune after the repair", victimIdx)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func main() {
 	flag.IntVar(&bc.View, "view", bc.View, "partial view size of each node")
 	flag.IntVar(&bc.Fanout, "fanout", bc.Fanout, "push fanout")
 	flag.IntVar(&bc.PayloadSize, "payload", bc.PayloadSize, "payload size in bytes")
-	flag.IntVar(&bc.PushHops, "push-hops", bc.PushHops, "eager push hops (-1: engine default 2; 32: plain push gossip for comparison)")
+	flag.IntVar(&bc.PushHops, "push-hops", bc.PushHops, "eager push hops (-1: engine default 1; 32: plain push gossip for comparison)")
 	flag.DurationVar(&bc.Deadline, "deadline", bc.Deadline, "virtual time limit per run (after the last write)")
 	flag.IntVar(&bc.Writes, "writes", bc.Writes, "writes per run: the first at node 0 (cold), the rest from seeded random origins (warm); 1: the one-write table")
 	flag.DurationVar(&bc.Spacing, "spacing", bc.Spacing, "virtual time between writes")
