@@ -15,13 +15,6 @@ import (
 	"github.com/murmur-p2p/murmur/sync/riblt"
 )
 
-// treeOp is one Merkle update of an Apply, kept to undo it if the commit
-// fails.
-type treeOp struct {
-	h        merkle.KeyHash
-	old, cur *merkle.Digest
-}
-
 // Apply implements replica.Store: every part of b, the Merkle leaves it
 // changes included, goes into one Pebble batch committed with pebble.Sync.
 // When Apply returns nil the batch is on disk; on error nothing of it is
@@ -30,15 +23,8 @@ func (s *Store) Apply(b *replica.Batch) error {
 	if b.Empty() {
 		return nil
 	}
-	for i, e := range b.Events {
-		if e == nil {
-			return fmt.Errorf("pebblestore apply: event %d is nil", i)
-		}
-	}
-	for i, ks := range b.Keys {
-		if ks == nil {
-			return fmt.Errorf("pebblestore apply: key state %d is nil", i)
-		}
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("pebblestore apply: %w", err)
 	}
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
@@ -53,25 +39,20 @@ func (s *Store) Apply(b *replica.Batch) error {
 	}
 	pb := s.db.NewBatch()
 	defer pb.Close()
-	var ops []treeOp
-	undo := func() {
-		for i := len(ops) - 1; i >= 0; i-- {
-			s.tree.Update(ops[i].h, ops[i].cur, ops[i].old)
-		}
-	}
-	if err := s.build(pb, b, &ops); err != nil {
-		undo()
+	j := merkle.NewJournal(s.tree)
+	if err := s.build(pb, b, j); err != nil {
+		j.Undo()
 		return fmt.Errorf("pebblestore apply in %s: %w", s.dir, err)
 	}
 	set(pb, storeKey(storeApplied), binary.AppendUvarint(nil, s.applied+1))
 	if err := pb.Commit(pebble.Sync); err != nil {
-		undo()
+		j.Undo()
 		return s.wrapErr("commit batch", err)
 	}
 	// Pebble reports a failed WAL write or sync through its logger's Fatalf
 	// and then returns nil: the batch is not durable, so it is refused.
 	if s.health.fatal.Load() != nil {
-		undo()
+		j.Undo()
 		return fmt.Errorf("pebblestore apply: commit batch: %w", s.health.writable())
 	}
 	s.applied++
@@ -92,8 +73,8 @@ func set(pb *pebble.Batch, key, payload []byte) {
 }
 
 // build fills pb with the writes of b and applies its key changes to the
-// tree, recording them in ops.
-func (s *Store) build(pb *pebble.Batch, b *replica.Batch, ops *[]treeOp) error {
+// tree, recording them in j.
+func (s *Store) build(pb *pebble.Batch, b *replica.Batch, j *merkle.Journal) error {
 	for _, id := range b.DeleteEvents {
 		e, err := s.event(id)
 		if errors.Is(err, replica.ErrNotFound) {
@@ -137,8 +118,7 @@ func (s *Store) build(pb *pebble.Batch, b *replica.Batch, ops *[]treeOp) error {
 			_ = pb.Delete(keyKey(key), nil)
 			_ = pb.Delete(hashKey(h), nil)
 		}
-		s.tree.Update(h, old, nd)
-		*ops = append(*ops, treeOp{h, old, nd})
+		j.Update(h, old, nd)
 		cur[h] = nd
 		return nil
 	}
@@ -152,26 +132,11 @@ func (s *Store) build(pb *pebble.Batch, b *replica.Batch, ops *[]treeOp) error {
 			return err
 		}
 	}
-	leaves := map[uint64]bool{}
-	for _, op := range *ops {
-		leaves[s.tree.LeafIndex(op.h)] = true
-	}
-	for i := range leaves {
+	for _, i := range j.Leaves() {
 		set(pb, leafKey(i), s.tree.Leaf(i).AppendBinary(nil))
 	}
-	if sk := s.tree.Sketch(); sk != nil {
-		syms := map[int]bool{}
-		mark := func(i int) { syms[i] = true }
-		for _, op := range *ops {
-			for _, d := range []*merkle.Digest{op.old, op.cur} {
-				if d != nil {
-					sk.Indices(merkle.ItemOf(op.h, *d), mark)
-				}
-			}
-		}
-		for i := range syms {
-			set(pb, symKey(i), riblt.AppendBinary(nil, sk.Symbol(i)))
-		}
+	for _, i := range j.Symbols() {
+		set(pb, symKey(i), riblt.AppendBinary(nil, s.tree.Sketch().Symbol(i)))
 	}
 
 	for o, seq := range b.VersionVector {

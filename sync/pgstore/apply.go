@@ -11,13 +11,6 @@ import (
 	"github.com/murmur-p2p/murmur/sync/replica"
 )
 
-// treeOp is one Merkle update of an Apply, kept to undo it if the commit
-// fails.
-type treeOp struct {
-	h        merkle.KeyHash
-	old, cur *merkle.Digest
-}
-
 // Apply implements replica.Store: every part of b, the Merkle leaves it
 // changes included, goes to the server as one pipelined batch, which it
 // runs as one transaction. When Apply returns nil the transaction has
@@ -28,15 +21,8 @@ func (s *Store) Apply(b *replica.Batch) error {
 	if b.Empty() {
 		return nil
 	}
-	for i, e := range b.Events {
-		if e == nil {
-			return fmt.Errorf("pgstore apply: event %d is nil", i)
-		}
-	}
-	for i, ks := range b.Keys {
-		if ks == nil {
-			return fmt.Errorf("pgstore apply: key state %d is nil", i)
-		}
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("pgstore apply: %w", err)
 	}
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()
@@ -45,21 +31,16 @@ func (s *Store) Apply(b *replica.Batch) error {
 	if s.closed {
 		return fmt.Errorf("pgstore %s: %w", s.opts.Schema, replica.ErrClosed)
 	}
-	var ops []treeOp
-	undo := func() {
-		for i := len(ops) - 1; i >= 0; i-- {
-			s.tree.Update(ops[i].h, ops[i].cur, ops[i].old)
-		}
-	}
-	pb, err := s.build(b, &ops)
+	j := merkle.NewJournal(s.tree)
+	pb, err := s.build(b, j)
 	if err != nil {
-		undo()
+		j.Undo()
 		return fmt.Errorf("pgstore apply in %s: %w", s.opts.Schema, err)
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	if err := s.pool.SendBatch(ctx, pb).Close(); err != nil {
-		undo()
+		j.Undo()
 		return fmt.Errorf("pgstore apply in %s: %w", s.opts.Schema, err)
 	}
 	s.batches++
@@ -71,8 +52,8 @@ func (s *Store) Apply(b *replica.Batch) error {
 }
 
 // build queues the statements of b and applies its key changes to the
-// tree, recording them in ops.
-func (s *Store) build(b *replica.Batch, ops *[]treeOp) (*pgx.Batch, error) {
+// tree, recording them in j.
+func (s *Store) build(b *replica.Batch, j *merkle.Journal) (*pgx.Batch, error) {
 	pb := &pgx.Batch{}
 	if len(b.DeleteEvents) > 0 {
 		ids := make([][]byte, len(b.DeleteEvents))
@@ -85,7 +66,7 @@ func (s *Store) build(b *replica.Batch, ops *[]treeOp) (*pgx.Batch, error) {
 	if len(b.Events) > 0 {
 		s.queueEvents(pb, b.Events)
 	}
-	if err := s.queueKeys(pb, b, ops); err != nil {
+	if err := s.queueKeys(pb, b, j); err != nil {
 		return nil, err
 	}
 	if len(b.VersionVector) > 0 {
@@ -173,7 +154,7 @@ func nonNil(b []byte) []byte {
 
 // queueKeys deletes and writes the keys of b, updates the tree and writes
 // the leaves it changed.
-func (s *Store) queueKeys(pb *pgx.Batch, b *replica.Batch, ops *[]treeOp) error {
+func (s *Store) queueKeys(pb *pgx.Batch, b *replica.Batch, j *merkle.Journal) error {
 	if len(b.Keys) == 0 && len(b.DeleteKeys) == 0 {
 		return nil
 	}
@@ -228,8 +209,7 @@ func (s *Store) queueKeys(pb *pgx.Batch, b *replica.Batch, ops *[]treeOp) error 
 			states, values = append(states, encodeKeyState(ks)), append(values, value)
 			deleted, siblings, walls = append(deleted, ks.Deleted()), append(siblings, int32(len(ks.Versions))), append(walls, wall)
 		}
-		s.tree.Update(h, old, nd)
-		*ops = append(*ops, treeOp{h, old, nd})
+		j.Update(h, old, nd)
 	}
 	if len(dels) > 0 {
 		pb.Queue(s.q.delKeys, dels)
@@ -237,14 +217,10 @@ func (s *Store) queueKeys(pb *pgx.Batch, b *replica.Batch, ops *[]treeOp) error 
 	if len(keys) > 0 {
 		pb.Queue(s.q.putKeys, keys, hashes, digests, states, values, deleted, siblings, walls)
 	}
-	leaves := map[uint64]bool{}
-	for _, op := range *ops {
-		leaves[s.tree.LeafIndex(op.h)] = true
-	}
-	if len(leaves) > 0 {
+	if leaves := j.Leaves(); len(leaves) > 0 {
 		idx := make([]int32, 0, len(leaves))
 		nodes := make([][]byte, 0, len(leaves))
-		for i := range leaves {
+		for _, i := range leaves {
 			idx = append(idx, int32(i))
 			nodes = append(nodes, s.tree.Leaf(i).AppendBinary(nil))
 		}

@@ -268,15 +268,8 @@ func (m *MemStore) Apply(b *Batch) error {
 	if b == nil {
 		return nil
 	}
-	for i, e := range b.Events {
-		if e == nil {
-			return fmt.Errorf("memstore apply: event %d is nil", i)
-		}
-	}
-	for i, ks := range b.Keys {
-		if ks == nil {
-			return fmt.Errorf("memstore apply: key state %d is nil", i)
-		}
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("memstore apply: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,5 +1,7 @@
 package replica
 
+import "fmt"
+
 // Store is the durable state of one node, owned by the engine: the event log
 // (by ID and by origin and sequence number), the key/value state derived
 // from it (with siblings per key), the node's version vector, its clock and
@@ -78,6 +80,22 @@ type Batch struct {
 	// DeleteKeys removes the state of keys (garbage collection of
 	// tombstones known everywhere). It is applied before Keys.
 	DeleteKeys []string
+}
+
+// Check reports the first nil event or key state of b, which no store may
+// write: every Store's Apply calls it before anything else.
+func (b *Batch) Check() error {
+	for i, e := range b.Events {
+		if e == nil {
+			return fmt.Errorf("event %d is nil", i)
+		}
+	}
+	for i, ks := range b.Keys {
+		if ks == nil {
+			return fmt.Errorf("key state %d is nil", i)
+		}
+	}
+	return nil
 }
 
 // Empty reports whether b writes nothing.
