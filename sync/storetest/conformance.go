@@ -488,15 +488,39 @@ func testAntiEntropy(t *testing.T, a, b replica.Store) {
 	}
 }
 
-// testConcurrentReads reads from several goroutines while batches are
-// applied: a key a batch wrote is never visible without the batch's event,
-// and reads end with ErrClosed once the store is closed (run with -race).
-func testConcurrentReads(t *testing.T, s replica.Store) {
-	batches := BatchSeq(rand.New(rand.NewPCG(11, 11)), 40, 8)
+// testConcurrentReads runs ConcurrentReads over 40 batches.
+func testConcurrentReads(t *testing.T, s replica.Store) { ConcurrentReads(t, s, 40) }
+
+// ConcurrentReads reads from several goroutines while n batches are
+// applied and the store is finally closed: a key a batch wrote is never
+// visible without the batch's event, and reads end with ErrClosed once the
+// store is closed (run with -race). Each of readers also runs in a loop of
+// its own beside them (a store's own consistency checks); an error other
+// than ErrClosed fails the test.
+func ConcurrentReads(t *testing.T, s replica.Store, n int, readers ...func() error) {
+	batches := BatchSeq(rand.New(rand.NewPCG(11, 11)), n, 8)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	errs := make(chan error, 8)
-	for r := 0; r < 3; r++ {
+	errs := make(chan error, 8+len(readers))
+	keysWithEvents := func() error {
+		var missing error
+		err := s.ScanKeyHashes(replica.KeyHash{}, func(_ replica.KeyHash, ks *replica.KeyState) bool {
+			ok, err := s.HasEvent(ks.Versions[0].Event)
+			if err == nil && !ok {
+				missing = errors.New("key " + ks.Key + " visible before its event")
+			}
+			return missing == nil
+		})
+		if err == nil {
+			err = missing
+		}
+		if err == nil {
+			_, err = s.VersionVector()
+		}
+		return err
+	}
+	loops := append([]func() error{keysWithEvents, keysWithEvents, keysWithEvents}, readers...)
+	for _, read := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -506,21 +530,7 @@ func testConcurrentReads(t *testing.T, s replica.Store) {
 					return
 				default:
 				}
-				var missing error
-				err := s.ScanKeyHashes(replica.KeyHash{}, func(_ replica.KeyHash, ks *replica.KeyState) bool {
-					ok, err := s.HasEvent(ks.Versions[0].Event)
-					if err == nil && !ok {
-						missing = errors.New("key " + ks.Key + " visible before its event")
-					}
-					return missing == nil
-				})
-				if err == nil {
-					err = missing
-				}
-				if err == nil {
-					_, err = s.VersionVector()
-				}
-				if err != nil && !errors.Is(err, replica.ErrClosed) {
+				if err := read(); err != nil && !errors.Is(err, replica.ErrClosed) {
 					errs <- err
 					return
 				}
