@@ -162,18 +162,4 @@ func (c *etcdCluster) pids() []int {
 
 func (c *etcdCluster) health(context.Context) (int, int) { return -1, -1 }
 
-func (c *etcdCluster) stop() {
-	for _, cmd := range c.cmds {
-		_ = cmd.Process.Signal(os.Interrupt)
-	}
-	for _, cmd := range c.cmds {
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-}
+func (c *etcdCluster) stop() { stopAll(c.cmds) }

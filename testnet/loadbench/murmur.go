@@ -264,21 +264,7 @@ func sumMetric(r io.Reader, name string) float64 {
 	return total
 }
 
-func (c *murmurCluster) stop() {
-	for _, cmd := range c.cmds {
-		_ = cmd.Process.Signal(os.Interrupt)
-	}
-	for _, cmd := range c.cmds {
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-}
+func (c *murmurCluster) stop() { stopAll(c.cmds) }
 
 // profile records a CPU profile of every node for the given time into
 // dir/murmur-N-nodeI.prof (go tool pprof reads them); it returns when all

@@ -3,9 +3,29 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// stopAll interrupts every process, then waits for each, killing one that
+// has not exited 20 s later.
+func stopAll(cmds []*exec.Cmd) {
+	for _, cmd := range cmds {
+		_ = cmd.Process.Signal(os.Interrupt)
+	}
+	for _, cmd := range cmds {
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+}
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100
 // on every Linux platform Go supports).
