@@ -297,11 +297,12 @@ func (e *Engine) judge(id EventID) {
 // event goes on down the tree now, since this node did not push it when
 // it came.
 func (e *Engine) onPush(from PeerID, m *Push) error {
+	hops := e.peerHops(m.Hops)
 	var errs []error
 	ack := &PushAck{Nonce: m.Nonce}
 	for _, ev := range m.Events {
 		id := ev.ID()
-		isNew, err := e.accept(from, ev, viaPush, m.Hops)
+		isNew, err := e.accept(from, ev, viaPush, hops)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -321,7 +322,7 @@ func (e *Engine) onPush(from PeerID, m *Push) error {
 				e.seen.Add(id, viaPush)
 				t, _ := e.treeOf(ev.Origin)
 				for _, p := range e.children(t, from) {
-					e.out.addPush(p, m.Hops+1, ev)
+					e.out.addPush(p, hops+1, ev)
 				}
 			}
 		}
@@ -329,6 +330,11 @@ func (e *Engine) onPush(from PeerID, m *Push) error {
 	e.out.send(from, ack)
 	return errors.Join(errs...)
 }
+
+// peerHops bounds a hop count a peer sent by MaxHops: a member that sends
+// the largest uint32 would otherwise have the count wrap to 0 one hop
+// later and restart the announcements' stop rule.
+func (e *Engine) peerHops(h uint32) uint32 { return min(h, uint32(e.cfg.MaxHops)) }
 
 // onPushAck feeds an ack into the majority checks of the pushed events.
 func (e *Engine) onPushAck(from PeerID, m *PushAck) {
@@ -381,7 +387,7 @@ func (e *Engine) onPullSync(from PeerID, m *PullSync) {
 			}
 			continue
 		}
-		pl := &pullState{asked: from, hops: m.Hops}
+		pl := &pullState{asked: from, hops: e.peerHops(m.Hops)}
 		e.pulls[id] = pl
 		e.requestPull(pl, id)
 	}

@@ -138,3 +138,30 @@ func TestPushTreeGraftsAroundLostPush(t *testing.T) {
 		}
 	}
 }
+
+// A hop count a peer sends is a claim: the largest uint32 must not wrap to
+// 0 on the next hop and start the announcements' count over.
+func TestPeerHopCountDoesNotWrap(t *testing.T) {
+	tn, ids := newTestNet(t, 6, nil)
+	liar, victim := ids[0], ids[1]
+	ev := signedEvent(tn.signers[liar], 1, OpPut, "k", "v", nil)
+	if err := tn.engines[victim].Step(Message{From: liar, To: victim, Body: &Push{Nonce: 1, Hops: ^uint32(0), Events: []*Event{ev}}}); err != nil {
+		t.Fatal(err)
+	}
+	rd := tn.engines[victim].Ready()
+	maxHops := uint32(DefaultConfig().MaxHops)
+	for _, m := range rd.Messages {
+		var h uint32
+		switch b := m.Body.(type) {
+		case *Push:
+			h = b.Hops
+		case *PullSync:
+			h = b.Hops
+		default:
+			continue
+		}
+		if h < maxHops {
+			t.Fatalf("%s to %s with hop count %d after a push claiming %d", m.Body.Type(), m.To, h, ^uint32(0))
+		}
+	}
+}
